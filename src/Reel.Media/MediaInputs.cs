@@ -1,0 +1,54 @@
+namespace Reel.Media;
+
+/// <summary>Turns what a user typed (files, directories, globs) into the list of files to process.</summary>
+public static class MediaInputs
+{
+    private static readonly HashSet<string> VideoExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+        ".flv", ".wmv", ".3gp", ".y4m", ".mxf", ".gif", ".h264", ".264", ".hevc", ".h265", ".ivf",
+    };
+
+    /// <summary>
+    /// A file stands for itself (even a missing one, so it is reported by name); a directory for the videos
+    /// directly in it, by name; a pattern with * or ? in its last part for the files it matches.
+    /// </summary>
+    /// <returns>The files, and a reason for each input that named nothing.</returns>
+    public static (IReadOnlyList<string> Files, IReadOnlyList<string> Errors) Expand(IEnumerable<string> inputs)
+    {
+        var files = new List<string>();
+        var errors = new List<string>();
+        foreach (var input in inputs)
+        {
+            if (Directory.Exists(input))
+            {
+                var videos = Directory.EnumerateFiles(input)
+                    .Where(f => VideoExtensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.'))
+                    .Order(StringComparer.Ordinal)
+                    .ToList();
+                if (videos.Count == 0)
+                {
+                    errors.Add($"{input}: no video files in this directory");
+                }
+                files.AddRange(videos);
+            }
+            else if (!File.Exists(input) && Path.GetFileName(input).IndexOfAny(['*', '?']) >= 0)
+            {
+                var directory = Path.GetDirectoryName(input) is { Length: > 0 } d ? d : ".";
+                var matches = Directory.Exists(directory)
+                    ? Directory.EnumerateFiles(directory, Path.GetFileName(input)).Order(StringComparer.Ordinal).ToList()
+                    : [];
+                if (matches.Count == 0)
+                {
+                    errors.Add($"{input}: matches no files");
+                }
+                files.AddRange(matches);
+            }
+            else
+            {
+                files.Add(input);
+            }
+        }
+        return (files, errors);
+    }
+}

@@ -1,0 +1,292 @@
+// A flat C surface over libavformat, libavcodec and libswscale for Reel.Media.
+// Compiled against the system headers at build time, so no struct layout is guessed on the C# side.
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define REEL_EXPORT __attribute__((visibility("default")))
+
+enum { REEL_OK = 0, REEL_AGAIN = 1, REEL_EOF = 2 };
+enum { REEL_PKT_KEY = 1, REEL_PKT_CORRUPT = 2, REEL_PKT_DISCARD = 4 };
+
+typedef struct {
+    int stream_index;
+    int width, height;
+    int pix_fmt;
+    int tb_num, tb_den;
+    int rate_num, rate_den;
+    int64_t stream_start;     // stream time base, or INT64_MIN when unknown
+    int64_t format_start_us;  // container start, microseconds, or INT64_MIN
+    int64_t duration_us;      // container duration, microseconds, or INT64_MIN
+    int64_t declared_frames;  // frame count the container declares, 0 if none
+    int reorders;             // 1 when presentation order differs from decode order
+    int rotation;             // clockwise degrees (0, 90, 180, 270) that make the picture upright
+    int color_range;          // AVColorRange
+    int colorspace;           // AVColorSpace
+    int audio_streams;
+    char codec_name[32];
+    char pix_fmt_name[32];
+} reel_video_info;
+
+typedef struct {
+    uint8_t *data[4];
+    int linesize[4];
+    int width, height;
+    int format;
+    int key_frame;
+    int color_range;
+    int colorspace;
+    int corrupt;
+    int64_t pts;
+} reel_frame;
+
+typedef struct {
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    AVFrame *frame;
+    struct SwsContext *sws;
+    int stream;
+} reel_reader;
+
+static void set_error(int code, const char *what, char *err, int errlen) {
+    char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+    av_strerror(code, buf, sizeof buf);
+    snprintf(err, (size_t)errlen, "%s: %s", what, buf);
+}
+
+static int pick_video_stream(AVFormatContext *fmt) {
+    int best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (best >= 0 && !(fmt->streams[best]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+        return best;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        AVStream *st = fmt->streams[i];
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+            return (int)i;
+    }
+    return -1;
+}
+
+static int clockwise_rotation(AVStream *st) {
+    const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (!matrix) return 0;
+    double theta = -round(av_display_rotation_get((const int32_t *)matrix));
+    theta -= 360 * floor(theta / 360 + 0.9 / 360);
+    int quarter = (int)lround(theta / 90) % 4;
+    return quarter * 90;
+}
+
+REEL_EXPORT void reel_close(reel_reader *r) {
+    if (!r) return;
+    sws_freeContext(r->sws);
+    av_frame_free(&r->frame);
+    av_packet_free(&r->pkt);
+    avcodec_free_context(&r->dec);
+    avformat_close_input(&r->fmt);
+    av_free(r);
+}
+
+// Opens a file, picks its video stream and opens a decoder with the given thread count.
+// Returns 0, or a negative code with a one-line reason in err.
+REEL_EXPORT int reel_open(const char *path, int threads, reel_reader **out, reel_video_info *info, char *err, int errlen) {
+    *out = NULL;
+    memset(info, 0, sizeof *info);
+    av_log_set_level(AV_LOG_QUIET);
+    reel_reader *r = av_mallocz(sizeof *r);
+    if (!r) return AVERROR(ENOMEM);
+    int ret = avformat_open_input(&r->fmt, path, NULL, NULL);
+    if (ret < 0) { set_error(ret, "cannot open as media", err, errlen); reel_close(r); return ret; }
+    ret = avformat_find_stream_info(r->fmt, NULL);
+    if (ret < 0) { set_error(ret, "cannot read stream info", err, errlen); reel_close(r); return ret; }
+    r->stream = pick_video_stream(r->fmt);
+    if (r->stream < 0) {
+        snprintf(err, (size_t)errlen, "no video stream");
+        reel_close(r);
+        return AVERROR_STREAM_NOT_FOUND;
+    }
+    for (unsigned i = 0; i < r->fmt->nb_streams; i++) {
+        AVStream *st = r->fmt->streams[i];
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) info->audio_streams++;
+        if ((int)i != r->stream) st->discard = AVDISCARD_ALL;
+    }
+    AVStream *st = r->fmt->streams[r->stream];
+    AVCodecParameters *par = st->codecpar;
+    snprintf(info->codec_name, sizeof info->codec_name, "%s", avcodec_get_name(par->codec_id));
+    const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+    if (!codec) {
+        snprintf(err, (size_t)errlen, "unsupported video codec '%s'", info->codec_name);
+        reel_close(r);
+        return AVERROR_DECODER_NOT_FOUND;
+    }
+    r->dec = avcodec_alloc_context3(codec);
+    r->pkt = av_packet_alloc();
+    r->frame = av_frame_alloc();
+    if (!r->dec || !r->pkt || !r->frame) { reel_close(r); return AVERROR(ENOMEM); }
+    ret = avcodec_parameters_to_context(r->dec, par);
+    if (ret >= 0) {
+        r->dec->pkt_timebase = st->time_base;
+        r->dec->thread_count = threads > 0 ? threads : 1;
+        r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+        ret = avcodec_open2(r->dec, codec, NULL);
+    }
+    if (ret < 0) { set_error(ret, "cannot open the video decoder", err, errlen); reel_close(r); return ret; }
+
+    info->stream_index = r->stream;
+    info->width = par->width;
+    info->height = par->height;
+    info->pix_fmt = par->format;
+    const char *pix_name = av_get_pix_fmt_name((enum AVPixelFormat)par->format);
+    snprintf(info->pix_fmt_name, sizeof info->pix_fmt_name, "%s", pix_name ? pix_name : "unknown");
+    info->tb_num = st->time_base.num;
+    info->tb_den = st->time_base.den;
+    AVRational rate = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    info->rate_num = rate.num;
+    info->rate_den = rate.den;
+    info->stream_start = st->start_time == AV_NOPTS_VALUE ? INT64_MIN : st->start_time;
+    info->format_start_us = r->fmt->start_time == AV_NOPTS_VALUE ? INT64_MIN : r->fmt->start_time;
+    info->duration_us = r->fmt->duration == AV_NOPTS_VALUE ? INT64_MIN : r->fmt->duration;
+    info->declared_frames = st->nb_frames;
+    info->reorders = par->video_delay > 0 || r->dec->has_b_frames > 0;
+    info->rotation = clockwise_rotation(st);
+    info->color_range = par->color_range;
+    info->colorspace = par->color_space;
+    *out = r;
+    return 0;
+}
+
+// Reads the next packet of the video stream and keeps it for reel_send_packet.
+// Returns REEL_OK, REEL_EOF, or a negative error.
+REEL_EXPORT int reel_read_packet(reel_reader *r, int64_t *pts, int64_t *dts, int64_t *duration, int *flags) {
+    for (;;) {
+        av_packet_unref(r->pkt);
+        int ret = av_read_frame(r->fmt, r->pkt);
+        if (ret == AVERROR_EOF) return REEL_EOF;
+        if (ret < 0) return ret;
+        if (r->pkt->stream_index != r->stream) continue;
+        *pts = r->pkt->pts == AV_NOPTS_VALUE ? INT64_MIN : r->pkt->pts;
+        *dts = r->pkt->dts == AV_NOPTS_VALUE ? INT64_MIN : r->pkt->dts;
+        *duration = r->pkt->duration;
+        int f = 0;
+        if (r->pkt->flags & AV_PKT_FLAG_KEY) f |= REEL_PKT_KEY;
+        if (r->pkt->flags & AV_PKT_FLAG_CORRUPT) f |= REEL_PKT_CORRUPT;
+        if (r->pkt->flags & AV_PKT_FLAG_DISCARD) f |= REEL_PKT_DISCARD;
+        *flags = f;
+        return REEL_OK;
+    }
+}
+
+// Sends the packet last read to the decoder; skip_nonref lets the decoder drop frames nothing refers to.
+REEL_EXPORT int reel_send_packet(reel_reader *r, int skip_nonref) {
+    r->dec->skip_frame = skip_nonref ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    int ret = avcodec_send_packet(r->dec, r->pkt);
+    return ret == AVERROR(EAGAIN) ? REEL_AGAIN : ret;
+}
+
+REEL_EXPORT int reel_send_eof(reel_reader *r) {
+    int ret = avcodec_send_packet(r->dec, NULL);
+    return ret == AVERROR_EOF ? REEL_OK : ret;
+}
+
+// Returns REEL_OK with the next decoded frame (valid until the next call), REEL_AGAIN, REEL_EOF, or an error.
+REEL_EXPORT int reel_receive_frame(reel_reader *r, reel_frame *f) {
+    int ret = avcodec_receive_frame(r->dec, r->frame);
+    if (ret == AVERROR(EAGAIN)) return REEL_AGAIN;
+    if (ret == AVERROR_EOF) return REEL_EOF;
+    if (ret < 0) return ret;
+    AVFrame *fr = r->frame;
+    for (int i = 0; i < 4; i++) { f->data[i] = fr->data[i]; f->linesize[i] = fr->linesize[i]; }
+    f->width = fr->width;
+    f->height = fr->height;
+    f->format = fr->format;
+    f->key_frame = fr->key_frame;
+    f->color_range = fr->color_range;
+    f->colorspace = fr->colorspace;
+    f->corrupt = (fr->flags & AV_FRAME_FLAG_CORRUPT) || fr->decode_error_flags;
+    f->pts = fr->best_effort_timestamp == AV_NOPTS_VALUE ? INT64_MIN : fr->best_effort_timestamp;
+    return REEL_OK;
+}
+
+// Seeks to the last keyframe at or before ts (stream time base) and resets the decoder.
+REEL_EXPORT int reel_seek(reel_reader *r, int64_t ts) {
+    int ret = av_seek_frame(r->fmt, r->stream, ts, AVSEEK_FLAG_BACKWARD);
+    avcodec_flush_buffers(r->dec);
+    return ret < 0 ? ret : REEL_OK;
+}
+
+// Converts (and scales) the frame last received into caller-owned planes of dst_fmt.
+// Full-range destinations get full-range output; the source range comes from the frame.
+REEL_EXPORT int reel_convert(reel_reader *r, int dst_fmt, int dst_w, int dst_h, uint8_t **dst_data, const int *dst_linesize) {
+    AVFrame *fr = r->frame;
+    int flags = (dst_w == fr->width && dst_h == fr->height) ? SWS_POINT : SWS_BICUBIC;
+    flags |= SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
+    r->sws = sws_getCachedContext(r->sws, fr->width, fr->height, (enum AVPixelFormat)fr->format,
+                                  dst_w, dst_h, (enum AVPixelFormat)dst_fmt, flags, NULL, NULL, NULL);
+    if (!r->sws) return AVERROR(EINVAL);
+    const AVPixFmtDescriptor *src_desc = av_pix_fmt_desc_get((enum AVPixelFormat)fr->format);
+    const AVPixFmtDescriptor *dst_desc = av_pix_fmt_desc_get((enum AVPixelFormat)dst_fmt);
+    int src_full = fr->color_range == AVCOL_RANGE_JPEG || (src_desc && (src_desc->flags & AV_PIX_FMT_FLAG_RGB)) ||
+                   fr->format == AV_PIX_FMT_YUVJ420P || fr->format == AV_PIX_FMT_YUVJ422P || fr->format == AV_PIX_FMT_YUVJ444P;
+    int dst_full = (dst_desc && (dst_desc->flags & AV_PIX_FMT_FLAG_RGB)) ||
+                   dst_fmt == AV_PIX_FMT_YUVJ420P || dst_fmt == AV_PIX_FMT_YUVJ422P || dst_fmt == AV_PIX_FMT_YUVJ444P;
+    const int *coefficients = sws_getCoefficients(fr->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT);
+    sws_setColorspaceDetails(r->sws, coefficients, src_full, coefficients, dst_full, 0, 1 << 16, 1 << 16);
+    int h = sws_scale(r->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, fr->height, dst_data, dst_linesize);
+    return h == dst_h ? REEL_OK : AVERROR(EINVAL);
+}
+
+// Encodes one picture with a libavcodec image encoder (png, libwebp) into a buffer the caller frees with reel_free.
+REEL_EXPORT int reel_encode_image(const char *encoder, int pix_fmt, int width, int height, uint8_t **data, const int *linesize,
+                                  int quality, uint8_t **out, int *out_size, char *err, int errlen) {
+    *out = NULL;
+    *out_size = 0;
+    const AVCodec *codec = avcodec_find_encoder_by_name(encoder);
+    if (!codec) { snprintf(err, (size_t)errlen, "this ffmpeg build has no '%s' encoder", encoder); return AVERROR_ENCODER_NOT_FOUND; }
+    AVCodecContext *enc = avcodec_alloc_context3(codec);
+    AVFrame *frame = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    int ret = AVERROR(ENOMEM);
+    if (!enc || !frame || !pkt) goto done;
+    enc->width = width;
+    enc->height = height;
+    enc->pix_fmt = (enum AVPixelFormat)pix_fmt;
+    enc->time_base = (AVRational){1, 25};
+    enc->thread_count = 1;
+    if (!strcmp(encoder, "libwebp")) {
+        av_opt_set_double(enc->priv_data, "quality", quality, 0);
+    } else if (!strcmp(encoder, "png")) {
+        enc->compression_level = 3;  // zlib level: close to the best size at a fraction of level 9's time
+    }
+    ret = avcodec_open2(enc, codec, NULL);
+    if (ret < 0) { set_error(ret, "cannot open the image encoder", err, errlen); goto done; }
+    frame->format = pix_fmt;
+    frame->width = width;
+    frame->height = height;
+    for (int i = 0; i < 4; i++) { frame->data[i] = data[i]; frame->linesize[i] = linesize[i]; }
+    ret = avcodec_send_frame(enc, frame);
+    if (ret >= 0) ret = avcodec_send_frame(enc, NULL);
+    if (ret >= 0) ret = avcodec_receive_packet(enc, pkt);
+    if (ret < 0) { set_error(ret, "cannot encode the image", err, errlen); goto done; }
+    *out = av_malloc((size_t)pkt->size);
+    if (!*out) { ret = AVERROR(ENOMEM); goto done; }
+    memcpy(*out, pkt->data, (size_t)pkt->size);
+    *out_size = pkt->size;
+    ret = REEL_OK;
+done:
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+    avcodec_free_context(&enc);
+    return ret;
+}
+
+REEL_EXPORT void reel_free(void *p) { av_free(p); }
+
+REEL_EXPORT int reel_pix_fmt(const char *name) { return av_get_pix_fmt(name); }
+
+REEL_EXPORT void reel_error_string(int code, char *buf, int len) { av_strerror(code, buf, (size_t)len); }
