@@ -33,15 +33,17 @@ internal sealed class SegmentDecoder
     public static SegmentDecoder Start(Segment segment, ref MediaReader? reader, int decoderThreads)
     {
         var source = segment.Source;
-        if (reader is null || segment.FromStart)
+        if (segment.FromStart)
         {
             reader?.Dispose();
             reader = MediaReader.Open(source.Path, decoderThreads);
             return new SegmentDecoder(segment, reader);
         }
 
+        reader ??= MediaReader.Open(source.Path, decoderThreads);
+
         var keyframe = source.Frames[segment.FirstFrame];
-        if (reader.Seek(keyframe.Dts) && reader.ReadPacket(out var packet) && (packet.Pts ?? packet.Dts) <= keyframe.Pts)
+        if (reader.Seek(keyframe.Pts) && reader.ReadPacket(out var packet) && (packet.Pts ?? packet.Dts) <= keyframe.Pts)
         {
             var decoder = new SegmentDecoder(segment, reader);
             decoder.Send(packet);

@@ -1,0 +1,56 @@
+# Shared by ./reel and ./test.sh: installs the Debian packages Reel needs and builds it when sources changed.
+# Sourced, not run.
+
+REEL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REEL_BUILD="$REEL_ROOT/.reel-build"
+# Run time: ffmpeg/ffprobe and the libav* libraries, libjpeg-turbo. Build time: their headers, pkg-config, gcc.
+REEL_PACKAGES=(ffmpeg libturbojpeg0 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev pkg-config gcc)
+
+reel_missing_packages() {
+    local missing=() pkg
+    for pkg in "${REEL_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    echo "${missing[@]}"
+}
+
+# Installs missing Debian packages (as root), or says exactly what to run (otherwise). Extra packages may be named.
+reel_ensure_packages() {
+    local stamp="$REEL_BUILD/packages.ok" wanted="${REEL_PACKAGES[*]} $*"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+        return 0
+    fi
+    local missing
+    missing="$(reel_missing_packages "$@")"
+    if [[ -n "$missing" ]]; then
+        if [[ "$(id -u)" != 0 ]]; then
+            echo "reel: missing Debian packages; install them with:" >&2
+            echo "  sudo apt-get update && sudo apt-get install -y $missing" >&2
+            return 1
+        fi
+        echo "reel: installing $missing (first run only)..." >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing >&2
+    fi
+    if ! command -v dotnet >/dev/null; then
+        echo "reel: the .NET 10 SDK (dotnet) is required: https://dotnet.microsoft.com/download" >&2
+        return 1
+    fi
+    mkdir -p "$REEL_BUILD"
+    echo "$wanted" > "$stamp"
+}
+
+# Builds the CLI into .reel-build/bin unless it is newer than every source file.
+reel_ensure_built() {
+    local binary="$REEL_BUILD/bin/reel" stamp="$REEL_BUILD/build.stamp"
+    if [[ -x "$binary" && -f "$stamp" ]] && [[ -z "$(find "$REEL_ROOT/src" "$REEL_ROOT"/Directory.*.props -newer "$stamp" -type f \
+            \( -name '*.cs' -o -name '*.c' -o -name '*.csproj' -o -name '*.props' \) -print -quit 2>/dev/null)" ]]; then
+        return 0
+    fi
+    echo "reel: building (Release)..." >&2
+    touch "$stamp.new"
+    dotnet build "$REEL_ROOT/src/Reel.Cli/Reel.Cli.csproj" -c Release -o "$REEL_BUILD/bin" -nologo -v quiet >&2
+    mv "$stamp.new" "$stamp"
+}
