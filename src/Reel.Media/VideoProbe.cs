@@ -30,7 +30,7 @@ public static class VideoProbe
                 }
                 if (packet.IsCorrupt)
                 {
-                    damage = $"corrupt data after {packets.Count} frames";
+                    damage = $"the file is damaged: its data breaks off after {packets.Count} frames";
                     break;
                 }
                 packets.Add(packet);
@@ -40,9 +40,9 @@ public static class VideoProbe
         {
             damage = $"{e.Message} after {packets.Count} frames";
         }
-        if (damage is null && info.DeclaredFrames > packets.Count)
+        if (info.DeclaredFrames > packets.Count)
         {
-            damage = $"truncated: the container declares {info.DeclaredFrames} frames but only {packets.Count} are present";
+            damage = $"the file is truncated or damaged: only {packets.Count} of its {info.DeclaredFrames} frames can be read";
         }
 
         var timeBase = new Rational(info.TimeBaseNum, info.TimeBaseDen);

@@ -70,14 +70,15 @@ internal sealed class VideoJob(string input, OutputFolder folder)
     {
         lock (_gate)
         {
-            var written = $"{Written} of {Planned.Count} frames written";
+            var written = Written == 0 ? "no frames written" : $"{Written} of {Planned.Count} frames written";
             if (_error is not null)
             {
                 return _error;
             }
             if (Source?.Damage is { } damage)
             {
-                return $"{damage}; {written}";
+                var reached = Planned.Count > 0 ? $", up to frame {Planned[^1].Index} ({Source.Seconds(Planned[^1].Pts):0.###}s)" : "";
+                return $"{damage}; {written}{reached}";
             }
             if (_missing.Count > 0)
             {

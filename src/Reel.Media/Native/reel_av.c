@@ -121,7 +121,12 @@ REEL_EXPORT int reel_open(const char *path, int threads, reel_reader **out, reel
     snprintf(info->codec_name, sizeof info->codec_name, "%s", avcodec_get_name(par->codec_id));
     const AVCodec *codec = avcodec_find_decoder(par->codec_id);
     if (!codec) {
-        snprintf(err, (size_t)errlen, "unsupported video codec '%s'", info->codec_name);
+        char tag[AV_FOURCC_MAX_STRING_SIZE] = {0};
+        av_fourcc_make_string(tag, par->codec_tag);
+        if (par->codec_id == AV_CODEC_ID_NONE)
+            snprintf(err, (size_t)errlen, "unsupported video codec (unknown codec tag '%s')", tag);
+        else
+            snprintf(err, (size_t)errlen, "unsupported video codec '%s': this ffmpeg build has no decoder for it", info->codec_name);
         reel_close(r);
         return AVERROR_DECODER_NOT_FOUND;
     }
