@@ -9,6 +9,6 @@ trap 'rm -f "$log"' EXIT
 status=0
 dotnet test Reel.slnx -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 # One closing line for CI: totals over every test project.
-awk '/^(Passed|Failed)!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) } }
-     END { printf "%d passed, %d failed\n", p, f }' FS='[ ,]+' "$log"
+awk '/^ *Passed: *[0-9]+ *$/ { p += $2 } /^ *Failed: *[0-9]+ *$/ { f += $2 }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"
