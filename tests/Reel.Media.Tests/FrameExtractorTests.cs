@@ -134,18 +134,24 @@ public class FrameExtractorTests
         Assert.True(TestMedia.Psnr(Path.Combine(output, "samsungfun.mp4", "0000000178.jpg"), Reference(video, 178, output)) >= 38);
     }
 
-    [Fact]
-    public async Task Extract_RotatedVideo_ComesOutUpright()
+    [Theory]
+    [InlineData(90, 240, 320)]
+    [InlineData(180, 320, 240)]
+    [InlineData(270, 240, 320)]
+    public async Task Extract_RotatedVideo_ComesOutUpright(int tag, int width, int height)
     {
-        var video = GeneratedMedia.Rotated;
+        var video = GeneratedMedia.Rotated(tag);
         var output = TestMedia.TempDirectory();
 
         await ExtractAsync(video, output);
 
-        var image = Path.Combine(output, "rotated.mp4", "0000000000.jpg");
-        Assert.Equal((240, 320), TestMedia.Dimensions(image));
-        // ffmpeg's CLI turns rotated video upright too: the two must show the same picture.
-        Assert.True(TestMedia.Psnr(image, Reference(video, 0, output)) >= 30);
+        var image = Path.Combine(output, $"rotated{tag}.mp4", "0000000000.jpg");
+        Assert.Equal((width, height), TestMedia.Dimensions(image));
+        // ffmpeg's CLI turns rotated video upright too: the two must show the same picture, not a mirror of it.
+        var upright = TestMedia.Psnr(image, Reference(video, 0, output));
+        var mirrored = TestMedia.Psnr(image, Reference(video, 0, output), "hflip,vflip");
+        Assert.True(upright >= 30, $"{upright:0.0} dB");
+        Assert.True(upright > mirrored + 10, $"upright {upright:0.0} dB, turned half a turn {mirrored:0.0} dB");
     }
 
     [Fact]

@@ -9,14 +9,11 @@ internal static class GeneratedMedia
     public static string Counter24 => TestMedia.Generate("counter24.mp4",
         "-f lavfi -i testsrc2=size=320x240:rate=24:duration=10 -c:v libx264 -g 48 -bf 3 -pix_fmt yuv420p");
 
-    /// <summary>An mp4 whose display matrix turns it a quarter (ffprobe: rotation=90, shown 240 wide, 320 high).</summary>
-    public static string Rotated
+    /// <summary>An mp4 whose display matrix turns it (ffprobe's counterclockwise rotation tag: 90, 180 or 270).</summary>
+    public static string Rotated(int tag)
     {
-        get
-        {
-            var plain = TestMedia.Generate("unrotated.mp4", "-f lavfi -i testsrc2=size=320x240:rate=10:duration=1 -c:v libx264 -pix_fmt yuv420p");
-            return TestMedia.Generate("rotated.mp4", $"-i \"{plain}\" -c copy -metadata:s:v:0 rotate=90");
-        }
+        var plain = TestMedia.Generate("unrotated.mp4", "-f lavfi -i testsrc2=size=320x240:rate=10:duration=1 -c:v libx264 -pix_fmt yuv420p");
+        return TestMedia.Generate($"rotated{tag}.mp4", $"-i \"{plain}\" -c copy -metadata:s:v:0 rotate={tag}");
     }
 
     public static string OddSize => TestMedia.Generate("odd.mkv", "-f lavfi -i testsrc2=size=320x240:rate=10:duration=1 -vf scale=321:241 -c:v ffv1");

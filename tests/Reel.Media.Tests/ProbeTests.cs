@@ -21,7 +21,7 @@ public class ProbeTests
     [Fact]
     public void Probe_GeneratedVideos_FrameCountMatchesFfprobe()
     {
-        foreach (var path in new[] { GeneratedMedia.Counter24, GeneratedMedia.OddSize, GeneratedMedia.TenBit, GeneratedMedia.Rotated })
+        foreach (var path in new[] { GeneratedMedia.Counter24, GeneratedMedia.OddSize, GeneratedMedia.TenBit, GeneratedMedia.Rotated(90) })
         {
             Assert.Equal(TestMedia.CountFrames(path), VideoProbe.Probe(path).Frames.Count);
         }
@@ -58,7 +58,7 @@ public class ProbeTests
     [Fact]
     public void Probe_RotatedVideo_ReportsQuarterTurnAndUprightSize()
     {
-        var source = VideoProbe.Probe(GeneratedMedia.Rotated);
+        var source = VideoProbe.Probe(GeneratedMedia.Rotated(90));
 
         // ffprobe's rotation=90 is counterclockwise: turning the picture upright takes 270 degrees clockwise.
         Assert.Equal(270, source.Rotation);

@@ -18,24 +18,63 @@ internal static class Rotation
         for (var p = 0; p < source.PlaneCount(); p++)
         {
             var (w, h) = source.PlaneSize(p);
-            var src = source.Plane(p);
-            var dst = result.Plane(p);
-            var ss = source.Strides[p];
-            var ds = result.Strides[p];
-            for (var y = 0; y < h; y++)
+            RotatePlane(source.Plane(p), source.Strides[p], result.Plane(p), result.Strides[p], w, h, bpp, degrees);
+        }
+        return result;
+    }
+
+    private static unsafe void RotatePlane(byte[] source, int sourceStride, byte[] destination, int destinationStride, int w, int h, int bpp, int degrees)
+    {
+        const int Tile = 64;
+        var rows = degrees == 180 ? h : w;
+        var columns = degrees == 180 ? w : h;
+        // Along a destination row the source pointer moves by a fixed step: up or down a column, or back along a row.
+        long step = degrees switch
+        {
+            90 => -sourceStride,
+            270 => sourceStride,
+            _ => -bpp,
+        };
+        fixed (byte* src = source)
+        fixed (byte* dst = destination)
+        {
+            // Tiles keep the source lines a column walk touches in cache.
+            for (var ty = 0; ty < rows; ty += Tile)
             {
-                for (var x = 0; x < w; x++)
+                for (var tx = 0; tx < columns; tx += Tile)
                 {
-                    var (dx, dy) = degrees switch
+                    var rowEnd = Math.Min(ty + Tile, rows);
+                    var columnEnd = Math.Min(tx + Tile, columns);
+                    for (var dy = ty; dy < rowEnd; dy++)
                     {
-                        90 => (h - 1 - y, x),
-                        180 => (w - 1 - x, h - 1 - y),
-                        _ => (y, w - 1 - x),
-                    };
-                    src.AsSpan((y * ss) + (x * bpp), bpp).CopyTo(dst.AsSpan((dy * ds) + (dx * bpp), bpp));
+                        var (sx, sy) = degrees switch
+                        {
+                            90 => (dy, h - 1 - tx),
+                            180 => (w - 1 - tx, h - 1 - dy),
+                            _ => (w - 1 - dy, tx),
+                        };
+                        var from = src + ((long)sy * sourceStride) + ((long)sx * bpp);
+                        var to = dst + ((long)dy * destinationStride) + ((long)tx * bpp);
+                        if (bpp == 1)
+                        {
+                            for (var dx = tx; dx < columnEnd; dx++, from += step)
+                            {
+                                *to++ = *from;
+                            }
+                        }
+                        else
+                        {
+                            for (var dx = tx; dx < columnEnd; dx++, from += step, to += bpp)
+                            {
+                                for (var b = 0; b < bpp; b++)
+                                {
+                                    to[b] = from[b];
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
-        return result;
     }
 }
