@@ -37,10 +37,13 @@ internal sealed unsafe class MediaReader : IDisposable
     }
 
     /// <exception cref="MediaException">The file cannot be opened as a video.</exception>
-    public static MediaReader Open(string path, int decoderThreads)
+    /// <param name="path">The file.</param>
+    /// <param name="decoderThreads">Threads for the video decoder.</param>
+    /// <param name="analyze">Read the streams fully (as a probe must); a decoder of a probed file can skip it.</param>
+    public static MediaReader Open(string path, int decoderThreads, bool analyze = false)
     {
         var error = stackalloc byte[512];
-        var code = AvNative.Open(path, decoderThreads, out var handle, out var info, error, 512);
+        var code = AvNative.Open(path, decoderThreads, analyze ? 1 : 0, out var handle, out var info, error, 512);
         if (code < 0)
         {
             throw new MediaException(Marshal.PtrToStringUTF8((nint)error) ?? AvNative.Describe(code));

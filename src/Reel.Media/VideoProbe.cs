@@ -16,7 +16,7 @@ public static class VideoProbe
             throw new MediaException("file is empty");
         }
 
-        using var reader = MediaReader.Open(path, decoderThreads: 1);
+        using var reader = MediaReader.Open(path, decoderThreads: 1, analyze: true);
         var info = reader.Info;
         var packets = new List<PacketInfo>();
         string? damage = null;

@@ -166,7 +166,7 @@ public class ExtractCommandTests
         }
         Assert.False(process.HasExited, "finished before it could be interrupted");
 
-        TestMedia.Run("kill", $"-INT {process.Id}");
+        Assert.Equal(0, Signals.Send(process.Id, Signals.Interrupt));
 
         Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "did not stop after SIGINT");
         Assert.Equal(130, process.ExitCode);
@@ -230,4 +230,15 @@ internal static class BadInputs
             ["unknown-codec"] = At("unknown-codec.avi"),
         };
     }
+}
+
+/// <summary>POSIX signals, sent the way a terminal's Ctrl-C does.</summary>
+internal static partial class Signals
+{
+    public const int Interrupt = 2;
+
+    public static int Send(int pid, int signal) => Kill(pid, signal);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
 }

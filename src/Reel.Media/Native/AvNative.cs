@@ -64,7 +64,7 @@ internal static unsafe partial class AvNative
     }
 
     [LibraryImport(Library, EntryPoint = "reel_open", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Open(string path, int threads, out nint reader, out VideoInfo info, byte* error, int errorLength);
+    public static partial int Open(string path, int threads, int analyze, out nint reader, out VideoInfo info, byte* error, int errorLength);
 
     [LibraryImport(Library, EntryPoint = "reel_close")]
     public static partial void Close(nint reader);

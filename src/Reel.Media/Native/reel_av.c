@@ -93,9 +93,10 @@ REEL_EXPORT void reel_close(reel_reader *r) {
     av_free(r);
 }
 
-// Opens a file, picks its video stream and opens a decoder with the given thread count.
+// Opens a file, picks its video stream and opens a decoder with the given thread count; analyze reads the
+// streams fully (needed for facts such as reordering delay, not for decoding).
 // Returns 0, or a negative code with a one-line reason in err.
-REEL_EXPORT int reel_open(const char *path, int threads, reel_reader **out, reel_video_info *info, char *err, int errlen) {
+REEL_EXPORT int reel_open(const char *path, int threads, int analyze, reel_reader **out, reel_video_info *info, char *err, int errlen) {
     *out = NULL;
     memset(info, 0, sizeof *info);
     av_log_set_level(AV_LOG_QUIET);
@@ -103,8 +104,14 @@ REEL_EXPORT int reel_open(const char *path, int threads, reel_reader **out, reel
     if (!r) return AVERROR(ENOMEM);
     int ret = avformat_open_input(&r->fmt, path, NULL, NULL);
     if (ret < 0) { set_error(ret, "cannot open as media", err, errlen); reel_close(r); return ret; }
-    ret = avformat_find_stream_info(r->fmt, NULL);
-    if (ret < 0) { set_error(ret, "cannot read stream info", err, errlen); reel_close(r); return ret; }
+    // Stream analysis decodes a few frames. A decoder reopening a file already probed can skip it when the
+    // container's header already names the codec and size; the decoder reads the rest from the stream itself.
+    r->stream = analyze ? -1 : pick_video_stream(r->fmt);
+    if (r->stream < 0 || r->fmt->streams[r->stream]->codecpar->codec_id == AV_CODEC_ID_NONE ||
+        r->fmt->streams[r->stream]->codecpar->width <= 0) {
+        ret = avformat_find_stream_info(r->fmt, NULL);
+        if (ret < 0) { set_error(ret, "cannot read stream info", err, errlen); reel_close(r); return ret; }
+    }
     r->stream = pick_video_stream(r->fmt);
     if (r->stream < 0) {
         snprintf(err, (size_t)errlen, "no video stream");
