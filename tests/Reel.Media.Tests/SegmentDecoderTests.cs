@@ -21,24 +21,17 @@ public class SegmentDecoderTests
         var converter = new FrameConverter(ImageFormat.Jpeg, null, null);
 
         var actual = new string?[source.Frames.Count];
-        MediaReader? reader = null;
-        try
+        using var video = new VideoDecoder();
+        // Last segment first, so every segment but the first is reached by seeking.
+        foreach (var segment in segments.Reverse())
         {
-            // Last segment first, so every segment but the first is reached by seeking.
-            foreach (var segment in segments.Reverse())
+            var decoder = video.Start(segment);
+            while (decoder.TryNext(out var frame))
             {
-                var decoder = SegmentDecoder.Start(segment, ref reader, decoderThreads: 1);
-                while (decoder.TryNext(out var frame))
-                {
-                    using var image = decoder.Convert(converter);
-                    actual[frame.Index] = Hash(image);
-                }
-                Assert.Empty(decoder.Missing);
+                using var image = decoder.Convert(converter);
+                actual[frame.Index] = Hash(image);
             }
-        }
-        finally
-        {
-            reader?.Dispose();
+            Assert.Empty(decoder.Missing);
         }
 
         Assert.Equal(expected.Count, actual.Length);

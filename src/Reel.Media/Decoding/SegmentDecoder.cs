@@ -7,8 +7,10 @@ namespace Reel.Media.Decoding;
 /// Decodes one <see cref="Segment"/> and stops at each selected frame. Frames nothing refers to and nobody
 /// wants are skipped by the decoder; frames not selected are never converted or copied.
 /// </summary>
-internal sealed class SegmentDecoder
+public sealed class SegmentDecoder
 {
+    private static readonly int Bgr24 = AvNative.PixelFormatId("bgr24");
+
     private readonly Segment _segment;
     private readonly MediaReader _reader;
     private readonly HashSet<long> _wantedPts;
@@ -30,7 +32,7 @@ internal sealed class SegmentDecoder
     public List<SourceFrame> Missing { get; } = [];
 
     /// <summary>Positions the reader at the segment, reopening the file when it cannot seek there exactly.</summary>
-    public static SegmentDecoder Start(Segment segment, ref MediaReader? reader, int decoderThreads)
+    internal static SegmentDecoder Start(Segment segment, ref MediaReader? reader, int decoderThreads)
     {
         var source = segment.Source;
         if (segment.FromStart)
@@ -104,7 +106,18 @@ internal sealed class SegmentDecoder
     }
 
     /// <summary>Converts the frame <see cref="TryNext"/> just stopped at.</summary>
-    public FrameImage Convert(FrameConverter converter) => converter.Convert(_reader, _frame);
+    internal FrameImage Convert(FrameConverter converter) => converter.Convert(_reader, _frame);
+
+    /// <summary>
+    /// Writes the frame <see cref="TryNext"/> just stopped at as packed 8-bit BGR (OpenCV's layout), scaled to the
+    /// given coded size (before rotation), into caller-owned memory.
+    /// </summary>
+    public unsafe void ConvertToBgr(nint destination, int stride, int width, int height)
+    {
+        var planes = stackalloc byte*[] { (byte*)destination, null, null, null };
+        var strides = stackalloc int[] { stride, 0, 0, 0 };
+        _reader.Convert(Bgr24, width, height, planes, strides);
+    }
 
     private void Send(PacketInfo packet)
     {

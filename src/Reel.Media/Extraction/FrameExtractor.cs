@@ -79,15 +79,8 @@ public sealed class FrameExtractor
             try
             {
                 using var writer = new ImageWriter(Options.Format, Options.Quality);
-                MediaReader? reader = null;
-                try
-                {
-                    WorkLoop(writer, ref reader);
-                }
-                finally
-                {
-                    reader?.Dispose();
-                }
+                using var decoder = new VideoDecoder();
+                WorkLoop(writer, decoder);
             }
             catch (Exception e)
             {
@@ -102,7 +95,7 @@ public sealed class FrameExtractor
             }
         }
 
-        private void WorkLoop(ImageWriter writer, ref MediaReader? reader)
+        private void WorkLoop(ImageWriter writer, VideoDecoder decoder)
         {
             (VideoJob Job, SegmentDecoder Decoder)? current = null;
             while (!_cancellation.IsCancellationRequested)
@@ -148,7 +141,7 @@ public sealed class FrameExtractor
                 }
                 else if (next.Job is not null)
                 {
-                    current = StartSegment(next.Job, next.Segment!, ref reader);
+                    current = StartSegment(next.Job, next.Segment!, decoder);
                     if (current is null)
                     {
                         Idle();
@@ -226,16 +219,11 @@ public sealed class FrameExtractor
             }
         }
 
-        private (VideoJob, SegmentDecoder)? StartSegment(VideoJob job, Segment segment, ref MediaReader? reader)
+        private (VideoJob, SegmentDecoder)? StartSegment(VideoJob job, Segment segment, VideoDecoder decoder)
         {
             try
             {
-                if (reader is not null && reader.Path != job.Input)
-                {
-                    reader.Dispose();
-                    reader = null;
-                }
-                return (job, SegmentDecoder.Start(segment, ref reader, job.DecoderThreads));
+                return (job, decoder.Start(segment, job.DecoderThreads));
             }
             catch (MediaException e)
             {
