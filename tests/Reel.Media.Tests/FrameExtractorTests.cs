@@ -38,7 +38,7 @@ public class FrameExtractorTests
         var result = await ExtractAsync(video, output);
 
         var count = TestMedia.CountFrames(video);
-        Assert.Equal(VideoOutcome.Extracted, result.Outcome);
+        Assert.Equal(VideoOutcome.Completed, result.Outcome);
         Assert.Equal(count, result.FramesWritten);
         var folder = Path.Combine(output, name);
         var images = Images(folder);
@@ -128,7 +128,7 @@ public class FrameExtractorTests
             Sampling = new FrameSampling { Mode = SamplingMode.Keyframes },
         });
 
-        Assert.Equal(VideoOutcome.Extracted, result.Outcome);
+        Assert.Equal(VideoOutcome.Completed, result.Outcome);
         var names = Images(Path.Combine(output, "samsungfun.mp4")).Select(f => int.Parse(Path.GetFileNameWithoutExtension(f), System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal([0, 33, 137, 178, 252], names);
         Assert.True(TestMedia.Psnr(Path.Combine(output, "samsungfun.mp4", "0000000178.jpg"), Reference(video, 178, output)) >= 38);
@@ -176,7 +176,7 @@ public class FrameExtractorTests
 
         var result = await ExtractAsync(video, output);
 
-        Assert.Equal(VideoOutcome.Extracted, result.Outcome);
+        Assert.Equal(VideoOutcome.Completed, result.Outcome);
         Assert.Equal(10, result.FramesWritten);
         Assert.True(TestMedia.Psnr(Path.Combine(output, "ten-bit.mp4", "0000000003.jpg"), Reference(video, 3, output)) >= 30);
     }
@@ -259,7 +259,7 @@ public class FrameExtractorTests
         Assert.Equal(89, Images(folder).Length);
 
         var replaced = await ExtractAsync(video, output, everyTen with { Overwrite = true });
-        Assert.Equal(VideoOutcome.Extracted, replaced.Outcome);
+        Assert.Equal(VideoOutcome.Completed, replaced.Outcome);
         Assert.Equal(9, Images(folder).Length);
         Assert.Equal(9, File.ReadAllLines(Path.Combine(folder, "frames.jsonl")).Length);
     }
@@ -277,6 +277,6 @@ public class FrameExtractorTests
             .RunAsync(files);
 
         Assert.Equal(files, results.Select(r => r.Input));
-        Assert.All(results, r => Assert.Equal(VideoOutcome.Extracted, r.Outcome));
+        Assert.All(results, r => Assert.Equal(VideoOutcome.Completed, r.Outcome));
     }
 }

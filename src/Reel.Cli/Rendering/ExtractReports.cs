@@ -6,7 +6,7 @@ using Spectre.Console.Rendering;
 namespace Reel.Cli.Rendering;
 
 /// <summary>How <c>reel extract</c> shows a run while it happens.</summary>
-internal interface IExtractionReport : IExtractionObserver
+internal interface IExtractionReport : IVideoProgress
 {
     Task<IReadOnlyList<VideoResult>> RunAsync(FrameExtractor extractor, IReadOnlyList<string> files, CancellationToken cancellationToken);
 }
@@ -21,7 +21,7 @@ internal sealed class PlainReport : IExtractionReport
     {
     }
 
-    public void FramesWritten(string input, int count)
+    public void FramesDone(string input, int count)
     {
     }
 
@@ -71,7 +71,7 @@ internal sealed class ProgressReport : IExtractionReport
         }
     }
 
-    public void FramesWritten(string input, int count)
+    public void FramesDone(string input, int count)
     {
         if (_tasks.TryGetValue(input, out var task))
         {

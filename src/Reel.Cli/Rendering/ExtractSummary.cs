@@ -17,7 +17,7 @@ internal static class ExtractSummary
         {
             var status = r.Outcome switch
             {
-                VideoOutcome.Extracted => "[green]extracted[/]",
+                VideoOutcome.Completed => "[green]extracted[/]",
                 VideoOutcome.AlreadyDone => "[grey]already done[/]",
                 _ => "[red]failed[/]",
             };
@@ -42,7 +42,7 @@ internal static class ExtractSummary
 
     private static string Status(VideoOutcome outcome) => outcome switch
     {
-        VideoOutcome.Extracted => "extracted",
+        VideoOutcome.Completed => "extracted",
         VideoOutcome.AlreadyDone => "already-done",
         _ => "failed",
     };

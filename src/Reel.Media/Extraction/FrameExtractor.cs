@@ -11,10 +11,10 @@ namespace Reel.Media.Extraction;
 public sealed class FrameExtractor
 {
     private readonly ExtractOptions _options;
-    private readonly IExtractionObserver? _observer;
+    private readonly IVideoProgress? _observer;
     private readonly TimeProvider _time;
 
-    public FrameExtractor(ExtractOptions options, IExtractionObserver? observer = null, TimeProvider? time = null)
+    public FrameExtractor(ExtractOptions options, IVideoProgress? observer = null, TimeProvider? time = null)
     {
         options.Validate();
         _options = options;
@@ -278,7 +278,7 @@ public sealed class FrameExtractor
                 }
                 writer.Write(image, job.Folder.FramePath(frame.Index, Options.Format.Extension()));
                 job.FrameWritten();
-                _owner._observer?.FramesWritten(job.Input, 1);
+                _owner._observer?.FramesDone(job.Input, 1);
             }
             catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException)
             {
@@ -317,7 +317,7 @@ public sealed class FrameExtractor
                     reason = $"cannot write the manifest: {e.Message}";
                 }
             }
-            job.Result = Result(job, reason is null ? VideoOutcome.Extracted : VideoOutcome.Failed, job.Written, reason);
+            job.Result = Result(job, reason is null ? VideoOutcome.Completed : VideoOutcome.Failed, job.Written, reason);
             _owner._observer?.VideoFinished(job.Result);
         }
 

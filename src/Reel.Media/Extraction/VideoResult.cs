@@ -2,8 +2,8 @@ namespace Reel.Media.Extraction;
 
 public enum VideoOutcome
 {
-    /// <summary>All selected frames were written and the manifest committed.</summary>
-    Extracted,
+    /// <summary>Every selected frame was processed and the output committed.</summary>
+    Completed,
 
     /// <summary>A previous run had already finished this video with the same settings.</summary>
     AlreadyDone,
@@ -12,7 +12,7 @@ public enum VideoOutcome
     Failed,
 }
 
-/// <summary>What happened to one input video.</summary>
+/// <summary>What happened to one input video; <see cref="FramesWritten"/> counts frames processed.</summary>
 public sealed record VideoResult(
     string Input,
     string OutputDirectory,
@@ -22,12 +22,12 @@ public sealed record VideoResult(
     TimeSpan Elapsed,
     string? Error);
 
-/// <summary>Hears about progress; called from worker threads, so implementations must be thread-safe.</summary>
-public interface IExtractionObserver
+/// <summary>Hears about a run's progress; called from worker threads, so implementations must be thread-safe.</summary>
+public interface IVideoProgress
 {
     void VideoStarted(string input, int framesPlanned);
 
-    void FramesWritten(string input, int count);
+    void FramesDone(string input, int count);
 
     void VideoFinished(VideoResult result);
 }

@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using OpenCvSharp;
+using OpenCvSharp.Dnn;
+
+namespace Reel.Operators.Faces;
+
+/// <summary>
+/// MediaPipe BlazeFace through OpenCV's DNN module: letterbox to the network's square input, decode the SSD
+/// anchors into boxes and six keypoints, keep scores above the threshold, merge with weighted suppression.
+/// One instance per thread.
+/// </summary>
+public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
+{
+    /// <summary>Keypoint names in BlazeFace's order; "right" is the person's right (the left of the picture).</summary>
+    public static readonly IReadOnlyList<string> KeypointNames = ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear"];
+
+    private readonly Net _net;
+    private readonly int _input;
+    private readonly float _threshold;
+    private readonly float _suppression;
+    private readonly FaceTiling _tiling;
+    private readonly float _tileThreshold;
+    private readonly Anchor[] _anchors;
+    private readonly string[] _outputs;
+    private readonly Mat[] _outputMats = [new(), new()];
+
+    public BlazeFaceDetector(FaceDetectorOptions? options = null)
+    {
+        options ??= new FaceDetectorOptions();
+        var full = options.Model == FaceModel.FullRange;
+        var path = options.ModelPath ?? ModelFiles.Find(full ? "face_detection_full_range.tflite" : "face_detection_short_range.tflite");
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"face model not found: {path}", path);
+        }
+        _net = CvDnn.ReadNet(path);
+        _net.SetPreferableBackend(Backend.OPENCV);
+        _input = full ? 192 : 128;
+        _threshold = options.ScoreThreshold ?? (full ? 0.6f : 0.5f);
+        _suppression = options.SuppressionThreshold;
+        _tiling = options.Tiling;
+        _tileThreshold = Math.Max(_threshold, options.TileScoreThreshold);
+        // Output names differ between the two models; the box regressors are the output with 16 values per anchor.
+        var names = _net.GetUnconnectedOutLayersNames().Select(n => n!).ToArray();
+        _outputs = names.Length == 2 && names[1].Contains("regress", StringComparison.OrdinalIgnoreCase) ? [names[1], names[0]] : names;
+        _anchors = full ? Anchor.Generate(192, [4], interpolated: false) : Anchor.Generate(128, [8, 16, 16, 16], interpolated: true);
+    }
+
+    public string Model => "faces";
+
+    public FrameResult Analyze(AnalysisFrame frame)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var faces = Detect(frame.Bgr);
+        return new FrameResult
+        {
+            Frame = frame.Index,
+            Time = frame.Time,
+            Model = Model,
+            Detections = faces,
+            InferenceMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+        };
+    }
+
+    public IReadOnlyList<Detection> Detect(Mat bgr)
+    {
+        var found = new List<Detection>();
+        var tiles = Tiles(bgr.Width, bgr.Height).ToList();
+        // Squares overlapping by a third already show every face a square can hold; the whole frame adds nothing.
+        if (_tiling != FaceTiling.Squares || tiles.Count == 0)
+        {
+            DetectIn(bgr, new Rect(0, 0, bgr.Width, bgr.Height), _threshold, found);
+        }
+        foreach (var tile in tiles)
+        {
+            DetectIn(bgr, tile, _tiling == FaceTiling.Squares ? _threshold : _tileThreshold, found);
+        }
+        return Suppression.Weighted(found, _suppression);
+    }
+
+    /// <summary>
+    /// Overlapping square tiles: as tall as the picture (Squares), then a quarter and a sixth of the longer side
+    /// (Dense, at least three network inputs), each overlapping its neighbour by a third or more so every face
+    /// lies whole in some tile.
+    /// </summary>
+    private IEnumerable<Rect> Tiles(int width, int height)
+    {
+        if (_tiling == FaceTiling.None)
+        {
+            yield break;
+        }
+        var longer = Math.Max(width, height);
+        var shorter = Math.Min(width, height);
+        var sides = new List<int>();
+        if (longer >= shorter * 1.5)
+        {
+            sides.Add(shorter);
+        }
+        if (_tiling == FaceTiling.Dense)
+        {
+            sides.AddRange(new[] { longer / 4, longer / 6 }.Select(s => Math.Max(_input * 3, s)).Where(s => s * 1.5 < longer));
+        }
+        foreach (var side in sides.Distinct())
+        {
+            foreach (var top in Starts(height, side))
+            {
+                foreach (var left in Starts(width, side))
+                {
+                    yield return new Rect(left, top, Math.Min(side, width - left), Math.Min(side, height - top));
+                }
+            }
+        }
+    }
+
+    /// <summary>Tile starts along one axis: evenly spread, first at 0, last flush with the end, overlapping by a third or more.</summary>
+    private static IEnumerable<int> Starts(int length, int side)
+    {
+        if (side >= length)
+        {
+            return [0];
+        }
+        var count = (int)Math.Ceiling((double)(length - side) / (side * 2 / 3)) + 1;
+        return Enumerable.Range(0, count).Select(i => (int)Math.Round((double)i * (length - side) / (count - 1)));
+    }
+
+    private unsafe void DetectIn(Mat image, Rect region, float threshold, List<Detection> found)
+    {
+        // Letterbox: scale the longer side to the input, centre, pad with black as MediaPipe's FIT mode does.
+        var scale = (float)_input / Math.Max(region.Width, region.Height);
+        var w = Math.Max(1, (int)Math.Round(region.Width * scale));
+        var h = Math.Max(1, (int)Math.Round(region.Height * scale));
+        var padX = (_input - w) / 2;
+        var padY = (_input - h) / 2;
+        using var square = new Mat(_input, _input, MatType.CV_8UC3, Scalar.All(0));
+        using (var roi = new Mat(image, region))
+        using (var target = new Mat(square, new Rect(padX, padY, w, h)))
+        {
+            Cv2.Resize(roi, target, new Size(w, h), interpolation: scale < 0.5 ? InterpolationFlags.Area : InterpolationFlags.Linear);
+        }
+        using var blob = CvDnn.BlobFromImage(square, 1 / 127.5, new Size(_input, _input), new Scalar(127.5, 127.5, 127.5), swapRB: true, crop: false);
+        _net.SetInput(blob);
+        _net.Forward(_outputMats, _outputs);
+
+        var boxes = (float*)_outputMats[0].Data;
+        var scores = (float*)_outputMats[1].Data;
+        var stride = (int)(_outputMats[0].Total() / _anchors.Length);
+        for (var i = 0; i < _anchors.Length; i++)
+        {
+            var score = 1 / (1 + MathF.Exp(-Math.Clamp(scores[i], -100f, 100f)));
+            if (score < threshold)
+            {
+                continue;
+            }
+            var raw = boxes + ((long)i * stride);
+            var a = _anchors[i];
+            // Offsets are in input pixels relative to the anchor centre; anchors have unit size.
+            float X(float value) => ((((value / _input) + a.X) * _input) - padX) / scale + region.X;
+            float Y(float value) => ((((value / _input) + a.Y) * _input) - padY) / scale + region.Y;
+            var cx = X(raw[0]);
+            var cy = Y(raw[1]);
+            var bw = raw[2] / scale;
+            var bh = raw[3] / scale;
+            var keypoints = new Keypoint[KeypointNames.Count];
+            for (var k = 0; k < keypoints.Length; k++)
+            {
+                keypoints[k] = new Keypoint(KeypointNames[k], X(raw[4 + (2 * k)]), Y(raw[5 + (2 * k)]));
+            }
+            found.Add(new Detection("face", score, new Box(cx - (bw / 2), cy - (bh / 2), bw, bh)) { Keypoints = keypoints });
+        }
+    }
+
+    public void Dispose()
+    {
+        _net.Dispose();
+        foreach (var mat in _outputMats)
+        {
+            mat.Dispose();
+        }
+    }
+
+    /// <summary>An SSD anchor centre in 0-1 input coordinates (MediaPipe's SsdAnchorsCalculator with fixed anchor size).</summary>
+    private readonly record struct Anchor(float X, float Y)
+    {
+        public static Anchor[] Generate(int inputSize, int[] strides, bool interpolated)
+        {
+            var anchors = new List<Anchor>();
+            var layer = 0;
+            while (layer < strides.Length)
+            {
+                // Consecutive layers with the same stride share one grid: two anchors per layer per cell
+                // (aspect ratio 1, plus the interpolated scale when enabled).
+                var perCell = 0;
+                var last = layer;
+                while (last < strides.Length && strides[last] == strides[layer])
+                {
+                    perCell += interpolated ? 2 : 1;
+                    last++;
+                }
+                var grid = (int)Math.Ceiling((double)inputSize / strides[layer]);
+                for (var y = 0; y < grid; y++)
+                {
+                    for (var x = 0; x < grid; x++)
+                    {
+                        for (var n = 0; n < perCell; n++)
+                        {
+                            anchors.Add(new Anchor((x + 0.5f) / grid, (y + 0.5f) / grid));
+                        }
+                    }
+                }
+                layer = last;
+            }
+            return [.. anchors];
+        }
+    }
+}
