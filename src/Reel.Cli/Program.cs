@@ -10,6 +10,7 @@ internal static class Program
         var root = new RootCommand("Reel: exact, parallel video processing.")
         {
             ExtractCommand.Create(),
+            AnalyzeCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -9,12 +9,22 @@ public static class MediaInputs
         ".flv", ".wmv", ".3gp", ".y4m", ".mxf", ".gif", ".h264", ".264", ".hevc", ".h265", ".ivf",
     };
 
+    private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff",
+    };
+
+    /// <summary>True for the still-image file types Reel reads as one-frame inputs.</summary>
+    public static bool IsImage(string path) => ImageExtensions.Contains(Path.GetExtension(path));
+
     /// <summary>
     /// A file stands for itself (even a missing one, so it is reported by name); a directory for the videos
     /// directly in it, by name; a pattern with * or ? in its last part for the files it matches.
     /// </summary>
+    /// <param name="inputs">What the user typed.</param>
+    /// <param name="includeImages">Directories also yield still images (for analysis).</param>
     /// <returns>The files, and a reason for each input that named nothing.</returns>
-    public static (IReadOnlyList<string> Files, IReadOnlyList<string> Errors) Expand(IEnumerable<string> inputs)
+    public static (IReadOnlyList<string> Files, IReadOnlyList<string> Errors) Expand(IEnumerable<string> inputs, bool includeImages = false)
     {
         var files = new List<string>();
         var errors = new List<string>();
@@ -23,12 +33,13 @@ public static class MediaInputs
             if (Directory.Exists(input))
             {
                 var videos = Directory.EnumerateFiles(input)
-                    .Where(f => VideoExtensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.'))
+                    .Where(f => (VideoExtensions.Contains(Path.GetExtension(f)) || (includeImages && IsImage(f)))
+                        && !Path.GetFileName(f).StartsWith('.'))
                     .Order(StringComparer.Ordinal)
                     .ToList();
                 if (videos.Count == 0)
                 {
-                    errors.Add($"{input}: no video files in this directory");
+                    errors.Add($"{input}: no {(includeImages ? "video or image" : "video")} files in this directory");
                 }
                 files.AddRange(videos);
             }

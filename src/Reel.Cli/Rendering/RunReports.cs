@@ -5,17 +5,18 @@ using Spectre.Console.Rendering;
 
 namespace Reel.Cli.Rendering;
 
-/// <summary>How <c>reel extract</c> shows a run while it happens.</summary>
-internal interface IExtractionReport : IVideoProgress
+/// <summary>How a command shows a run over many videos while it happens.</summary>
+internal interface IRunReport : IVideoProgress
 {
-    Task<IReadOnlyList<VideoResult>> RunAsync(FrameExtractor extractor, IReadOnlyList<string> files, CancellationToken cancellationToken);
+    Task<IReadOnlyList<VideoResult>> RunAsync(Func<Task<IReadOnlyList<VideoResult>>> run);
+
+    static IRunReport For(bool json) => json || Console.IsErrorRedirected ? new PlainReport() : new ProgressReport();
 }
 
 /// <summary>No decoration: for pipes, logs and --json.</summary>
-internal sealed class PlainReport : IExtractionReport
+internal sealed class PlainReport : IRunReport
 {
-    public Task<IReadOnlyList<VideoResult>> RunAsync(FrameExtractor extractor, IReadOnlyList<string> files, CancellationToken cancellationToken) =>
-        extractor.RunAsync(files, cancellationToken);
+    public Task<IReadOnlyList<VideoResult>> RunAsync(Func<Task<IReadOnlyList<VideoResult>>> run) => run();
 
     public void VideoStarted(string input, int framesPlanned)
     {
@@ -31,14 +32,14 @@ internal sealed class PlainReport : IExtractionReport
 }
 
 /// <summary>Live progress bars on stderr, one per video: frames, frames per second, time left.</summary>
-internal sealed class ProgressReport : IExtractionReport
+internal sealed class ProgressReport : IRunReport
 {
     private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
     private readonly ConcurrentDictionary<string, ProgressTask> _tasks = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private ProgressContext? _context;
 
-    public async Task<IReadOnlyList<VideoResult>> RunAsync(FrameExtractor extractor, IReadOnlyList<string> files, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<VideoResult>> RunAsync(Func<Task<IReadOnlyList<VideoResult>>> run)
     {
         IReadOnlyList<VideoResult> results = [];
         await _console.Progress()
@@ -57,7 +58,7 @@ internal sealed class ProgressReport : IExtractionReport
                 {
                     _context = context;
                 }
-                results = await extractor.RunAsync(files, cancellationToken);
+                results = await run();
             });
         return results;
     }

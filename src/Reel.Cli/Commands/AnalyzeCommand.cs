@@ -1,0 +1,99 @@
+using System.CommandLine;
+using Reel.Cli.Rendering;
+using Reel.Media;
+using Reel.Media.Extraction;
+using Reel.Operators.Analysis;
+using Reel.Operators.Faces;
+
+namespace Reel.Cli.Commands;
+
+/// <summary><c>reel analyze</c>: run detection and analysis models over videos and images.</summary>
+internal static class AnalyzeCommand
+{
+    public static Command Create()
+    {
+        var input = new Option<string[]>("--input", "-i")
+        {
+            Description = "Video or image file, directory, or glob; may be repeated",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var output = new Option<string>("--output-dir", "-o") { Description = "Directory to write results to", Required = true };
+        var models = new Option<string>("--models", "-m")
+        {
+            Description = $"Comma-separated models: {string.Join(", ", AnalyzeOptions.KnownModels)}",
+            DefaultValueFactory = _ => "faces",
+        };
+        var sampling = new SamplingOptions();
+        var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file (YOLOv5, YOLOv8/11 layouts) for objects" };
+        var objectLabels = new Option<string?>("--object-labels") { Description = "Labels for the object model, one per line (default: COCO's 80)" };
+        var emotionModel = new Option<string?>("--emotion-model") { Description = "ONNX emotion classifier (FER+ style) for emotions" };
+        var faceModel = new Option<string>("--face-model") { Description = "BlazeFace network: short (near faces) or full (far faces)", DefaultValueFactory = _ => "short" };
+        var size = new Option<int>("--analysis-size")
+        {
+            Description = "Longer side, in pixels, video frames are analyzed at (results are in source pixels)",
+            DefaultValueFactory = _ => 960,
+        };
+        var workers = new Option<int>("--workers") { Description = "Worker threads (default: number of cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace results a previous run finished" };
+        var json = new Option<bool>("--json") { Description = "Print a JSON summary on stdout and no progress" };
+
+        var command = new Command(
+            "analyze",
+            "Run models over videos and images: DIR/<file name>/results.jsonl, summary.json and detections.png.\n\n"
+            + "Examples:\n"
+            + "  reel analyze --input video.mp4 --models faces,colors --output-dir results\n"
+            + "  reel analyze -i videos/ -m faces,scenes,motion --fps 2 -o results --json\n"
+            + "  reel analyze -i team.jpg -m objects --object-model yolov8n.onnx -o results")
+        {
+            input, output, models, sampling.Fps, sampling.Every, sampling.Keyframes, sampling.Start, sampling.End,
+            objectModel, objectLabels, emotionModel, faceModel, size, workers, overwrite, json,
+        };
+
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            AnalyzeOptions options;
+            try
+            {
+                options = new AnalyzeOptions
+                {
+                    OutputDirectory = result.GetRequiredValue(output),
+                    Models = result.GetRequiredValue(models).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(m => m.ToLowerInvariant()).Distinct().ToList(),
+                    Sampling = sampling.Parse(result),
+                    ObjectModel = result.GetValue(objectModel),
+                    ObjectLabels = result.GetValue(objectLabels),
+                    EmotionModel = result.GetValue(emotionModel),
+                    FaceModel = result.GetRequiredValue(faceModel) switch
+                    {
+                        "short" => FaceModel.ShortRange,
+                        "full" => FaceModel.FullRange,
+                        var other => throw new ArgumentException($"--face-model must be short or full, not '{other}'"),
+                    },
+                    AnalysisSize = result.GetValue(size),
+                    Workers = result.GetValue(workers),
+                    Overwrite = result.GetValue(overwrite),
+                };
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"reel analyze: {e.Message}");
+                return ExitCodes.Usage;
+            }
+
+            var (files, missing) = MediaInputs.Expand(result.GetRequiredValue(input), includeImages: true);
+            foreach (var reason in missing)
+            {
+                await Console.Error.WriteLineAsync($"reel analyze: {reason}");
+            }
+            var asJson = result.GetValue(json);
+            var report = IRunReport.For(asJson);
+            var started = TimeProvider.System.GetTimestamp();
+            var analyzer = new VideoAnalyzer(options, report);
+            var results = await report.RunAsync(() => analyzer.RunAsync(files, cancellationToken));
+            return await RunSummary.FinishAsync("analyze", results, missing, TimeProvider.System.GetElapsedTime(started), asJson, cancellationToken);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,99 @@
+using Reel.Media.Sampling;
+using Reel.Operators.Faces;
+
+namespace Reel.Operators.Analysis;
+
+/// <summary>What <see cref="VideoAnalyzer"/> runs and where it writes.</summary>
+public sealed record AnalyzeOptions
+{
+    /// <summary>The models Reel knows, in the order results list them.</summary>
+    public static readonly IReadOnlyList<string> KnownModels = ["faces", "objects", "emotions", "colors", "motion", "scenes"];
+
+    /// <summary>Results go to <c>OutputDirectory/&lt;input file name&gt;/</c>.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>Models to run, from <see cref="KnownModels"/>.</summary>
+    public IReadOnlyList<string> Models { get; init; } = ["faces"];
+
+    /// <summary>Which frames to analyze; every frame by default.</summary>
+    public FrameSampling Sampling { get; init; } = FrameSampling.AllFrames;
+
+    /// <summary>BlazeFace network for faces (and the faces emotions are read from).</summary>
+    public FaceModel FaceModel { get; init; } = FaceModel.ShortRange;
+
+    /// <summary>A YOLO ONNX file; required by the objects model.</summary>
+    public string? ObjectModel { get; init; }
+
+    /// <summary>Labels for the object model, one per line; null uses COCO's 80.</summary>
+    public string? ObjectLabels { get; init; }
+
+    /// <summary>An emotion classifier ONNX file (FER+ style); required by the emotions model.</summary>
+    public string? EmotionModel { get; init; }
+
+    /// <summary>
+    /// Video frames are decoded straight to this size on their longer side (never enlarged): the detectors see
+    /// 128-640 pixel inputs, so full 1080p only costs conversion time. Results are in source pixels regardless.
+    /// Still images are analyzed at full size.
+    /// </summary>
+    public int AnalysisSize { get; init; } = 960;
+
+    /// <summary>Worker threads; defaults to the number of cores.</summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Replace results a previous run finished.</summary>
+    public bool Overwrite { get; init; }
+
+    /// <exception cref="ArgumentException">An option is out of range or a required model file is missing.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(OutputDirectory))
+        {
+            throw new ArgumentException("an output directory is required");
+        }
+        if (Models.Count == 0)
+        {
+            throw new ArgumentException($"choose at least one model: {string.Join(", ", KnownModels)}");
+        }
+        foreach (var model in Models.Where(m => !KnownModels.Contains(m)))
+        {
+            throw new ArgumentException($"unknown model '{model}'; the models are {string.Join(", ", KnownModels)}");
+        }
+        if (Models.Contains("objects"))
+        {
+            RequireFile(ObjectModel, "--object-model", "the objects model needs a YOLO ONNX file");
+        }
+        if (ObjectLabels is not null)
+        {
+            RequireFile(ObjectLabels, "--object-labels", "labels file");
+        }
+        if (Models.Contains("emotions"))
+        {
+            RequireFile(EmotionModel, "--emotion-model", "the emotions model needs an ONNX classifier file");
+        }
+        if (Workers < 1)
+        {
+            throw new ArgumentException($"workers must be at least 1, not {Workers}");
+        }
+        if (AnalysisSize < 64)
+        {
+            throw new ArgumentException($"the analysis size must be at least 64 pixels, not {AnalysisSize}");
+        }
+    }
+
+    /// <summary>Everything that shapes the results; finished results are reused only when this matches.</summary>
+    internal string Fingerprint() =>
+        $"{string.Join(",", Models)}; {Sampling}; faces {FaceModel}; objects {ObjectModel ?? "-"} {ObjectLabels ?? "-"}; "
+        + $"emotions {EmotionModel ?? "-"}; size {AnalysisSize}";
+
+    private static void RequireFile(string? path, string option, string what)
+    {
+        if (path is null)
+        {
+            throw new ArgumentException($"{what}: pass {option} FILE");
+        }
+        if (!File.Exists(path))
+        {
+            throw new ArgumentException($"{option} {path}: file not found");
+        }
+    }
+}

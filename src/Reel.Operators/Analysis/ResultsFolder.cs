@@ -1,0 +1,151 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Reel.Operators.Analysis;
+
+/// <summary>
+/// Where one input's analysis goes: <c>results.jsonl</c> (a line per frame and model, in frame order),
+/// <c>detections.png</c> (detections per second over time) and <c>summary.json</c>, written last by rename so
+/// its presence means the results are complete.
+/// </summary>
+internal sealed class ResultsFolder(string root, string input)
+{
+    public const string ResultsName = "results.jsonl";
+    public const string SummaryName = "summary.json";
+    public const string PlotName = "detections.png";
+
+    public string Path { get; } = System.IO.Path.Combine(root, System.IO.Path.GetFileName(input));
+
+    private string SummaryPath => System.IO.Path.Combine(Path, SummaryName);
+
+    public AnalysisSummary? ReadFinished()
+    {
+        if (!File.Exists(SummaryPath))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(SummaryPath), AnalysisJson.Default.AnalysisSummary);
+        }
+        catch (JsonException)
+        {
+            return new AnalysisSummary { Input = input, Settings = "unreadable" };
+        }
+    }
+
+    public void Commit(AnalysisRun run, AnalyzeOptions options)
+    {
+        Directory.CreateDirectory(Path);
+        File.Delete(SummaryPath);
+        var order = AnalyzeOptions.KnownModels.Select((m, i) => (m, i)).ToDictionary(p => p.m, p => p.i);
+        var rows = run.Results.OrderBy(r => r.Frame).ThenBy(r => order.GetValueOrDefault(r.Model)).ToList();
+
+        var results = System.IO.Path.Combine(Path, ResultsName);
+        using (var writer = new StreamWriter(results + ".tmp", append: false, new UTF8Encoding(false)))
+        {
+            foreach (var row in rows)
+            {
+                writer.Write(JsonSerializer.Serialize(row, AnalysisJson.Default.FrameResult));
+                writer.Write('\n');
+            }
+        }
+        File.Move(results + ".tmp", results, overwrite: true);
+
+        var summary = AnalysisSummary.From(run, options);
+        var plot = System.IO.Path.Combine(Path, PlotName);
+        DetectionPlot.Write(summary, plot);
+        File.WriteAllText(SummaryPath + ".tmp", JsonSerializer.Serialize(summary, AnalysisJson.Default.AnalysisSummary));
+        File.Move(SummaryPath + ".tmp", SummaryPath, overwrite: true);
+    }
+}
+
+/// <summary>The contents of <c>summary.json</c>.</summary>
+public sealed record AnalysisSummary
+{
+    [JsonPropertyName("input")]
+    public required string Input { get; init; }
+
+    [JsonPropertyName("settings")]
+    public required string Settings { get; init; }
+
+    [JsonPropertyName("sourceBytes")]
+    public long SourceBytes { get; init; }
+
+    /// <summary>Frames analyzed.</summary>
+    [JsonPropertyName("frames")]
+    public int Frames { get; init; }
+
+    [JsonPropertyName("width")]
+    public int Width { get; init; }
+
+    [JsonPropertyName("height")]
+    public int Height { get; init; }
+
+    [JsonPropertyName("models")]
+    public IReadOnlyDictionary<string, ModelSummary> Models { get; init; } = new Dictionary<string, ModelSummary>();
+
+    /// <summary>Per model with detections: detections in each whole second of the source, [second, count].</summary>
+    [JsonPropertyName("perSecond")]
+    public IReadOnlyDictionary<string, IReadOnlyList<double[]>> PerSecond { get; init; } = new Dictionary<string, IReadOnlyList<double[]>>();
+
+    /// <summary>Frames where a new shot starts (scenes model).</summary>
+    [JsonPropertyName("sceneCuts")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<FrameTime>? SceneCuts { get; init; }
+
+    internal static AnalysisSummary From(AnalysisRun run, AnalyzeOptions options)
+    {
+        var models = new Dictionary<string, ModelSummary>();
+        var perSecond = new Dictionary<string, IReadOnlyList<double[]>>();
+        foreach (var group in run.Results.GroupBy(r => r.Model))
+        {
+            var rows = group.ToList();
+            models[group.Key] = new ModelSummary(
+                rows.Count,
+                rows.Sum(r => r.Detections.Count),
+                rows.Count(r => r.Detections.Count > 0),
+                rows.Count == 0 ? 0 : Math.Round(rows.Average(r => r.InferenceMs), 3),
+                rows.SelectMany(r => r.Detections).GroupBy(d => d.Label).ToDictionary(g => g.Key, g => g.Count()));
+            if (group.Key is "faces" or "objects" or "emotions")
+            {
+                perSecond[group.Key] = rows
+                    .GroupBy(r => Math.Floor(r.Time))
+                    .OrderBy(g => g.Key)
+                    .Select(g => new[] { g.Key, g.Sum(r => r.Detections.Count) / (double)g.Count() })
+                    .ToList();
+            }
+        }
+        var cuts = run.Results.Where(r => r.Scene?.Cut == true).OrderBy(r => r.Frame).Select(r => new FrameTime(r.Frame, r.Time)).ToList();
+        return new AnalysisSummary
+        {
+            Input = run.Input,
+            Settings = options.Fingerprint(),
+            SourceBytes = new FileInfo(run.Input).Length,
+            Frames = run.Planned,
+            Width = run.Width,
+            Height = run.Height,
+            Models = models,
+            PerSecond = perSecond,
+            SceneCuts = options.Models.Contains("scenes") ? cuts : null,
+        };
+    }
+}
+
+/// <summary>One model's totals over a video.</summary>
+public sealed record ModelSummary(
+    [property: JsonPropertyName("frames")] int Frames,
+    [property: JsonPropertyName("detections")] int Detections,
+    [property: JsonPropertyName("framesWithDetections")] int FramesWithDetections,
+    [property: JsonPropertyName("meanInferenceMs")] double MeanInferenceMs,
+    [property: JsonPropertyName("labels")] IReadOnlyDictionary<string, int> Labels);
+
+public sealed record FrameTime(
+    [property: JsonPropertyName("frame")] int Frame,
+    [property: JsonPropertyName("time")] double Time);
+
+[JsonSerializable(typeof(FrameResult))]
+[JsonSerializable(typeof(AnalysisSummary))]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+internal sealed partial class AnalysisJson : JsonSerializerContext;

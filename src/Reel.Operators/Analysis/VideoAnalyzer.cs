@@ -1,0 +1,243 @@
+using System.Collections.Concurrent;
+using OpenCvSharp;
+using Reel.Media;
+using Reel.Media.Decoding;
+using Reel.Media.Extraction;
+
+namespace Reel.Operators.Analysis;
+
+/// <summary>
+/// Runs models over videos and still images. A video's keyframe-aligned segments are decoded in parallel, each
+/// frame once, straight to the analysis size, and every model looks at that one picture; models that compare
+/// neighbouring frames get a small description per frame and compare them in order once all segments are done.
+/// </summary>
+public sealed class VideoAnalyzer
+{
+    private readonly AnalyzeOptions _options;
+    private readonly IVideoProgress? _progress;
+    private readonly TimeProvider _time;
+
+    public VideoAnalyzer(AnalyzeOptions options, IVideoProgress? progress = null, TimeProvider? time = null)
+    {
+        options.Validate();
+        _options = options;
+        _progress = progress;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Analyzes every input in turn, each on all workers; one input's failure never stops the others.</summary>
+    public async Task<IReadOnlyList<VideoResult>> RunAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default)
+    {
+        // Parallelism comes from frames; OpenCV's own threads would only compete with the workers.
+        Cv2.SetNumThreads(1);
+        var results = new List<VideoResult>();
+        foreach (var input in inputs)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                results.Add(Failed(input, _time.GetTimestamp(), "interrupted before it started"));
+                continue;
+            }
+            results.Add(await Task.Run(() => AnalyzeOne(input, cancellationToken), CancellationToken.None).ConfigureAwait(false));
+            _progress?.VideoFinished(results[^1]);
+        }
+        return results;
+    }
+
+    private VideoResult AnalyzeOne(string input, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var output = new ResultsFolder(_options.OutputDirectory, input);
+        try
+        {
+            if (output.ReadFinished() is { } finished && !_options.Overwrite)
+            {
+                return finished.Settings == _options.Fingerprint() && finished.SourceBytes == new FileInfo(input).Length
+                    ? new VideoResult(input, output.Path, VideoOutcome.AlreadyDone, finished.Frames, finished.Frames, _time.GetElapsedTime(started), null)
+                    : Failed(input, started, $"{output.Path} holds results made with other settings or from another version of the file; "
+                        + "pass --overwrite to replace them");
+            }
+            var run = MediaInputs.IsImage(input) && File.Exists(input)
+                ? AnalyzeImage(input)
+                : AnalyzeVideo(input, cancellationToken);
+            if (run.Error is not null)
+            {
+                return Failed(input, started, run.Error, run.Results.Select(r => r.Frame).Distinct().Count(), run.Planned);
+            }
+            output.Commit(run, _options);
+            return new VideoResult(input, output.Path, VideoOutcome.Completed, run.Planned, run.Planned, _time.GetElapsedTime(started), null);
+        }
+        catch (OperationCanceledException)
+        {
+            return Failed(input, started, "interrupted before it finished");
+        }
+        catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException or OpenCVException or ArgumentException)
+        {
+            return Failed(input, started, e.Message);
+        }
+    }
+
+    private AnalysisRun AnalyzeImage(string path)
+    {
+        using var bgr = Cv2.ImRead(path, ImreadModes.Color);
+        if (bgr.Empty())
+        {
+            throw new MediaException("cannot read the image");
+        }
+        _progress?.VideoStarted(path, 1);
+        using var models = new ModelSet(_options, stillImage: true);
+        var results = new List<FrameResult>();
+        var frame = new AnalysisFrame(bgr.Clone(), 0, 0);
+        using (frame)
+        {
+            results.AddRange(models.FrameAnalyzers.Select(a => a.Analyze(frame)));
+            var descriptions = models.SequenceAnalyzers.Select(s => s.Describe(frame)).ToList();
+            results.AddRange(models.SequenceAnalyzers.Select((s, i) => s.Compare(null, descriptions[i], 0, 0)));
+        }
+        _progress?.FramesDone(path, 1);
+        return new AnalysisRun(path, results, 1, 1, bgr.Width, bgr.Height, null);
+    }
+
+    private AnalysisRun AnalyzeVideo(string path, CancellationToken cancellationToken)
+    {
+        var source = VideoProbe.Probe(path, cancellationToken);
+        var selected = _options.Sampling.Select(source);
+        var segments = SegmentPlanner.Plan(source, selected, _options.Workers * 2);
+        _progress?.VideoStarted(path, selected.Count);
+
+        // Decode straight to the analysis size; results are scaled back to source pixels.
+        var scale = Math.Min(1.0, (double)_options.AnalysisSize / Math.Max(source.UprightWidth, source.UprightHeight));
+        var codedWidth = Math.Max(2, (int)Math.Round(source.Width * scale));
+        var codedHeight = Math.Max(2, (int)Math.Round(source.Height * scale));
+        var toSource = (double)source.UprightWidth / (source.Rotation is 90 or 270 ? codedHeight : codedWidth);
+
+        var results = new ConcurrentBag<FrameResult>();
+        var descriptions = new ConcurrentDictionary<(int Model, int Frame), object>();
+        var missing = new ConcurrentBag<SourceFrame>();
+        var errors = new ConcurrentQueue<string>();
+        using var workerModels = new ThreadLocal<ModelSet>(() => new ModelSet(_options, stillImage: false), trackAllValues: true);
+        using var decoders = new ThreadLocal<VideoDecoder>(() => new VideoDecoder(), trackAllValues: true);
+        try
+        {
+            Parallel.ForEach(
+                segments.OrderByDescending(s => s.DecodeCost),
+                new ParallelOptions { MaxDegreeOfParallelism = _options.Workers, CancellationToken = cancellationToken },
+                segment =>
+                {
+                    try
+                    {
+                        var models = workerModels.Value!;
+                        var decoder = decoders.Value!.Start(segment);
+                        while (decoder.TryNext(out var frame))
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            using var picture = Decode(decoder, source, codedWidth, codedHeight, frame);
+                            models.Faces?.Reset();
+                            foreach (var analyzer in models.FrameAnalyzers)
+                            {
+                                results.Add(Scaled(analyzer.Analyze(picture), toSource));
+                            }
+                            for (var m = 0; m < models.SequenceAnalyzers.Count; m++)
+                            {
+                                descriptions[(m, frame.Index)] = models.SequenceAnalyzers[m].Describe(picture);
+                            }
+                            _progress?.FramesDone(path, 1);
+                        }
+                        foreach (var frame in decoder.Missing)
+                        {
+                            missing.Add(frame);
+                        }
+                    }
+                    catch (Exception e) when (e is MediaException or OpenCVException or InvalidOperationException)
+                    {
+                        errors.Enqueue(e.Message);
+                    }
+                });
+        }
+        finally
+        {
+            foreach (var models in workerModels.Values)
+            {
+                models.Dispose();
+            }
+            foreach (var decoder in decoders.Values)
+            {
+                decoder.Dispose();
+            }
+        }
+
+        // Sequence models compare each sampled frame with the previous one, in frame order.
+        using (var comparer = new ModelSet(_options, stillImage: false))
+        {
+            for (var m = 0; m < comparer.SequenceAnalyzers.Count; m++)
+            {
+                object? previous = null;
+                foreach (var frame in selected.Select(i => source.Frames[i]))
+                {
+                    if (descriptions.TryRemove((m, frame.Index), out var current))
+                    {
+                        results.Add(Scaled(comparer.SequenceAnalyzers[m].Compare(previous, current, frame.Index, source.Seconds(frame.Pts)), toSource));
+                        previous = current;
+                    }
+                }
+            }
+        }
+
+        string? error = errors.TryPeek(out var first) ? first : null;
+        if (error is null && source.Damage is not null)
+        {
+            error = $"{source.Damage}; analyzed up to frame {selected.LastOrDefault()}";
+        }
+        if (error is null && !missing.IsEmpty)
+        {
+            var earliest = missing.MinBy(f => f.Index);
+            error = $"cannot decode frame {earliest.Index} ({source.Seconds(earliest.Pts):0.###}s) and {missing.Count - 1} more";
+        }
+        return new AnalysisRun(path, [.. results], selected.Count, source.FrameRate.Value, source.UprightWidth, source.UprightHeight, error);
+    }
+
+    private static AnalysisFrame Decode(SegmentDecoder decoder, VideoSource source, int codedWidth, int codedHeight, SourceFrame frame)
+    {
+        var coded = new Mat(codedHeight, codedWidth, MatType.CV_8UC3);
+        decoder.ConvertToBgr(coded.Data, (int)coded.Step(), codedWidth, codedHeight);
+        if (source.Rotation == 0)
+        {
+            return new AnalysisFrame(coded, frame.Index, source.Seconds(frame.Pts));
+        }
+        var upright = new Mat();
+        Cv2.Rotate(coded, upright, source.Rotation switch
+        {
+            90 => RotateFlags.Rotate90Clockwise,
+            180 => RotateFlags.Rotate180,
+            _ => RotateFlags.Rotate90Counterclockwise,
+        });
+        coded.Dispose();
+        return new AnalysisFrame(upright, frame.Index, source.Seconds(frame.Pts));
+    }
+
+    /// <summary>Maps a result from analysis pixels to source pixels.</summary>
+    internal static FrameResult Scaled(FrameResult result, double factor)
+    {
+        if (Math.Abs(factor - 1) < 1e-9)
+        {
+            return result;
+        }
+        var f = (float)factor;
+        return result with
+        {
+            Detections = result.Detections.Select(d => d with
+            {
+                Box = new Box(d.Box.X * f, d.Box.Y * f, d.Box.Width * f, d.Box.Height * f),
+                Keypoints = d.Keypoints?.Select(k => k with { X = k.X * f, Y = k.Y * f }).ToList(),
+            }).ToList(),
+            Motion = result.Motion is { } motion ? motion with { Dx = motion.Dx * factor, Dy = motion.Dy * factor } : null,
+        };
+    }
+
+    private VideoResult Failed(string input, long started, string error, int done = 0, int planned = 0) =>
+        new(input, new ResultsFolder(_options.OutputDirectory, input).Path, VideoOutcome.Failed, done, planned, _time.GetElapsedTime(started), error);
+}
+
+/// <summary>Everything one input produced, before it is written.</summary>
+internal sealed record AnalysisRun(
+    string Input, IReadOnlyList<FrameResult> Results, int Planned, double FrameRate, int Width, int Height, string? Error);
