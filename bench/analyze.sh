@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Benchmark `reel analyze` against plain decoding with the ffmpeg CLI (`ffmpeg -i IN -f null -`), side by side.
+#
+#   bench/analyze.sh                       # faces, colors, motion on every frame of samsungfun.mp4
+#   RUNS=7 MODELS="faces scenes" bench/analyze.sh
+#
+# For each model: medians of wall time over RUNS runs (ffmpeg and Reel alternating), the reel/ffmpeg ratio against
+# the issue's target (faces <= 2.5, colors and motion <= 2.0), and the model's mean milliseconds per frame as Reel
+# reports it in summary.json.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+FIXTURES="${FIXTURES:-$BENCH_DIR/../../shared/fixtures}"
+RUNS="${RUNS:-5}"
+MODELS="${MODELS:-faces colors motion}"
+IN="$FIXTURES/samsungfun.mp4"
+[[ -f "$IN" ]] || { echo "analyze.sh: $IN not found" >&2; exit 1; }
+command -v /usr/bin/time >/dev/null || { echo "analyze.sh: needs GNU time (apt-get install -y time)" >&2; exit 1; }
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+cd "$REPO_ROOT"
+./reel --help >/dev/null
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+wall() { /usr/bin/time -f %e -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" || { cat "$TMP/err" >&2; exit 1; }; cat "$TMP/t"; }
+target() { case "$1" in faces) echo 2.5 ;; *) echo 2.0 ;; esac; }
+
+cat "$IN" >/dev/null
+echo "reel analyze vs ffmpeg decoding (ffmpeg -i samsungfun.mp4 -f null -), every frame, RUNS=$RUNS, medians"
+for model in $MODELS; do
+    : > "$TMP/ff"; : > "$TMP/reel"
+    for ((i = 1; i <= RUNS; i++)); do
+        wall ffmpeg -nostdin -v error -i "$IN" -f null - >> "$TMP/ff"
+        rm -rf "$TMP/out"
+        wall ./reel analyze --input "$IN" --models "$model" --output-dir "$TMP/out" --json >> "$TMP/reel"
+    done
+    ff="$(median < "$TMP/ff")"; reel="$(median < "$TMP/reel")"
+    ms="$(grep -o '"meanInferenceMs":[0-9.]*' "$TMP/out/samsungfun.mp4/summary.json" | head -1 | cut -d: -f2)"
+    verdict="$(awk -v r="$reel" -v f="$ff" -v t="$(target "$model")" 'BEGIN { q = r / f; printf "%.2f (target <= %s, %s)", q, t, (q <= t ? "ok" : "MISSED") }')"
+    printf '%-8s ffmpeg %5.2fs  reel %5.2fs  ratio %s  model %s ms/frame\n' "$model" "$ff" "$reel" "$verdict" "${ms:-?}"
+done
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(ffmpeg -version | head -1)"
