@@ -98,9 +98,10 @@ internal sealed unsafe class MediaReader : IDisposable
     public bool Seek(long timestamp) => AvNative.Seek(_handle, timestamp) >= 0;
 
     /// <summary>Converts the last received frame into the given planes of a libav pixel format.</summary>
-    public void Convert(int pixelFormat, int width, int height, byte** planes, int* strides)
+    /// <param name="fast">Bilinear, without exact rounding: for analysis, not for images people keep.</param>
+    public void Convert(int pixelFormat, int width, int height, byte** planes, int* strides, bool fast = false)
     {
-        var code = AvNative.Convert(_handle, pixelFormat, width, height, planes, strides);
+        var code = AvNative.Convert(_handle, pixelFormat, width, height, planes, strides, fast ? 1 : 0);
         if (code < 0)
         {
             throw new MediaException($"cannot convert the frame: {AvNative.Describe(code)}");

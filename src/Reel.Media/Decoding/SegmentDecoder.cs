@@ -112,11 +112,16 @@ public sealed class SegmentDecoder
     /// Writes the frame <see cref="TryNext"/> just stopped at as packed 8-bit BGR (OpenCV's layout), scaled to the
     /// given coded size (before rotation), into caller-owned memory.
     /// </summary>
-    public unsafe void ConvertToBgr(nint destination, int stride, int width, int height)
+    /// <param name="destination">The first pixel.</param>
+    /// <param name="stride">Bytes from one row to the next.</param>
+    /// <param name="width">Width to scale to.</param>
+    /// <param name="height">Height to scale to.</param>
+    /// <param name="fast">Bilinear scaling without exact rounding: fine for analysis, about twice as fast.</param>
+    public unsafe void ConvertToBgr(nint destination, int stride, int width, int height, bool fast = false)
     {
         var planes = stackalloc byte*[] { (byte*)destination, null, null, null };
         var strides = stackalloc int[] { stride, 0, 0, 0 };
-        _reader.Convert(Bgr24, width, height, planes, strides);
+        _reader.Convert(Bgr24, width, height, planes, strides, fast);
     }
 
     private void Send(PacketInfo packet)

@@ -85,7 +85,7 @@ internal static unsafe partial class AvNative
     public static partial int Seek(nint reader, long timestamp);
 
     [LibraryImport(Library, EntryPoint = "reel_convert")]
-    public static partial int Convert(nint reader, int pixelFormat, int width, int height, byte** data, int* linesize);
+    public static partial int Convert(nint reader, int pixelFormat, int width, int height, byte** data, int* linesize, int fast);
 
     [LibraryImport(Library, EntryPoint = "reel_encode_image", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int EncodeImage(

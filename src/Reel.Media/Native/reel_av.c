@@ -234,10 +234,12 @@ REEL_EXPORT int reel_seek(reel_reader *r, int64_t ts) {
 
 // Converts (and scales) the frame last received into caller-owned planes of dst_fmt.
 // Full-range destinations get full-range output; the source range comes from the frame.
-REEL_EXPORT int reel_convert(reel_reader *r, int dst_fmt, int dst_w, int dst_h, uint8_t **dst_data, const int *dst_linesize) {
+// fast trades the last bit of accuracy (exact rounding, full chroma interpolation) for speed, as analysis can.
+REEL_EXPORT int reel_convert(reel_reader *r, int dst_fmt, int dst_w, int dst_h, uint8_t **dst_data, const int *dst_linesize, int fast) {
     AVFrame *fr = r->frame;
-    int flags = (dst_w == fr->width && dst_h == fr->height) ? SWS_POINT : SWS_BICUBIC;
-    flags |= SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
+    int same_size = dst_w == fr->width && dst_h == fr->height;
+    int flags = fast ? SWS_FAST_BILINEAR
+                     : (same_size ? SWS_POINT : SWS_BICUBIC) | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
     r->sws = sws_getCachedContext(r->sws, fr->width, fr->height, (enum AVPixelFormat)fr->format,
                                   dst_w, dst_h, (enum AVPixelFormat)dst_fmt, flags, NULL, NULL, NULL);
     if (!r->sws) return AVERROR(EINVAL);

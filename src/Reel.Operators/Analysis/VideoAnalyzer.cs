@@ -199,7 +199,7 @@ public sealed class VideoAnalyzer
     private static AnalysisFrame Decode(SegmentDecoder decoder, VideoSource source, int codedWidth, int codedHeight, SourceFrame frame)
     {
         var coded = new Mat(codedHeight, codedWidth, MatType.CV_8UC3);
-        decoder.ConvertToBgr(coded.Data, (int)coded.Step(), codedWidth, codedHeight);
+        decoder.ConvertToBgr(coded.Data, (int)coded.Step(), codedWidth, codedHeight, fast: true);
         if (source.Rotation == 0)
         {
             return new AnalysisFrame(coded, frame.Index, source.Seconds(frame.Pts));

@@ -14,6 +14,11 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
     /// <summary>Keypoint names in BlazeFace's order; "right" is the person's right (the left of the picture).</summary>
     public static readonly IReadOnlyList<string> KeypointNames = ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear"];
 
+    /// <summary>Regions sent through the network together: one, as the model's graph fixes its batch size at one.</summary>
+    private const int BatchSize = 1;
+
+    private static readonly Lock LoadLock = new();
+
     private readonly Net _net;
     private readonly int _input;
     private readonly float _threshold;
@@ -33,7 +38,11 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
         {
             throw new FileNotFoundException($"face model not found: {path}", path);
         }
-        _net = CvDnn.ReadNet(path);
+        // OpenCV's TFLite importer sets itself up on first use without a lock: load one network at a time.
+        lock (LoadLock)
+        {
+            _net = CvDnn.ReadNet(path);
+        }
         _net.SetPreferableBackend(Backend.OPENCV);
         _input = full ? 192 : 128;
         _threshold = options.ScoreThreshold ?? (full ? 0.6f : 0.5f);
@@ -64,16 +73,20 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
 
     public IReadOnlyList<Detection> Detect(Mat bgr)
     {
-        var found = new List<Detection>();
-        var tiles = Tiles(bgr.Width, bgr.Height).ToList();
+        var passes = new List<(Rect Region, float Threshold)>();
+        var tiles = Tiles(bgr.Width, bgr.Height);
         // Squares overlapping by a third already show every face a square can hold; the whole frame adds nothing.
         if (_tiling != FaceTiling.Squares || tiles.Count == 0)
         {
-            DetectIn(bgr, new Rect(0, 0, bgr.Width, bgr.Height), _threshold, found);
+            passes.Add((new Rect(0, 0, bgr.Width, bgr.Height), _threshold));
         }
-        foreach (var tile in tiles)
+        passes.AddRange(tiles.Select(t => (t, _tiling == FaceTiling.Squares ? _threshold : _tileThreshold)));
+
+        var found = new List<Detection>();
+        // One forward pass per batch of regions: the network is small, so batching saves most of the per-call cost.
+        foreach (var batch in passes.Chunk(BatchSize))
         {
-            DetectIn(bgr, tile, _tiling == FaceTiling.Squares ? _threshold : _tileThreshold, found);
+            DetectIn(bgr, batch, found);
         }
         return Suppression.Weighted(found, _suppression);
     }
@@ -83,11 +96,11 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
     /// (Dense, at least three network inputs), each overlapping its neighbour by a third or more so every face
     /// lies whole in some tile.
     /// </summary>
-    private IEnumerable<Rect> Tiles(int width, int height)
+    private List<Rect> Tiles(int width, int height)
     {
         if (_tiling == FaceTiling.None)
         {
-            yield break;
+            return [];
         }
         var longer = Math.Max(width, height);
         var shorter = Math.Min(width, height);
@@ -100,73 +113,98 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
         {
             sides.AddRange(new[] { longer / 4, longer / 6 }.Select(s => Math.Max(_input * 3, s)).Where(s => s * 1.5 < longer));
         }
+        var tiles = new List<Rect>();
         foreach (var side in sides.Distinct())
         {
             foreach (var top in Starts(height, side))
             {
                 foreach (var left in Starts(width, side))
                 {
-                    yield return new Rect(left, top, Math.Min(side, width - left), Math.Min(side, height - top));
+                    tiles.Add(new Rect(left, top, Math.Min(side, width - left), Math.Min(side, height - top)));
                 }
+            }
+        }
+        return tiles;
+    }
+
+    /// <summary>Tile starts along one axis: evenly spread, first at 0, last flush with the end, overlapping by a third or more.</summary>
+    private static IEnumerable<int> Starts(int length, int side) =>
+        side >= length ? [0] : Spread(length, side, (int)Math.Ceiling((double)(length - side) / (side * 2 / 3)) + 1);
+
+    /// <summary>Starts of <paramref name="count"/> tiles evenly spread over a length, the first at 0, the last flush with the end.</summary>
+    private static IEnumerable<int> Spread(int length, int side, int count) =>
+        count <= 1 ? [0] : Enumerable.Range(0, count).Select(i => (int)Math.Round((double)i * (length - side) / (count - 1)));
+
+    private unsafe void DetectIn(Mat image, (Rect Region, float Threshold)[] passes, List<Detection> found)
+    {
+        var squares = new Mat[passes.Length];
+        var placements = new (float Scale, int PadX, int PadY)[passes.Length];
+        try
+        {
+            for (var p = 0; p < passes.Length; p++)
+            {
+                (squares[p], placements[p]) = Letterbox(image, passes[p].Region);
+            }
+            using var blob = CvDnn.BlobFromImages(squares, 1 / 127.5, new Size(_input, _input), new Scalar(127.5, 127.5, 127.5), swapRB: true, crop: false);
+            _net.SetInput(blob);
+            _net.Forward(_outputMats, _outputs);
+        }
+        finally
+        {
+            foreach (var square in squares)
+            {
+                square?.Dispose();
+            }
+        }
+
+        var perAnchor = (int)(_outputMats[0].Total() / passes.Length / _anchors.Length);
+        for (var p = 0; p < passes.Length; p++)
+        {
+            var (region, threshold) = passes[p];
+            var (scale, padX, padY) = placements[p];
+            var boxes = (float*)_outputMats[0].Data + ((long)p * _anchors.Length * perAnchor);
+            var scores = (float*)_outputMats[1].Data + ((long)p * _anchors.Length);
+            for (var i = 0; i < _anchors.Length; i++)
+            {
+                var score = 1 / (1 + MathF.Exp(-Math.Clamp(scores[i], -100f, 100f)));
+                if (score < threshold)
+                {
+                    continue;
+                }
+                var raw = boxes + ((long)i * perAnchor);
+                var a = _anchors[i];
+                // Offsets are in input pixels relative to the anchor centre; anchors have unit size.
+                float X(float value) => ((((value / _input) + a.X) * _input) - padX) / scale + region.X;
+                float Y(float value) => ((((value / _input) + a.Y) * _input) - padY) / scale + region.Y;
+                var cx = X(raw[0]);
+                var cy = Y(raw[1]);
+                var bw = raw[2] / scale;
+                var bh = raw[3] / scale;
+                var keypoints = new Keypoint[KeypointNames.Count];
+                for (var k = 0; k < keypoints.Length; k++)
+                {
+                    keypoints[k] = new Keypoint(KeypointNames[k], X(raw[4 + (2 * k)]), Y(raw[5 + (2 * k)]));
+                }
+                found.Add(new Detection("face", score, new Box(cx - (bw / 2), cy - (bh / 2), bw, bh)) { Keypoints = keypoints });
             }
         }
     }
 
-    /// <summary>Tile starts along one axis: evenly spread, first at 0, last flush with the end, overlapping by a third or more.</summary>
-    private static IEnumerable<int> Starts(int length, int side)
+    /// <summary>Scales a region's longer side to the input and centres it on black, as MediaPipe's FIT mode does.</summary>
+    private (Mat Square, (float Scale, int PadX, int PadY) Placement) Letterbox(Mat image, Rect region)
     {
-        if (side >= length)
-        {
-            return [0];
-        }
-        var count = (int)Math.Ceiling((double)(length - side) / (side * 2 / 3)) + 1;
-        return Enumerable.Range(0, count).Select(i => (int)Math.Round((double)i * (length - side) / (count - 1)));
-    }
-
-    private unsafe void DetectIn(Mat image, Rect region, float threshold, List<Detection> found)
-    {
-        // Letterbox: scale the longer side to the input, centre, pad with black as MediaPipe's FIT mode does.
         var scale = (float)_input / Math.Max(region.Width, region.Height);
         var w = Math.Max(1, (int)Math.Round(region.Width * scale));
         var h = Math.Max(1, (int)Math.Round(region.Height * scale));
         var padX = (_input - w) / 2;
         var padY = (_input - h) / 2;
-        using var square = new Mat(_input, _input, MatType.CV_8UC3, Scalar.All(0));
+        var square = new Mat(_input, _input, MatType.CV_8UC3, Scalar.All(0));
         using (var roi = new Mat(image, region))
         using (var target = new Mat(square, new Rect(padX, padY, w, h)))
         {
             Cv2.Resize(roi, target, new Size(w, h), interpolation: scale < 0.5 ? InterpolationFlags.Area : InterpolationFlags.Linear);
         }
-        using var blob = CvDnn.BlobFromImage(square, 1 / 127.5, new Size(_input, _input), new Scalar(127.5, 127.5, 127.5), swapRB: true, crop: false);
-        _net.SetInput(blob);
-        _net.Forward(_outputMats, _outputs);
-
-        var boxes = (float*)_outputMats[0].Data;
-        var scores = (float*)_outputMats[1].Data;
-        var stride = (int)(_outputMats[0].Total() / _anchors.Length);
-        for (var i = 0; i < _anchors.Length; i++)
-        {
-            var score = 1 / (1 + MathF.Exp(-Math.Clamp(scores[i], -100f, 100f)));
-            if (score < threshold)
-            {
-                continue;
-            }
-            var raw = boxes + ((long)i * stride);
-            var a = _anchors[i];
-            // Offsets are in input pixels relative to the anchor centre; anchors have unit size.
-            float X(float value) => ((((value / _input) + a.X) * _input) - padX) / scale + region.X;
-            float Y(float value) => ((((value / _input) + a.Y) * _input) - padY) / scale + region.Y;
-            var cx = X(raw[0]);
-            var cy = Y(raw[1]);
-            var bw = raw[2] / scale;
-            var bh = raw[3] / scale;
-            var keypoints = new Keypoint[KeypointNames.Count];
-            for (var k = 0; k < keypoints.Length; k++)
-            {
-                keypoints[k] = new Keypoint(KeypointNames[k], X(raw[4 + (2 * k)]), Y(raw[5 + (2 * k)]));
-            }
-            found.Add(new Detection("face", score, new Box(cx - (bw / 2), cy - (bh / 2), bw, bh)) { Keypoints = keypoints });
-        }
+        return (square, (scale, padX, padY));
     }
 
     public void Dispose()
