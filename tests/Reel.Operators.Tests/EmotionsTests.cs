@@ -70,6 +70,31 @@ public sealed class EmotionsTests
     }
 
     [Fact]
+    public void Emotions_OutputsSummingToOneWithNegatives_SoftmaxedAsLogits()
+    {
+        float[] logits = [2, -1, 0, 0, 0, 0, 0, 0];
+        var model = TestModels.GreyClassifier(new float[8], logits);
+        using var classifier = new EmotionClassifier(new EmotionOptions { ModelPath = model }, new FixedFaces(BrightFace));
+        using var frame = HalfBrightFrame();
+
+        var face = Assert.Single(classifier.Analyze(frame).Detections);
+
+        AssertScores(Softmax(logits), face.Scores);
+    }
+
+    [Fact]
+    public void Emotions_HugeLogits_StillGiveFiniteProbabilities()
+    {
+        var probabilities = new float[3];
+
+        EmotionClassifier.ToProbabilities([1000, 1000 - MathF.Log(3), -1000], probabilities);
+
+        Assert.Equal(0.75f, probabilities[0], 1e-4f);
+        Assert.Equal(0.25f, probabilities[1], 1e-4f);
+        Assert.Equal(0f, probabilities[2], 1e-4f);
+    }
+
+    [Fact]
     public void Emotions_Margin_WidensTheCrop()
     {
         // A face in the dark half, 10 pixels from the bright half.

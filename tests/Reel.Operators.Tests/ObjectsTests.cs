@@ -16,7 +16,7 @@ public sealed class ObjectsTests
     private static readonly FakeBox PersonDuplicate = new(325, 322, 100, 50, ClassId: 0, Score: 0.8f);
     private static readonly FakeBox Car = new(320, 320, 100, 50, ClassId: 2, Score: 0.7f);
     private static readonly FakeBox FaintPerson = new(100, 200, 40, 40, ClassId: 0, Score: 0.2f);
-    private static readonly FakeBox BicyclePastEdge = new(620, 200, 80, 40, ClassId: 1, Score: 0.6f);
+    private static readonly FakeBox BicyclePastEdge = new(620, 150, 80, 40, ClassId: 1, Score: 0.6f);
 
     private static readonly Box PersonInFrame = new(540, 310, 200, 100);
 
@@ -50,6 +50,18 @@ public sealed class ObjectsTests
     }
 
     [Fact]
+    public void Objects_PortraitFrame_SidePaddingUndone()
+    {
+        // 720×1280 in 640×640: scale 0.5, 360 columns of picture right of 140 columns of padding.
+        using var detector = new YoloDetector(new YoloOptions { ModelPath = V8Model.Value });
+        using var frame = new AnalysisFrame(new Mat(FrameWidth, FrameHeight, MatType.CV_8UC3, Scalar.All(0)), index: 0, time: 0);
+
+        var person = detector.Analyze(frame).Detections.Single(d => d.Label == "person");
+
+        AssertBox(new Box(260, 590, 200, 100), person.Box);
+    }
+
+    [Fact]
     public void Objects_BoxPastTheFrameEdge_ClampedToFrame()
     {
         using var detector = new YoloDetector(new YoloOptions { ModelPath = V8Model.Value });
@@ -57,8 +69,8 @@ public sealed class ObjectsTests
 
         var bicycle = detector.Analyze(frame).Detections.Single(d => d.Label == "bicycle");
 
-        // Its right edge, 660 in the input, would be 1320 in the frame.
-        AssertBox(new Box(1160, 80, 120, 80), bicycle.Box);
+        // It spans x 580..660 and y 130..170 in the input: past the picture's right edge and into the padding above it.
+        AssertBox(new Box(1160, 0, 120, 60), bicycle.Box);
     }
 
     [Fact]
@@ -208,6 +220,27 @@ public sealed class ObjectsTests
         Assert.Equal(30 / 255f, At(0, 140, 0), 1e-6f);
         Assert.Equal(20 / 255f, At(1, 320, 320), 1e-6f);
         Assert.Equal(10 / 255f, At(2, 499, 639), 1e-6f);
+    }
+
+    [Fact]
+    public void Objects_Letterbox_PortraitFrame_GreyPaddingAtTheSides()
+    {
+        using var bgr = new Mat(FrameWidth, FrameHeight, MatType.CV_8UC3, new Scalar(10, 20, 30));
+        using var resized = new Mat();
+        var tensor = new float[3 * 640 * 640];
+        Array.Fill(tensor, -1f);
+
+        var letterbox = Letterbox.Fill(bgr, 640, 640, tensor, resized);
+
+        Assert.Equal(new Letterbox(0.5f, 140, 0, 360, 640), letterbox);
+        float At(int channel, int y, int x) => tensor[(channel * 640 * 640) + (y * 640) + x];
+        for (var channel = 0; channel < 3; channel++)
+        {
+            Assert.Equal(114 / 255f, At(channel, 0, 139), 1e-6f);
+            Assert.Equal(114 / 255f, At(channel, 639, 500), 1e-6f);
+        }
+        Assert.Equal(30 / 255f, At(0, 0, 140), 1e-6f);
+        Assert.Equal(10 / 255f, At(2, 639, 499), 1e-6f);
     }
 
     private static AnalysisFrame Frame() => new(new Mat(FrameHeight, FrameWidth, MatType.CV_8UC3, Scalar.All(0)), index: 7, time: 0.25);
