@@ -1,5 +1,7 @@
 using OpenCvSharp;
+using Reel.Operators.Emotions;
 using Reel.Operators.Faces;
+using Reel.Operators.Objects;
 
 namespace Reel.Operators.Analysis;
 
@@ -30,6 +32,12 @@ internal sealed class ModelSet : IDisposable
             {
                 case "faces":
                     FrameAnalyzers.Add(new FacesAnalyzer(Faces!));
+                    break;
+                case "objects":
+                    FrameAnalyzers.Add(new YoloDetector(new YoloOptions { ModelPath = options.ObjectModel!, LabelsPath = options.ObjectLabels }));
+                    break;
+                case "emotions":
+                    FrameAnalyzers.Add(new EmotionClassifier(new EmotionOptions { ModelPath = options.EmotionModel! }, Faces!));
                     break;
                 default:
                     throw new ArgumentException($"model '{model}' is not available in this build");

@@ -71,7 +71,7 @@ public sealed class VideoAnalyzer
         {
             return Failed(input, started, "interrupted before it finished");
         }
-        catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException or OpenCVException or ArgumentException)
+        catch (Exception e) when (e is MediaException or IOException or InvalidDataException or UnauthorizedAccessException or OpenCVException or ArgumentException)
         {
             return Failed(input, started, e.Message);
         }
@@ -102,6 +102,8 @@ public sealed class VideoAnalyzer
     {
         var source = VideoProbe.Probe(path, cancellationToken);
         var selected = _options.Sampling.Select(source);
+        // Loading the models once up front turns a bad model file into one clear error before any decoding.
+        using var comparer = new ModelSet(_options, stillImage: false);
         var segments = SegmentPlanner.Plan(source, selected, _options.Workers * 2);
         _progress?.VideoStarted(path, selected.Count);
 
@@ -167,18 +169,15 @@ public sealed class VideoAnalyzer
         }
 
         // Sequence models compare each sampled frame with the previous one, in frame order.
-        using (var comparer = new ModelSet(_options, stillImage: false))
+        for (var m = 0; m < comparer.SequenceAnalyzers.Count; m++)
         {
-            for (var m = 0; m < comparer.SequenceAnalyzers.Count; m++)
+            object? previous = null;
+            foreach (var frame in selected.Select(i => source.Frames[i]))
             {
-                object? previous = null;
-                foreach (var frame in selected.Select(i => source.Frames[i]))
+                if (descriptions.TryRemove((m, frame.Index), out var current))
                 {
-                    if (descriptions.TryRemove((m, frame.Index), out var current))
-                    {
-                        results.Add(Scaled(comparer.SequenceAnalyzers[m].Compare(previous, current, frame.Index, source.Seconds(frame.Pts)), toSource));
-                        previous = current;
-                    }
+                    results.Add(Scaled(comparer.SequenceAnalyzers[m].Compare(previous, current, frame.Index, source.Seconds(frame.Pts)), toSource));
+                    previous = current;
                 }
             }
         }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using OpenCvSharp;
 using Reel.Operators.Objects;
 
+using Reel.Operators.Onnx;
+
 namespace Reel.Operators.Emotions;
 
 /// <summary>

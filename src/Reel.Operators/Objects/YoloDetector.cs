@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using OpenCvSharp;
 
+using Reel.Operators.Onnx;
+
 namespace Reel.Operators.Objects;
 
 /// <summary>

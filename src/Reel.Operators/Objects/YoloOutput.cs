@@ -1,3 +1,5 @@
+using Reel.Operators.Onnx;
+
 namespace Reel.Operators.Objects;
 
 internal enum YoloFormat

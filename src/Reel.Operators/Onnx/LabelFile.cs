@@ -1,4 +1,4 @@
-namespace Reel.Operators.Objects;
+namespace Reel.Operators.Onnx;
 
 /// <summary>Class names, one per line, in the model's output order.</summary>
 internal static class LabelFile

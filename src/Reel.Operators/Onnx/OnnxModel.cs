@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace Reel.Operators.Objects;
+namespace Reel.Operators.Onnx;
 
 /// <summary>
 /// One ONNX Runtime session with a single float32 input fed from a reusable buffer; shared by the ONNX operators.
