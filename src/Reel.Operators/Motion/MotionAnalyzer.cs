@@ -175,19 +175,23 @@ public sealed class MotionAnalyzer : ISequenceAnalyzer
             return null;
         }
 
+        // RANSAC only picks the tracks that agree; the fit itself is the least-squares one over them. Two tracks make a
+        // sample, so 500 draws still find the motion when only one track in seven agrees with it.
         using var inliers = new Mat();
         using var fit = Cv2.EstimateAffinePartial2D(InputArray.Create(from), InputArray.Create(to), inliers,
-            RobustEstimationAlgorithms.RANSAC, RansacThreshold, 2000, 0.99, 10);
-        var agreeing = inliers.Empty() ? 0 : Cv2.CountNonZero(inliers);
-        if (fit is null || fit.Empty() || agreeing < MinimumPoints)
+            RobustEstimationAlgorithms.RANSAC, RansacThreshold, 500, 0.99, 0);
+        if (fit is null || fit.Empty() || inliers.Empty())
         {
             return null;
         }
+        var agree = inliers.AsSpan<byte>();
+        var agreeing = agree.Length - agree.Count((byte)0);
+        if (agreeing < MinimumPoints || FitSimilarity(from, to, agree) is not { } similarity)
+        {
+            return null;
+        }
+        var (ca, cb, tx, ty) = similarity;
 
-        // Content moves as q = A·p + t in the copy's pixels, A = s·[[cos, -sin], [sin, cos]]; with y pointing down a
-        // positive angle turns the content clockwise, which is the camera rolling counterclockwise.
-        var (ca, cb) = (fit.At<double>(0, 0), fit.At<double>(1, 0));
-        var (tx, ty) = (fit.At<double>(0, 2), fit.At<double>(1, 2));
         var scale2 = (ca * ca) + (cb * cb);
         var (cx, cy) = ((before.Width - 1) / 2.0, (before.Height - 1) / 2.0);
 
@@ -213,6 +217,40 @@ public sealed class MotionAnalyzer : ISequenceAnalyzer
             Math.Atan2(cb, ca) * 180 / Math.PI,
             (double)agreeing / before.Features.Length,
             largest <= Options.StillTolerance * before.SourceSide);
+    }
+
+    /// <summary>
+    /// The least-squares similarity q = A·p + t over the marked pairs, A = [[a, -b], [b, a]]: closed-form, and cheaper
+    /// than OpenCV's iterative refinement of the same fit. Null when the points do not spread.
+    /// </summary>
+    private static (double A, double B, double Tx, double Ty)? FitSimilarity(List<Point2f> from, List<Point2f> to, ReadOnlySpan<byte> use)
+    {
+        var (n, fx, fy, gx, gy) = (0, 0.0, 0.0, 0.0, 0.0);
+        for (var i = 0; i < use.Length; i++)
+        {
+            if (use[i] != 0)
+            {
+                (n, fx, fy, gx, gy) = (n + 1, fx + from[i].X, fy + from[i].Y, gx + to[i].X, gy + to[i].Y);
+            }
+        }
+        (fx, fy, gx, gy) = (fx / n, fy / n, gx / n, gy / n);
+        var (spread, dot, cross) = (0.0, 0.0, 0.0);
+        for (var i = 0; i < use.Length; i++)
+        {
+            if (use[i] != 0)
+            {
+                var (px, py, qx, qy) = (from[i].X - fx, from[i].Y - fy, to[i].X - gx, to[i].Y - gy);
+                spread += (px * px) + (py * py);
+                dot += (px * qx) + (py * qy);
+                cross += (px * qy) - (py * qx);
+            }
+        }
+        if (spread <= 0)
+        {
+            return null;
+        }
+        var (a, b) = (dot / spread, cross / spread);
+        return (a, b, gx - ((a * fx) - (b * fy)), gy - ((b * fx) + (a * fy)));
     }
 
     private static CameraMotion Unmeasured(Mat previous, Mat current)
