@@ -33,17 +33,14 @@ public sealed class AnalysisFrame : IDisposable
     /// <summary>The frame shrunk so its longer side is at most <paramref name="maxSide"/> (itself when already smaller).</summary>
     public Mat Downscaled(int maxSide)
     {
-        var longer = Math.Max(Width, Height);
-        if (longer <= maxSide)
+        if (Math.Max(Width, Height) <= maxSide)
         {
             return Bgr;
         }
         if (!_smaller.TryGetValue(maxSide, out var small))
         {
-            var scale = (double)maxSide / longer;
             small = new Mat();
-            Cv2.Resize(Bgr, small, new Size(Math.Max(1, (int)Math.Round(Width * scale)), Math.Max(1, (int)Math.Round(Height * scale))),
-                interpolation: InterpolationFlags.Area);
+            Thumbnail.Shrink(Bgr, maxSide, small);
             _smaller[maxSide] = small;
         }
         return small;

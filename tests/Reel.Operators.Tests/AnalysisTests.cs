@@ -55,6 +55,26 @@ public class AnalysisTests
     }
 
     [Fact]
+    public async Task Analyze_SequenceModelsAcrossParallelSegments_CompareEachFrameWithItsTrueNeighbour()
+    {
+        var output = TestMedia.TempDirectory();
+        var analyzer = new VideoAnalyzer(new AnalyzeOptions { OutputDirectory = output, Models = ["colors", "motion", "scenes"], Workers = 3 });
+
+        var result = Assert.Single(await analyzer.RunAsync([TestMedia.Fixture("samsungfun.mp4")]));
+
+        Assert.Null(result.Error);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "samsungfun.mp4", "summary.json"))).RootElement;
+        // The shots change exactly where the encoder put keyframes, which is also where segments are cut.
+        Assert.Equal([33, 137, 178, 252], summary.GetProperty("sceneCuts").EnumerateArray().Select(c => c.GetProperty("frame").GetInt32()));
+        var still = Assert.Single(summary.GetProperty("stillStretches").EnumerateArray().ToList());
+        Assert.Equal(252, still.GetProperty("firstFrame").GetInt32());
+        var rows = File.ReadAllLines(Path.Combine(output, "samsungfun.mp4", "results.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(331 * 3, rows.Count);
+        Assert.All(rows.Where(r => r.GetProperty("model").GetString() == "colors"),
+            r => Assert.Equal(1, r.GetProperty("colors").EnumerateArray().Sum(c => c.GetProperty("share").GetDouble()), 6));
+    }
+
+    [Fact]
     public async Task Analyze_UnreadableObjectModel_FailsTheVideoWithTheModelsName()
     {
         var bad = Path.Combine(TestMedia.TempDirectory(), "broken.onnx");

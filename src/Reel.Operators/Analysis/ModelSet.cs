@@ -1,7 +1,10 @@
 using OpenCvSharp;
+using Reel.Operators.Colors;
 using Reel.Operators.Emotions;
 using Reel.Operators.Faces;
+using Reel.Operators.Motion;
 using Reel.Operators.Objects;
+using Reel.Operators.Scenes;
 
 namespace Reel.Operators.Analysis;
 
@@ -38,6 +41,15 @@ internal sealed class ModelSet : IDisposable
                     break;
                 case "emotions":
                     FrameAnalyzers.Add(new EmotionClassifier(new EmotionOptions { ModelPath = options.EmotionModel! }, Faces!));
+                    break;
+                case "colors":
+                    FrameAnalyzers.Add(new ColorsAnalyzer());
+                    break;
+                case "motion":
+                    SequenceAnalyzers.Add(new MotionAnalyzer());
+                    break;
+                case "scenes":
+                    SequenceAnalyzers.Add(new ScenesAnalyzer());
                     break;
                 default:
                     throw new ArgumentException($"model '{model}' is not available in this build");

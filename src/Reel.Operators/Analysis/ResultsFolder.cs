@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Reel.Operators.Motion;
 
 namespace Reel.Operators.Analysis;
 
@@ -95,6 +96,11 @@ public sealed record AnalysisSummary
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<FrameTime>? SceneCuts { get; init; }
 
+    /// <summary>Stretches of at least a second where the camera did not move (motion model): what the CamHD analysis looks for.</summary>
+    [JsonPropertyName("stillStretches")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<StillStretch>? StillStretches { get; init; }
+
     internal static AnalysisSummary From(AnalysisRun run, AnalyzeOptions options)
     {
         var models = new Dictionary<string, ModelSummary>();
@@ -129,6 +135,9 @@ public sealed record AnalysisSummary
             Models = models,
             PerSecond = perSecond,
             SceneCuts = options.Models.Contains("scenes") ? cuts : null,
+            StillStretches = options.Models.Contains("motion")
+                ? MotionAnalyzer.StillStretches(run.Results.Where(r => r.Model == "motion").OrderBy(r => r.Frame).ToList(), TimeSpan.FromSeconds(1))
+                : null,
         };
     }
 }
@@ -147,5 +156,5 @@ public sealed record FrameTime(
 
 [JsonSerializable(typeof(FrameResult))]
 [JsonSerializable(typeof(AnalysisSummary))]
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class AnalysisJson : JsonSerializerContext;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using OpenCvSharp;
-using Reel.Operators.Motion;
 
 namespace Reel.Operators.Colors;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using OpenCvSharp;
-using Reel.Operators.Motion;
 
 namespace Reel.Operators.Scenes;
 

@@ -1,6 +1,6 @@
 using OpenCvSharp;
 
-namespace Reel.Operators.Motion;
+namespace Reel.Operators;
 
 /// <summary>Cheap small copies of large frames, shared by the colors, motion and scenes models.</summary>
 internal static class Thumbnail
