@@ -32,7 +32,7 @@ internal static class AnalyzeCommand
         var size = new Option<int>("--analysis-size")
         {
             Description = "Longer side, in pixels, video frames are analyzed at (results are in source pixels)",
-            DefaultValueFactory = _ => 960,
+            DefaultValueFactory = _ => 640,
         };
         var workers = new Option<int>("--workers") { Description = "Worker threads (default: number of cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace results a previous run finished" };

@@ -31,11 +31,11 @@ public sealed record AnalyzeOptions
     public string? EmotionModel { get; init; }
 
     /// <summary>
-    /// Video frames are decoded straight to this size on their longer side (never enlarged): the detectors see
-    /// 128-640 pixel inputs, so full 1080p only costs conversion time. Results are in source pixels regardless.
-    /// Still images are analyzed at full size.
+    /// Video frames are decoded straight to this size on their longer side (never enlarged). The detectors see
+    /// 128-640 pixel inputs (YOLO's 640 letterbox, BlazeFace's 128 squares), so a larger frame only costs conversion
+    /// time. Results are in source pixels regardless. Still images are analyzed at full size.
     /// </summary>
-    public int AnalysisSize { get; init; } = 960;
+    public int AnalysisSize { get; init; } = 640;
 
     /// <summary>Worker threads; defaults to the number of cores.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
