@@ -49,8 +49,9 @@ public static class OverlayGeometry
         var sin = distance > 0 ? scale * dy / distance : 0;
         var cx = (rightEye.X + (double)leftEye.X) / 2;
         var cy = (rightEye.Y + (double)leftEye.Y) / 2;
-        var hw = overlayWidth / 2.0;
-        var hh = overlayHeight / 2.0;
+        // Pixel centres: the overlay's middle pixel lands on the eyes' midpoint (as warpAffine samples).
+        var hw = (overlayWidth - 1) / 2.0;
+        var hh = (overlayHeight - 1) / 2.0;
         return new OverlayPlacement(cos, -sin, cx - (cos * hw) + (sin * hh), sin, cos, cy - (sin * hw) - (cos * hh));
     }
 }
