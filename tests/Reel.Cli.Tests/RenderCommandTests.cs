@@ -51,7 +51,9 @@ public class RenderCommandTests
             "render", clip, "-f", $"overlay={TestMedia.Fixture("glasses.png")}", "-f", "boxes", "-o", output, "--workers", "2", "--json");
 
         Assert.Equal(0, exit);
-        Assert.Contains("\"status\":\"rendered\"", stdout, StringComparison.Ordinal);
+        using var summary = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal("rendered", summary.RootElement.GetProperty("videos")[0].GetProperty("status").GetString());
+        Assert.Equal(25, summary.RootElement.GetProperty("framesWritten").GetInt32());
         Assert.Equal(25, TestMedia.CountFrames(output));
         Assert.Equal("aac", TestMedia.Ffprobe($"-v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 \"{output}\"").Trim());
     }
