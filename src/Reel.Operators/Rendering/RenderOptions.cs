@@ -15,6 +15,12 @@ public sealed record RenderOptions
     /// <summary>The BlazeFace network for filters that need faces.</summary>
     public FaceModel FaceModel { get; init; } = FaceModel.ShortRange;
 
+    /// <summary>
+    /// Longer side, in pixels, of the copy faces are looked for in (results are mapped back to full size); the
+    /// network sees 128 or 192 pixels anyway, so a full-size search only costs time.
+    /// </summary>
+    public int DetectionSize { get; init; } = 960;
+
     /// <summary>Segments rendered at once; each holds a decoder, a face detector and an encoder process.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
@@ -36,6 +42,10 @@ public sealed record RenderOptions
         if (Workers is < 1 or > 256)
         {
             throw new ArgumentException($"--workers must be between 1 and 256, not {Workers}");
+        }
+        if (DetectionSize is < 64 or > 16384)
+        {
+            throw new ArgumentException($"detection size must be between 64 and 16384, not {DetectionSize}");
         }
         if (Crf is < 0 or > 51)
         {

@@ -154,6 +154,7 @@ public sealed class VideoRenderer
         var decoder = videoDecoder.Start(segment);
         using var coded = new Mat(source.Height, source.Width, MatType.CV_8UC3);
         using var rotated = new Mat();
+        using var small = new Mat();
         using var encoder = FfmpegProcess.Start(SegmentArguments(source, path), input: true, cancellationToken);
         var stream = encoder.Input;
         var written = 0;
@@ -172,7 +173,7 @@ public sealed class VideoRenderer
                 });
                 upright = rotated;
             }
-            IReadOnlyList<Detection> faces = detector?.Detect(upright) ?? [];
+            var faces = detector is null ? [] : DetectFaces(detector, upright, small);
             foreach (var filter in _options.Filters)
             {
                 filter.Apply(upright, frame.Index, faces);
@@ -199,6 +200,27 @@ public sealed class VideoRenderer
             throw new MediaException($"decoded {written} of the {segment.Selected.Count} frames from frame {segment.FirstFrame}");
         }
         encoder.Finish($"encoding frames {segment.FirstFrame}-{segment.Selected[^1].Index}");
+    }
+
+    /// <summary>
+    /// Faces found on a copy at most <see cref="RenderOptions.DetectionSize"/> pixels on its longer side (as
+    /// <c>reel analyze</c> does by default), in <paramref name="bgr"/>'s pixels.
+    /// </summary>
+    private IReadOnlyList<Detection> DetectFaces(IFaceDetector detector, Mat bgr, Mat small)
+    {
+        var longer = Math.Max(bgr.Width, bgr.Height);
+        if (longer <= _options.DetectionSize)
+        {
+            return detector.Detect(bgr);
+        }
+        var scale = (double)_options.DetectionSize / longer;
+        Cv2.Resize(bgr, small, new Size((int)Math.Round(bgr.Width * scale), (int)Math.Round(bgr.Height * scale)), interpolation: InterpolationFlags.Area);
+        var f = (float)(1 / scale);
+        return detector.Detect(small).Select(d => d with
+        {
+            Box = new Box(d.Box.X * f, d.Box.Y * f, d.Box.Width * f, d.Box.Height * f),
+            Keypoints = d.Keypoints?.Select(k => k with { X = k.X * f, Y = k.Y * f }).ToList(),
+        }).ToList();
     }
 
     /// <summary>ffmpeg's arguments for one piece: raw upright BGR frames on stdin, H.264 in an mp4 out.</summary>
