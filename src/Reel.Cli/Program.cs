@@ -11,6 +11,7 @@ internal static class Program
         {
             ExtractCommand.Create(),
             AnalyzeCommand.Create(),
+            RenderCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
