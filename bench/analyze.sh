@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `reel analyze` against plain decoding with the ffmpeg CLI (`ffmpeg -i IN -f null -`), side by side.
 #
-#   bench/analyze.sh                       # faces, colors, motion on every frame of samsungfun.mp4
+#   bench/analyze.sh                       # faces, faces without tiling, colors, motion on every frame of samsungfun.mp4
 #   RUNS=7 MODELS="faces scenes" bench/analyze.sh
 #
 # For each model: medians of wall time over RUNS runs (ffmpeg and Reel alternating), the reel/ffmpeg ratio against
@@ -13,7 +13,7 @@ BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 FIXTURES="${FIXTURES:-$BENCH_DIR/../../shared/fixtures}"
 RUNS="${RUNS:-5}"
-MODELS="${MODELS:-faces colors motion}"
+MODELS="${MODELS:-faces faces:none colors motion}"   # model[:face tiling]
 IN="$FIXTURES/samsungfun.mp4"
 [[ -f "$IN" ]] || { echo "analyze.sh: $IN not found" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "analyze.sh: needs GNU time (apt-get install -y time)" >&2; exit 1; }
@@ -29,16 +29,19 @@ target() { case "$1" in faces) echo 2.5 ;; *) echo 2.0 ;; esac; }
 
 cat "$IN" >/dev/null
 echo "reel analyze vs ffmpeg decoding (ffmpeg -i samsungfun.mp4 -f null -), every frame, RUNS=$RUNS, medians"
-for model in $MODELS; do
+for spec in $MODELS; do
+    model="${spec%%:*}"
+    extra=()
+    [[ "$spec" == *:* ]] && extra=(--face-tiling "${spec#*:}")
     : > "$TMP/ff"; : > "$TMP/reel"
     for ((i = 1; i <= RUNS; i++)); do
         wall ffmpeg -nostdin -v error -i "$IN" -f null - >> "$TMP/ff"
         rm -rf "$TMP/out"
-        wall ./reel analyze --input "$IN" --models "$model" --output-dir "$TMP/out" --json >> "$TMP/reel"
+        wall ./reel analyze --input "$IN" --models "$model" "${extra[@]}" --output-dir "$TMP/out" --json >> "$TMP/reel"
     done
     ff="$(median < "$TMP/ff")"; reel="$(median < "$TMP/reel")"
     ms="$(grep -o '"meanInferenceMs":[0-9.]*' "$TMP/out/samsungfun.mp4/summary.json" | head -1 | cut -d: -f2)"
     verdict="$(awk -v r="$reel" -v f="$ff" -v t="$(target "$model")" 'BEGIN { q = r / f; printf "%.2f (target <= %s, %s)", q, t, (q <= t ? "ok" : "MISSED") }')"
-    printf '%-8s ffmpeg %5.2fs  reel %5.2fs  ratio %s  model %s ms/frame\n' "$model" "$ff" "$reel" "$verdict" "${ms:-?}"
+    printf '%-11s ffmpeg %5.2fs  reel %5.2fs  ratio %s  model %s ms/frame\n' "$spec" "$ff" "$reel" "$verdict" "${ms:-?}"
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(ffmpeg -version | head -1)"

@@ -29,6 +29,11 @@ internal static class AnalyzeCommand
         var objectLabels = new Option<string?>("--object-labels") { Description = "Labels for the object model, one per line (default: COCO's 80)" };
         var emotionModel = new Option<string?>("--emotion-model") { Description = "ONNX emotion classifier (FER+ style) for emotions" };
         var faceModel = new Option<string>("--face-model") { Description = "BlazeFace network: short (near faces) or full (far faces)", DefaultValueFactory = _ => "short" };
+        var tiling = new Option<string>("--face-tiling")
+        {
+            Description = "Extra face passes: auto (squares for video, tiles for images), none (fastest), squares, dense",
+            DefaultValueFactory = _ => "auto",
+        };
         var size = new Option<int>("--analysis-size")
         {
             Description = "Longer side, in pixels, video frames are analyzed at (results are in source pixels)",
@@ -47,7 +52,7 @@ internal static class AnalyzeCommand
             + "  reel analyze -i team.jpg -m objects --object-model yolov8n.onnx -o results")
         {
             input, output, models, sampling.Fps, sampling.Every, sampling.Keyframes, sampling.Start, sampling.End,
-            objectModel, objectLabels, emotionModel, faceModel, size, workers, overwrite, json,
+            objectModel, objectLabels, emotionModel, faceModel, tiling, size, workers, overwrite, json,
         };
 
         command.SetAction(async (result, cancellationToken) =>
@@ -69,6 +74,14 @@ internal static class AnalyzeCommand
                         "short" => FaceModel.ShortRange,
                         "full" => FaceModel.FullRange,
                         var other => throw new ArgumentException($"--face-model must be short or full, not '{other}'"),
+                    },
+                    FaceTiling = result.GetRequiredValue(tiling) switch
+                    {
+                        "auto" => null,
+                        "none" => FaceTiling.None,
+                        "squares" => FaceTiling.Squares,
+                        "dense" => FaceTiling.Dense,
+                        var other => throw new ArgumentException($"--face-tiling must be auto, none, squares or dense, not '{other}'"),
                     },
                     AnalysisSize = result.GetValue(size),
                     Workers = result.GetValue(workers),

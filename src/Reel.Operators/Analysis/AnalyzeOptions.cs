@@ -21,6 +21,13 @@ public sealed record AnalyzeOptions
     /// <summary>BlazeFace network for faces (and the faces emotions are read from).</summary>
     public FaceModel FaceModel { get; init; } = FaceModel.ShortRange;
 
+    /// <summary>
+    /// Where faces are also looked for besides the whole frame; null chooses: overlapping frame-tall squares for
+    /// video (small faces in wide frames, three network passes for 16:9), dense tiles for still images. None is
+    /// about three times faster on 16:9 video but misses faces smaller than about a sixth of the frame height.
+    /// </summary>
+    public FaceTiling? FaceTiling { get; init; }
+
     /// <summary>A YOLO ONNX file; required by the objects model.</summary>
     public string? ObjectModel { get; init; }
 
@@ -82,7 +89,7 @@ public sealed record AnalyzeOptions
 
     /// <summary>Everything that shapes the results; finished results are reused only when this matches.</summary>
     internal string Fingerprint() =>
-        $"{string.Join(",", Models)}; {Sampling}; faces {FaceModel}; objects {ObjectModel ?? "-"} {ObjectLabels ?? "-"}; "
+        $"{string.Join(",", Models)}; {Sampling}; faces {FaceModel} {FaceTiling?.ToString() ?? "auto"}; objects {ObjectModel ?? "-"} {ObjectLabels ?? "-"}; "
         + $"emotions {EmotionModel ?? "-"}; size {AnalysisSize}";
 
     private static void RequireFile(string? path, string option, string what)

@@ -24,7 +24,7 @@ internal sealed class ModelSet : IDisposable
             var detector = new BlazeFaceDetector(new FaceDetectorOptions
             {
                 Model = options.FaceModel,
-                Tiling = stillImage ? FaceTiling.Dense : FaceTiling.Squares,
+                Tiling = options.FaceTiling ?? (stillImage ? FaceTiling.Dense : FaceTiling.Squares),
             });
             _owned.Add(detector);
             Faces = new SharedFaces(detector);
