@@ -1,22 +1,8 @@
 namespace Reel.Operators;
 
-/// <summary>Non-maximum suppression over detections.</summary>
+/// <summary>Non-maximum suppression over detections (YOLO's class-wise kind lives with its decoder).</summary>
 public static class Suppression
 {
-    /// <summary>Keeps the best of each group of same-label boxes overlapping by more than <paramref name="iou"/>.</summary>
-    public static List<Detection> PerClass(IEnumerable<Detection> detections, float iou)
-    {
-        var kept = new List<Detection>();
-        foreach (var candidate in detections.OrderByDescending(d => d.Score))
-        {
-            if (!kept.Any(k => k.Label == candidate.Label && k.Box.IoU(candidate.Box) > iou))
-            {
-                kept.Add(candidate);
-            }
-        }
-        return kept;
-    }
-
     /// <summary>
     /// MediaPipe's weighted suppression: each group of boxes overlapping the best one by more than
     /// <paramref name="iou"/> becomes one detection whose box and keypoints are the score-weighted mean of the
