@@ -3,9 +3,10 @@
 
 REEL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REEL_BUILD="$REEL_ROOT/.reel-build"
-# Run time: ffmpeg/ffprobe and the libav* libraries, libjpeg-turbo, GTK (OpenCV's native library links it).
+# Run time: ffmpeg/ffprobe and the libav* libraries, libjpeg-turbo, GTK (OpenCV's native library may load it),
+# opencv-data (the Haar face cascade).
 # Build time: the libav* headers, pkg-config, gcc. (npm, for the face detection models, is checked below.)
-REEL_PACKAGES=(ffmpeg libturbojpeg0 libgtk-3-0 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev pkg-config gcc)
+REEL_PACKAGES=(ffmpeg libturbojpeg0 libgtk-3-0 opencv-data libavcodec-dev libavformat-dev libavutil-dev libswscale-dev pkg-config gcc)
 
 reel_missing_packages() {
     local missing=() pkg

@@ -80,6 +80,31 @@ public class FacesTests
         Assert.Empty(detector.Detect(grey));
     }
 
+    [Fact]
+    public void Haar_SamsungfunAtFiveSeconds_FindsTheFrontalFacesWithoutKeypoints()
+    {
+        var png = Path.Combine(TestMedia.TempDirectory(), "t5.png");
+        TestMedia.Ffmpeg($"-v error -ss 5 -i \"{TestMedia.Fixture("samsungfun.mp4")}\" -frames:v 1 \"{png}\"");
+        using var frame = Cv2.ImRead(png);
+        using var detector = new HaarFaceDetector();
+
+        var faces = detector.Detect(frame);
+
+        var (found, falsePositives) = Match(faces, [new(555, 330), new(740, 650), new(1020, 340)]);
+        Assert.Equal(3, found);
+        Assert.True(falsePositives <= 1, $"{falsePositives} false detections");
+        Assert.All(faces, f => Assert.Null(f.Keypoints));
+        using var grey = new Mat(720, 1280, MatType.CV_8UC3, Scalar.All(128));
+        Assert.Empty(detector.Detect(grey));
+    }
+
+    [Fact]
+    public void Haar_MissingCascade_SaysWhichPackage()
+    {
+        var error = Assert.Throws<FileNotFoundException>(() => new HaarFaceDetector("/nonexistent/cascade.xml"));
+        Assert.Contains("opencv-data", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Faces whose box holds a marked centre (each centre counted once), and boxes holding none.</summary>
     private static (int Found, int FalsePositives) Match(IReadOnlyList<Detection> faces, Point2f[] centres)
     {

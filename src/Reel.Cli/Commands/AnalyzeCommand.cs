@@ -28,7 +28,11 @@ internal static class AnalyzeCommand
         var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file (YOLOv5, YOLOv8/11 layouts) for objects" };
         var objectLabels = new Option<string?>("--object-labels") { Description = "Labels for the object model, one per line (default: COCO's 80)" };
         var emotionModel = new Option<string?>("--emotion-model") { Description = "ONNX emotion classifier (FER+ style) for emotions" };
-        var faceModel = new Option<string>("--face-model") { Description = "BlazeFace network: short (near faces) or full (far faces)", DefaultValueFactory = _ => "short" };
+        var faceModel = new Option<string>("--face-model")
+        {
+            Description = "Face detector: short (BlazeFace, near faces), full (BlazeFace, far faces) or haar (classic cascade)",
+            DefaultValueFactory = _ => "short",
+        };
         var tiling = new Option<string>("--face-tiling")
         {
             Description = "Extra face passes: auto (squares for video, tiles for images), none (fastest), squares, dense",
@@ -69,12 +73,7 @@ internal static class AnalyzeCommand
                     ObjectModel = result.GetValue(objectModel),
                     ObjectLabels = result.GetValue(objectLabels),
                     EmotionModel = result.GetValue(emotionModel),
-                    FaceModel = result.GetRequiredValue(faceModel) switch
-                    {
-                        "short" => FaceModel.ShortRange,
-                        "full" => FaceModel.FullRange,
-                        var other => throw new ArgumentException($"--face-model must be short or full, not '{other}'"),
-                    },
+                    FaceModel = FaceDetectors.Parse(result.GetRequiredValue(faceModel)),
                     FaceTiling = result.GetRequiredValue(tiling) switch
                     {
                         "auto" => null,

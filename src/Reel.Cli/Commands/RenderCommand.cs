@@ -19,7 +19,11 @@ internal static class RenderCommand
         };
         var output = new Option<string>("--output", "-o") { Description = "The rendered video (.mp4, .mov, .mkv or .ts)", Required = true };
         var workers = new Option<int>("--workers") { Description = "Segments rendered at once (default: number of cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var faceModel = new Option<string>("--face-model") { Description = "BlazeFace network: short (near faces) or full (far faces)", DefaultValueFactory = _ => "short" };
+        var faceModel = new Option<string>("--face-model")
+        {
+            Description = "Face detector: short (BlazeFace, near faces), full (BlazeFace, far faces) or haar (classic cascade)",
+            DefaultValueFactory = _ => "short",
+        };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the output file when it exists" };
         var json = new Option<bool>("--json") { Description = "Print a JSON summary on stdout and no progress" };
 
@@ -52,12 +56,7 @@ internal static class RenderCommand
                     {
                         Output = result.GetRequiredValue(output),
                         Filters = parsed,
-                        FaceModel = result.GetRequiredValue(faceModel) switch
-                        {
-                            "short" => FaceModel.ShortRange,
-                            "full" => FaceModel.FullRange,
-                            var other => throw new ArgumentException($"--face-model must be short or full, not '{other}'"),
-                        },
+                        FaceModel = FaceDetectors.Parse(result.GetRequiredValue(faceModel)),
                         Workers = result.GetValue(workers),
                         Overwrite = result.GetValue(overwrite),
                     };

@@ -21,11 +21,7 @@ internal sealed class ModelSet : IDisposable
         var wants = options.Models.ToHashSet(StringComparer.Ordinal);
         if (wants.Contains("faces") || wants.Contains("emotions"))
         {
-            var detector = new BlazeFaceDetector(new FaceDetectorOptions
-            {
-                Model = options.FaceModel,
-                Tiling = options.FaceTiling ?? (stillImage ? FaceTiling.Dense : FaceTiling.Squares),
-            });
+            var detector = FaceDetectors.Create(options.FaceModel, options.FaceTiling ?? (stillImage ? FaceTiling.Dense : FaceTiling.Squares));
             _owned.Add(detector);
             Faces = new SharedFaces(detector);
         }

@@ -8,6 +8,9 @@ public enum FaceModel
 
     /// <summary><c>face_detection_full_range.tflite</c>: 192×192 input, faces up to about 5 m away.</summary>
     FullRange,
+
+    /// <summary>OpenCV's classic Haar cascade (frontal faces, no keypoints), from Debian's opencv-data.</summary>
+    Haar,
 }
 
 /// <summary>Extra passes over parts of the picture, for faces too small in the whole of it.</summary>

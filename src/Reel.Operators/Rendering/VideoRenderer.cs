@@ -106,8 +106,8 @@ public sealed class VideoRenderer
         var needsFaces = _options.Filters.Any(f => f.NeedsFaces);
         var errors = new ConcurrentQueue<string>();
         using var decoders = new ThreadLocal<VideoDecoder>(() => new VideoDecoder(), trackAllValues: true);
-        using var detectors = new ThreadLocal<BlazeFaceDetector?>(
-            () => needsFaces ? new BlazeFaceDetector(new FaceDetectorOptions { Model = _options.FaceModel, Tiling = FaceTiling.Squares }) : null,
+        using var detectors = new ThreadLocal<IFaceDetector?>(
+            () => needsFaces ? FaceDetectors.Create(_options.FaceModel, FaceTiling.Squares) : null,
             trackAllValues: true);
         try
         {
