@@ -30,17 +30,6 @@ internal sealed class VideoJob(string input, OutputFolder folder)
 
     public VideoResult? Result { get; set; }
 
-    public bool HasFailed
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _error is not null || _missing.Count > 0;
-            }
-        }
-    }
-
     /// <summary>Counts work in flight (segments and frames); the job finishes when the count drops to zero.</summary>
     public void Hold(int count = 1) => Interlocked.Add(ref _outstanding, count);
 
