@@ -99,7 +99,16 @@ public sealed class ObjectStore
         }
     }
 
-    public void Delete(string hash) => File.Delete(PathOf(hash));
+    public void Delete(string hash)
+    {
+        var path = PathOf(hash);
+        File.Delete(path);
+        var shard = Path.GetDirectoryName(path)!;
+        if (!Directory.EnumerateFileSystemEntries(shard).Any())
+        {
+            Directory.Delete(shard);
+        }
+    }
 
     /// <summary>Removes what writers that died left half-written; call only while holding the data lock.</summary>
     internal int RemoveTemporaryFiles()
