@@ -37,12 +37,12 @@ public sealed class CommitWriter : IAsyncDisposable
         }
         foreach (var ancestor in DataPath.Ancestors(path))
         {
-            if ((await _store.ListFilesAsync(Id, ancestor, cancellationToken)).Any(f => f.Path == ancestor))
+            if (await _store.FileExistsAsync(Id, ancestor, cancellationToken))
             {
                 throw new DataException(DataErrorKind.Conflict, $"cannot put {path}: {ancestor} is a file");
             }
         }
-        if ((await _store.ListFilesAsync(Id, path, cancellationToken)).Any(f => f.Path != path))
+        if (await _store.HasFilesUnderAsync(Id, path, cancellationToken))
         {
             throw new DataException(DataErrorKind.Conflict, $"cannot put {path}: it is a directory");
         }

@@ -265,6 +265,16 @@ public sealed class DataStore : IAsyncDisposable
                 "SELECT path, object, size FROM files WHERE commit_id = $id AND (path = $dir OR (path >= $prefix AND path < $end)) ORDER BY path",
                 ReadFile, cancellationToken, ("$id", commitId), ("$dir", directory), ("$prefix", directory + "/"), ("$end", directory + "0"));
 
+    internal async Task<bool> FileExistsAsync(string commitId, string path, CancellationToken cancellationToken) =>
+        (await QueryAsync(
+            "SELECT 1 FROM files WHERE commit_id = $id AND path = $path", r => r.GetInt32(0), cancellationToken,
+            ("$id", commitId), ("$path", path))).Count > 0;
+
+    internal async Task<bool> HasFilesUnderAsync(string commitId, string directory, CancellationToken cancellationToken) =>
+        (await QueryAsync(
+            "SELECT 1 FROM files WHERE commit_id = $id AND path >= $prefix AND path < $end LIMIT 1", r => r.GetInt32(0), cancellationToken,
+            ("$id", commitId), ("$prefix", directory + "/"), ("$end", directory + "0"))).Count > 0;
+
     /// <summary>Paths added, removed or changed (different content) from <paramref name="from"/> to <paramref name="to"/>.</summary>
     public async Task<IReadOnlyList<FileChange>> DiffAsync(string from, string to, CancellationToken cancellationToken)
     {

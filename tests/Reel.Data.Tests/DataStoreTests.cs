@@ -175,7 +175,7 @@ public class DataStoreTests
 
     private static async Task<long> CountUnfinishedAsync(string directory)
     {
-        await using var db = new SqliteConnection($"Data Source={Path.Combine(directory, "reel.db")};Mode=ReadOnly;Pooling=False");
+        await using var db = new SqliteConnection($"Data Source={Path.Combine(directory, "reel.db")};Pooling=False");
         await db.OpenAsync();
         await using var count = db.CreateCommand();
         count.CommandText = "SELECT count(*) FROM commits WHERE finished IS NULL";

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Reel.Testing;
+
+namespace Reel.Cli.Tests;
+
+/// <summary>A <c>reel put</c> killed with SIGKILL mid-commit: nothing half-done is ever visible, and the next command cleans up.</summary>
+public class DataCrashTests
+{
+    private const int SigKill = 9;
+
+    [Fact]
+    public async Task Put_KilledMidCommit_EarlierCommitIntactAndNextCommandRecovers()
+    {
+        var work = TestMedia.TempDirectory();
+        var data = Path.Combine(work, "data");
+        var first = Path.Combine(work, "first.bin");
+        await File.WriteAllBytesAsync(first, RandomNumberGenerator.GetBytes(2_000_000));
+        var many = Path.Combine(work, "many");
+        Directory.CreateDirectory(many);
+        for (var i = 0; i < 3000; i++)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(many, $"{i:D5}.bin"), RandomNumberGenerator.GetBytes(16_384));
+        }
+        Ok(data, "repo", "create", "videos");
+        var committed = Ok(data, "put", "videos:/first.bin", "-f", first).Trim();
+
+        using (var put = Process.Start(ReelProcess.StartInfo("put", "videos:/many/", "-f", many, "-r", "--data-dir", data))!)
+        {
+            // Kill once the open commit holds some of the new files: the commit is half built.
+            var deadline = Stopwatch.StartNew();
+            long seen;
+            while ((seen = await UnfinishedFilesAsync(data)) < 50)
+            {
+                if (put.HasExited)
+                {
+                    Assert.Fail($"the put finished (exit {put.ExitCode}, {seen} files seen) before it could be killed: "
+                        + await put.StandardError.ReadToEndAsync());
+                }
+                Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "the put never started writing files");
+                await Task.Delay(10);
+            }
+            Assert.Equal(0, Signals.Send(put.Id, SigKill));
+            await put.WaitForExitAsync();
+            Assert.Equal(137, put.ExitCode);
+        }
+        Assert.True(await CountAsync(data, "SELECT count(*) FROM commits WHERE finished IS NULL") > 0, "the kill left no unfinished commit to recover");
+
+        using (var log = JsonDocument.Parse(Ok(data, "log", "videos", "--json")))
+        {
+            Assert.Equal([committed], log.RootElement.EnumerateArray().Select(c => c.GetProperty("id").GetString()));
+        }
+        Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM commits WHERE finished IS NULL"));
+        Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM files WHERE commit_id NOT IN (SELECT id FROM commits)"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "objects", "tmp")));
+        var got = Path.Combine(work, "got.bin");
+        Ok(data, "get", "videos:/first.bin", "-o", got);
+        Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(got));
+        Assert.Equal(1, ReelProcess.Run("ls", "videos:/many", "--data-dir", data).ExitCode);
+
+        // The store still takes commits, and the objects the killed put wrote are reused, not duplicated.
+        var next = Ok(data, "put", "videos:/many/", "-f", many, "-r").Trim();
+        Assert.Equal(3000, Directory.EnumerateFiles(Path.Combine(data, "objects"), "*", SearchOption.AllDirectories).Count() - 1);
+        using (var log = JsonDocument.Parse(Ok(data, "log", "videos", "--json")))
+        {
+            Assert.Equal([next, committed], log.RootElement.EnumerateArray().Select(c => c.GetProperty("id").GetString()));
+        }
+    }
+
+    private static string Ok(string data, params string[] arguments)
+    {
+        var (exit, stdout, stderr) = ReelProcess.Run([.. arguments, "--data-dir", data]);
+        Assert.True(exit == 0, $"reel {string.Join(' ', arguments)} exited {exit}: {stderr}");
+        return stdout;
+    }
+
+    private static async Task<long> UnfinishedFilesAsync(string data) =>
+        File.Exists(Path.Combine(data, "reel.db"))
+            ? await CountAsync(data, "SELECT count(*) FROM files f JOIN commits c ON c.id = f.commit_id WHERE c.finished IS NULL")
+            : 0;
+
+    private static async Task<long> CountAsync(string data, string sql)
+    {
+        await using var db = new SqliteConnection($"Data Source={Path.Combine(data, "reel.db")};Pooling=False");
+        await db.OpenAsync();
+        await using var command = db.CreateCommand();
+        command.CommandText = sql;
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
