@@ -55,6 +55,7 @@ public class DataCrashTests
         Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM commits WHERE finished IS NULL"));
         Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM files WHERE commit_id NOT IN (SELECT id FROM commits)"));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "objects", "tmp")));
+        AssertEveryObjectMatchesItsName(data);
         var got = Path.Combine(work, "got.bin");
         Ok(data, "get", "videos:/first.bin", "-o", got);
         Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(got));
@@ -66,6 +67,70 @@ public class DataCrashTests
         using (var log = JsonDocument.Parse(Ok(data, "log", "videos", "--json")))
         {
             Assert.Equal([next, committed], log.RootElement.EnumerateArray().Select(c => c.GetProperty("id").GetString()));
+        }
+    }
+
+    [Fact]
+    public async Task Put_KilledWhileStreamingALargeFile_NoHalfObjectAndEarlierContentIntact()
+    {
+        var work = TestMedia.TempDirectory();
+        var data = Path.Combine(work, "data");
+        var small = Path.Combine(work, "small.bin");
+        await File.WriteAllBytesAsync(small, RandomNumberGenerator.GetBytes(100_000));
+        var large = Path.Combine(work, "large.bin");
+        await using (var file = File.Create(large))
+        {
+            var block = RandomNumberGenerator.GetBytes(1 << 20);
+            for (var i = 0; i < 400; i++)
+            {
+                block[0] = (byte)i;
+                await file.WriteAsync(block);
+            }
+        }
+        Ok(data, "repo", "create", "videos");
+        var committed = Ok(data, "put", "videos", "-f", small).Trim();
+        var temp = Path.Combine(data, "objects", "tmp");
+
+        using (var put = Process.Start(ReelProcess.StartInfo("put", "videos", "-f", large, "--data-dir", data))!)
+        {
+            // Kill while the object is being streamed into its temporary file.
+            var deadline = Stopwatch.StartNew();
+            while (!Directory.EnumerateFiles(temp).Any(f => new FileInfo(f).Length > 8 << 20))
+            {
+                if (put.HasExited)
+                {
+                    Assert.Fail($"the put finished (exit {put.ExitCode}) before it could be killed: " + await put.StandardError.ReadToEndAsync());
+                }
+                Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "the put never started writing the object");
+                await Task.Delay(5);
+            }
+            Assert.Equal(0, Signals.Send(put.Id, SigKill));
+            await put.WaitForExitAsync();
+        }
+        AssertEveryObjectMatchesItsName(data);
+
+        using (var log = JsonDocument.Parse(Ok(data, "log", "videos", "--json")))
+        {
+            Assert.Equal([committed], log.RootElement.EnumerateArray().Select(c => c.GetProperty("id").GetString()));
+        }
+        Assert.Empty(Directory.EnumerateFiles(temp));
+        Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM commits WHERE finished IS NULL"));
+        var got = Path.Combine(work, "got.bin");
+        Ok(data, "get", "videos:/small.bin", "-o", got);
+        Assert.Equal(await File.ReadAllBytesAsync(small), await File.ReadAllBytesAsync(got));
+        Assert.Equal(1, ReelProcess.Run("get", "videos:/large.bin", "-o", got, "--data-dir", data).ExitCode);
+    }
+
+    /// <summary>No object sits under a final name with content that is not exactly what the name promises.</summary>
+    private static void AssertEveryObjectMatchesItsName(string data)
+    {
+        foreach (var shard in Directory.EnumerateDirectories(Path.Combine(data, "objects")).Where(d => Path.GetFileName(d).Length == 2))
+        {
+            foreach (var file in Directory.EnumerateFiles(shard))
+            {
+                using var content = File.OpenRead(file);
+                Assert.Equal(Path.GetFileName(shard) + Path.GetFileName(file), Convert.ToHexStringLower(SHA256.HashData(content)));
+            }
         }
     }
 
