@@ -121,6 +121,43 @@ public class DataCrashTests
         Assert.Equal(1, ReelProcess.Run("get", "videos:/large.bin", "-o", got, "--data-dir", data).ExitCode);
     }
 
+    [Fact]
+    public async Task Put_Interrupted_ExitsWith130AndRemovesItsCommitAtOnce()
+    {
+        var work = TestMedia.TempDirectory();
+        var data = Path.Combine(work, "data");
+        var many = Path.Combine(work, "many");
+        Directory.CreateDirectory(many);
+        for (var i = 0; i < 3000; i++)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(many, $"{i:D5}.bin"), RandomNumberGenerator.GetBytes(4096));
+        }
+        Ok(data, "repo", "create", "videos");
+
+        using (var put = Process.Start(ReelProcess.StartInfo("put", "videos", "-f", many, "-r", "--data-dir", data))!)
+        {
+            var stderr = put.StandardError.ReadToEndAsync();
+            var deadline = Stopwatch.StartNew();
+            while (await UnfinishedFilesAsync(data) < 50)
+            {
+                if (put.HasExited)
+                {
+                    Assert.Fail($"the put finished (exit {put.ExitCode}) before it could be interrupted: {await stderr}");
+                }
+                Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "the put never started writing files");
+                await Task.Delay(10);
+            }
+            Assert.Equal(0, Signals.Send(put.Id, Signals.Interrupt));
+            await put.WaitForExitAsync();
+            Assert.Equal(130, put.ExitCode);
+            Assert.Contains("interrupted", await stderr, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM commits"));
+        Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM files"));
+        Assert.Equal(1, ReelProcess.Run("log", "videos", "--data-dir", data).ExitCode);
+    }
+
     /// <summary>No object sits under a final name with content that is not exactly what the name promises.</summary>
     private static void AssertEveryObjectMatchesItsName(string data)
     {

@@ -161,6 +161,28 @@ public class DataStoreTests
         Assert.Equal(DataErrorKind.NotFound, (await Assert.ThrowsAsync<DataException>(() => store.BeginCommitAsync("nope", "master", "x", None))).Kind);
     }
 
+    [Fact]
+    public async Task BeginCommit_WhileAnotherWriterIsOpen_WaitsAndThenBuildsOnItsCommit()
+    {
+        var directory = TestMedia.TempDirectory();
+        await using var store = await DataStore.OpenAsync(directory, TimeProvider.System, None);
+        await using var other = await DataStore.OpenAsync(directory, TimeProvider.System, None);
+        await store.CreateRepoAsync("videos", None);
+        var writer = await store.BeginCommitAsync("videos", "master", "first", None);
+        await writer.PutFileAsync("/a.txt", Text("one"), None);
+
+        var waiting = other.BeginCommitAsync("videos", "master", "second", None);
+        await Task.Delay(300);
+        Assert.False(waiting.IsCompleted);
+        var first = await writer.FinishAsync(None);
+        await using var second = await waiting;
+        await second.PutFileAsync("/b.txt", Text("two"), None);
+        var secondCommit = await second.FinishAsync(None);
+
+        Assert.Equal(first.Id, secondCommit.Parent);
+        Assert.Equal(["/a.txt", "/b.txt"], (await store.ListFilesAsync(secondCommit.Id, "/", None)).Select(f => f.Path));
+    }
+
     private static async Task<CommitInfo> CommitAsync(DataStore store, string repo, string branch, params (string Path, string Text)[] files)
     {
         await using var writer = await store.BeginCommitAsync(repo, branch, "test", None);
