@@ -7,7 +7,7 @@ public sealed record StoredObject(string Hash, long Size);
 
 /// <summary>
 /// Content-addressed files under <c>objects/ab/cdef…</c>. An object appears under its final name only
-/// complete: it is written to <c>objects/tmp</c>, fsynced, then renamed.
+/// complete: it is written to <c>objects/tmp</c>, fsynced, then renamed (and the rename synced).
 /// </summary>
 public sealed class ObjectStore
 {
@@ -63,8 +63,10 @@ public sealed class ObjectStore
             }
             else
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+                var shard = Path.GetDirectoryName(final)!;
+                Directory.CreateDirectory(shard);
                 File.Move(temp, final);
+                DirectorySync.Flush(shard);
             }
             return new StoredObject(hash, size);
         }
