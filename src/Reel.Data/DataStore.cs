@@ -303,7 +303,7 @@ public sealed class DataStore : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();
 
-    /// <summary>Removes unfinished commits and half-written objects; the caller holds the write lock, so their writers are gone.</summary>
+    /// <summary>Removes unfinished commits and their objects; the caller holds the write lock, so their writers are gone.</summary>
     internal async Task<int> RecoverAsync(CancellationToken cancellationToken)
     {
         var abandoned = await QueryAsync("SELECT id FROM commits WHERE finished IS NULL", r => r.GetString(0), cancellationToken);
@@ -312,6 +312,11 @@ public sealed class DataStore : IAsyncDisposable
             await AbortAsync(id, cancellationToken);
         }
         Objects.RemoveTemporaryFiles();
+        if (abandoned.Count > 0)
+        {
+            // The dead writer's complete objects are referenced by nothing now.
+            await CollectGarbageAsync(cancellationToken);
+        }
         return abandoned.Count;
     }
 

@@ -56,12 +56,13 @@ public class DataCrashTests
         Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM files WHERE commit_id NOT IN (SELECT id FROM commits)"));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(data, "objects", "tmp")));
         AssertEveryObjectMatchesItsName(data);
+        Assert.Single(Directory.EnumerateFiles(Path.Combine(data, "objects"), "*", SearchOption.AllDirectories));
         var got = Path.Combine(work, "got.bin");
         Ok(data, "get", "videos:/first.bin", "-o", got);
         Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(got));
         Assert.Equal(1, ReelProcess.Run("ls", "videos:/many", "--data-dir", data).ExitCode);
 
-        // The store still takes commits, and the objects the killed put wrote are reused, not duplicated.
+        // The store still takes commits.
         var next = Ok(data, "put", "videos:/many/", "-f", many, "-r").Trim();
         Assert.Equal(3000, Directory.EnumerateFiles(Path.Combine(data, "objects"), "*", SearchOption.AllDirectories).Count() - 1);
         using (var log = JsonDocument.Parse(Ok(data, "log", "videos", "--json")))

@@ -92,7 +92,7 @@ public class DataStoreTests
     }
 
     [Fact]
-    public async Task Open_AfterWriterVanished_RemovesUnfinishedCommitsAndTemporaryFiles()
+    public async Task Open_AfterWriterVanished_RemovesUnfinishedCommitsTheirObjectsAndTemporaryFiles()
     {
         var directory = TestMedia.TempDirectory();
         await using (var store = await DataStore.OpenAsync(directory, TimeProvider.System, None))
@@ -100,15 +100,17 @@ public class DataStoreTests
             await store.CreateRepoAsync("videos", None);
             await CommitAsync(store, "videos", "master", ("/a.txt", "one"));
         }
-        // What a killed writer leaves: an unfinished commit row with files, and a half object.
+        // What a killed writer leaves: an unfinished commit row with files, their objects, and a half object.
+        var orphan = await new ObjectStore(Path.Combine(directory, "objects")).PutAsync(Text("only the dead commit"), None);
         await using (var db = new SqliteConnection($"Data Source={Path.Combine(directory, "reel.db")};Pooling=False"))
         {
             await db.OpenAsync();
             await using var insert = db.CreateCommand();
             insert.CommandText = """
                 INSERT INTO commits(id, repo, branch, parent, message, created) VALUES ('dead', 'videos', 'master', NULL, 'x', '2026-01-01T00:00:00Z');
-                INSERT INTO files(commit_id, path, object, size) VALUES ('dead', '/half.bin', 'ab', 1);
+                INSERT INTO files(commit_id, path, object, size) VALUES ('dead', '/orphan.bin', $object, 20);
                 """;
+            insert.Parameters.AddWithValue("$object", orphan.Hash);
             await insert.ExecuteNonQueryAsync();
         }
         await File.WriteAllTextAsync(Path.Combine(directory, "objects", "tmp", "half"), "partial");
@@ -118,6 +120,8 @@ public class DataStoreTests
             Assert.Equal(0, await CountUnfinishedAsync(directory));
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(directory, "objects", "tmp")));
             Assert.Single(await store.LogAsync("videos", "master", None));
+            Assert.False(store.Objects.Contains(orphan.Hash));
+            Assert.Single(store.Objects.Hashes());
         }
     }
 
