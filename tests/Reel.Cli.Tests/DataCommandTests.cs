@@ -4,7 +4,7 @@ using Reel.Testing;
 
 namespace Reel.Cli.Tests;
 
-public class DataCommandTests
+public sealed class DataCommandTests : IDisposable
 {
     private readonly string _work = TestMedia.TempDirectory();
 
@@ -128,6 +128,8 @@ public class DataCommandTests
 
         Assert.Contains("videos", Ok("repo", "list"), StringComparison.Ordinal);
     }
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
 
     private (int ExitCode, string StdOut, string StdErr) Reel(params string[] arguments)
     {

@@ -7,14 +7,16 @@ using Reel.Testing;
 namespace Reel.Cli.Tests;
 
 /// <summary>A <c>reel put</c> killed with SIGKILL mid-commit: nothing half-done is ever visible, and the next command cleans up.</summary>
-public class DataCrashTests
+public sealed class DataCrashTests : IDisposable
 {
     private const int SigKill = 9;
+
+    private readonly string _work = TestMedia.TempDirectory();
 
     [Fact]
     public async Task Put_KilledMidCommit_EarlierCommitIntactAndNextCommandRecovers()
     {
-        var work = TestMedia.TempDirectory();
+        var work = _work;
         var data = Path.Combine(work, "data");
         var first = Path.Combine(work, "first.bin");
         await File.WriteAllBytesAsync(first, RandomNumberGenerator.GetBytes(2_000_000));
@@ -74,7 +76,7 @@ public class DataCrashTests
     [Fact]
     public async Task Put_KilledWhileStreamingALargeFile_NoHalfObjectAndEarlierContentIntact()
     {
-        var work = TestMedia.TempDirectory();
+        var work = _work;
         var data = Path.Combine(work, "data");
         var small = Path.Combine(work, "small.bin");
         await File.WriteAllBytesAsync(small, RandomNumberGenerator.GetBytes(100_000));
@@ -125,7 +127,7 @@ public class DataCrashTests
     [Fact]
     public async Task Put_Interrupted_ExitsWith130AndRemovesItsCommitAtOnce()
     {
-        var work = TestMedia.TempDirectory();
+        var work = _work;
         var data = Path.Combine(work, "data");
         var many = Path.Combine(work, "many");
         Directory.CreateDirectory(many);
@@ -158,6 +160,8 @@ public class DataCrashTests
         Assert.Equal(0, await CountAsync(data, "SELECT count(*) FROM files"));
         Assert.Equal(1, ReelProcess.Run("log", "videos", "--data-dir", data).ExitCode);
     }
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
 
     /// <summary>No object sits under a final name with content that is not exactly what the name promises.</summary>
     private static void AssertEveryObjectMatchesItsName(string data)

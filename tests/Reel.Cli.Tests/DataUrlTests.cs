@@ -55,7 +55,11 @@ public sealed class DataUrlTests : IDisposable
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(DataDir, "objects"), "*", SearchOption.AllDirectories));
     }
 
-    public void Dispose() => _server.Close();
+    public void Dispose()
+    {
+        _server.Close();
+        Directory.Delete(_work, recursive: true);
+    }
 
     private async Task ServeAsync()
     {

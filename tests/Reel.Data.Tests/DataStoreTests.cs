@@ -5,15 +5,17 @@ using Reel.Testing;
 
 namespace Reel.Data.Tests;
 
-public class DataStoreTests
+public sealed class DataStoreTests : IDisposable
 {
+    private readonly string _directory = TestMedia.TempDirectory();
+
     private static readonly CancellationToken None = CancellationToken.None;
 
     [Fact]
     public async Task Commits_PutAndDelete_EachCommitIsASnapshotAndLogIsNewestFirst()
     {
         var time = new ManualTime(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
-        await using var store = await DataStore.OpenAsync(TestMedia.TempDirectory(), time, None);
+        await using var store = await DataStore.OpenAsync(_directory, time, None);
         await store.CreateRepoAsync("videos", None);
 
         var first = await CommitAsync(store, "videos", "master", ("/a.txt", "one"), ("/dir/b.txt", "two"));
@@ -45,7 +47,7 @@ public class DataStoreTests
     [Fact]
     public async Task Branches_CommitOnNewBranch_LeavesMasterAlone()
     {
-        await using var store = await DataStore.OpenAsync(TestMedia.TempDirectory(), TimeProvider.System, None);
+        await using var store = await DataStore.OpenAsync(_directory, TimeProvider.System, None);
         await store.CreateRepoAsync("videos", None);
         var master = await CommitAsync(store, "videos", "master", ("/a.txt", "one"));
 
@@ -63,7 +65,7 @@ public class DataStoreTests
     [Fact]
     public async Task Objects_SameContentInTwoFiles_StoredOnce()
     {
-        await using var store = await DataStore.OpenAsync(TestMedia.TempDirectory(), TimeProvider.System, None);
+        await using var store = await DataStore.OpenAsync(_directory, TimeProvider.System, None);
         await store.CreateRepoAsync("videos", None);
 
         var commit = await CommitAsync(store, "videos", "master", ("/a.txt", "same"), ("/b/c.txt", "same"));
@@ -76,7 +78,7 @@ public class DataStoreTests
     [Fact]
     public async Task Commit_DisposedUnfinished_IsInvisibleAndRemoved()
     {
-        await using var store = await DataStore.OpenAsync(TestMedia.TempDirectory(), TimeProvider.System, None);
+        await using var store = await DataStore.OpenAsync(_directory, TimeProvider.System, None);
         await store.CreateRepoAsync("videos", None);
         var first = await CommitAsync(store, "videos", "master", ("/a.txt", "one"));
 
@@ -94,7 +96,7 @@ public class DataStoreTests
     [Fact]
     public async Task Open_AfterWriterVanished_RemovesUnfinishedCommitsTheirObjectsAndTemporaryFiles()
     {
-        var directory = TestMedia.TempDirectory();
+        var directory = _directory;
         await using (var store = await DataStore.OpenAsync(directory, TimeProvider.System, None))
         {
             await store.CreateRepoAsync("videos", None);
@@ -128,7 +130,7 @@ public class DataStoreTests
     [Fact]
     public async Task DeleteRepo_WithCommits_RefusedWithoutForceAndGarbageCollectedWithIt()
     {
-        await using var store = await DataStore.OpenAsync(TestMedia.TempDirectory(), TimeProvider.System, None);
+        await using var store = await DataStore.OpenAsync(_directory, TimeProvider.System, None);
         await store.CreateRepoAsync("a", None);
         await store.CreateRepoAsync("b", None);
         await CommitAsync(store, "a", "master", ("/shared.txt", "shared"), ("/own.txt", "only in a"));
@@ -150,7 +152,7 @@ public class DataStoreTests
     [Fact]
     public async Task Put_FileWhereDirectoryIsOrUnderAFile_IsAConflictAndNothingChanges()
     {
-        await using var store = await DataStore.OpenAsync(TestMedia.TempDirectory(), TimeProvider.System, None);
+        await using var store = await DataStore.OpenAsync(_directory, TimeProvider.System, None);
         await store.CreateRepoAsync("videos", None);
         var first = await CommitAsync(store, "videos", "master", ("/a.txt", "one"), ("/dir/b.txt", "two"));
 
@@ -168,7 +170,7 @@ public class DataStoreTests
     [Fact]
     public async Task BeginCommit_WhileAnotherWriterIsOpen_WaitsAndThenBuildsOnItsCommit()
     {
-        var directory = TestMedia.TempDirectory();
+        var directory = _directory;
         await using var store = await DataStore.OpenAsync(directory, TimeProvider.System, None);
         await using var other = await DataStore.OpenAsync(directory, TimeProvider.System, None);
         await store.CreateRepoAsync("videos", None);
@@ -186,6 +188,8 @@ public class DataStoreTests
         Assert.Equal(first.Id, secondCommit.Parent);
         Assert.Equal(["/a.txt", "/b.txt"], (await store.ListFilesAsync(secondCommit.Id, "/", None)).Select(f => f.Path));
     }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     private static async Task<CommitInfo> CommitAsync(DataStore store, string repo, string branch, params (string Path, string Text)[] files)
     {

@@ -4,12 +4,14 @@ using Reel.Testing;
 
 namespace Reel.Data.Tests;
 
-public class ObjectStoreTests
+public sealed class ObjectStoreTests : IDisposable
 {
+    private readonly string _directory = TestMedia.TempDirectory();
+
     [Fact]
     public async Task Put_SameContentTwice_StoresOneObject()
     {
-        var store = new ObjectStore(TestMedia.TempDirectory());
+        var store = new ObjectStore(_directory);
         var content = RandomNumberGenerator.GetBytes(3 << 20);
 
         var first = await store.PutAsync(new MemoryStream(content), CancellationToken.None);
@@ -30,13 +32,15 @@ public class ObjectStoreTests
     [Fact]
     public async Task Put_FailingSource_LeavesNoObjectAndNoTemporaryFile()
     {
-        var store = new ObjectStore(TestMedia.TempDirectory());
+        var store = new ObjectStore(_directory);
 
         await Assert.ThrowsAsync<IOException>(() => store.PutAsync(new FailingStream(), CancellationToken.None));
 
         Assert.Empty(store.Hashes());
         Assert.Empty(Directory.EnumerateFiles(store.TempDirectory));
     }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     private sealed class FailingStream : MemoryStream
     {
