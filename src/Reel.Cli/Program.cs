@@ -12,6 +12,13 @@ internal static class Program
             ExtractCommand.Create(),
             AnalyzeCommand.Create(),
             RenderCommand.Create(),
+            RepoCommand.Create(),
+            PutCommand.Create(),
+            LsCommand.Create(),
+            GetCommand.Create(),
+            GlobCommand.Create(),
+            LogCommand.Create(),
+            DiffCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

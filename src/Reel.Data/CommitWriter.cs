@@ -1,0 +1,103 @@
+namespace Reel.Data;
+
+/// <summary>
+/// An open commit: it starts with its parent's files, takes puts and deletes, and becomes visible only
+/// when <see cref="FinishAsync"/> moves the branch head to it. Disposed unfinished, it is removed.
+/// Holds the data directory's write lock until finished or disposed.
+/// </summary>
+public sealed class CommitWriter : IAsyncDisposable
+{
+    private readonly DataStore _store;
+    private readonly WriteLock _lock;
+    private bool _done;
+
+    internal CommitWriter(DataStore store, WriteLock writeLock, string id, string repo, string branch)
+    {
+        _store = store;
+        _lock = writeLock;
+        Id = id;
+        Repo = repo;
+        Branch = branch;
+    }
+
+    public string Id { get; }
+
+    public string Repo { get; }
+
+    public string Branch { get; }
+
+    /// <summary>Stores <paramref name="content"/> at <paramref name="path"/>, replacing a file already there.</summary>
+    public async Task<FileEntry> PutFileAsync(string path, Stream content, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        path = DataPath.Normalize(path);
+        if (path == DataPath.Root)
+        {
+            throw new DataException(DataErrorKind.Invalid, "a file needs a path below '/'");
+        }
+        foreach (var ancestor in DataPath.Ancestors(path))
+        {
+            if (await _store.FileExistsAsync(Id, ancestor, cancellationToken))
+            {
+                throw new DataException(DataErrorKind.Conflict, $"cannot put {path}: {ancestor} is a file");
+            }
+        }
+        if (await _store.HasFilesUnderAsync(Id, path, cancellationToken))
+        {
+            throw new DataException(DataErrorKind.Conflict, $"cannot put {path}: it is a directory");
+        }
+        var stored = await _store.Objects.PutAsync(content, cancellationToken);
+        await _store.ExecuteAsync(
+            "INSERT OR REPLACE INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size)", cancellationToken,
+            ("$id", Id), ("$path", path), ("$object", stored.Hash), ("$size", stored.Size));
+        return new FileEntry(path, stored.Hash, stored.Size);
+    }
+
+    /// <summary>Deletes the file at <paramref name="path"/>, or everything under it; NotFound when there is nothing.</summary>
+    public async Task<int> DeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        path = DataPath.Normalize(path);
+        var deleted = path == DataPath.Root
+            ? await _store.ExecuteAsync("DELETE FROM files WHERE commit_id = $id", cancellationToken, ("$id", Id))
+            : await _store.ExecuteAsync(
+                "DELETE FROM files WHERE commit_id = $id AND (path = $path OR (path >= $prefix AND path < $end))", cancellationToken,
+                ("$id", Id), ("$path", path), ("$prefix", path + "/"), ("$end", path + "0"));
+        return deleted > 0 ? deleted : throw new DataException(DataErrorKind.NotFound, $"{Repo}@{Branch}:{path} does not exist");
+    }
+
+    /// <summary>Marks the commit finished and moves the branch head to it, in one transaction.</summary>
+    public async Task<CommitInfo> FinishAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        await using (var transaction = await _store.Db.BeginTransactionAsync(cancellationToken))
+        {
+            await _store.ExecuteAsync("UPDATE commits SET finished = $now WHERE id = $id", cancellationToken,
+                ("$id", Id), ("$now", DataStore.Format(_store.Time.GetUtcNow())));
+            await _store.ExecuteAsync(
+                "INSERT INTO branches(repo, name, head) VALUES ($repo, $branch, $id) ON CONFLICT(repo, name) DO UPDATE SET head = $id",
+                cancellationToken, ("$repo", Repo), ("$branch", Branch), ("$id", Id));
+            await transaction.CommitAsync(cancellationToken);
+        }
+        _done = true;
+        _lock.Dispose();
+        return await _store.GetCommitAsync(Id, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_done)
+        {
+            return;
+        }
+        _done = true;
+        try
+        {
+            await _store.AbortAsync(Id, CancellationToken.None);
+        }
+        finally
+        {
+            _lock.Dispose();
+        }
+    }
+}

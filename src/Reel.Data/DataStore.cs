@@ -1,0 +1,402 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Reel.Data;
+
+/// <summary>
+/// Repos, branches and commits of one data directory: metadata in <c>reel.db</c> (SQLite, WAL), file
+/// content in <c>objects/</c>. Readers only ever see finished commits.
+/// </summary>
+public sealed class DataStore : IAsyncDisposable
+{
+    private const int SchemaVersion = 1;
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS repos (
+            name TEXT PRIMARY KEY,
+            created TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS commits (
+            id TEXT PRIMARY KEY,
+            repo TEXT NOT NULL REFERENCES repos(name) ON DELETE CASCADE,
+            branch TEXT NOT NULL,
+            parent TEXT REFERENCES commits(id) ON DELETE CASCADE,
+            message TEXT NOT NULL,
+            created TEXT NOT NULL,
+            finished TEXT);
+        CREATE INDEX IF NOT EXISTS commits_by_repo ON commits(repo);
+        CREATE INDEX IF NOT EXISTS commits_by_parent ON commits(parent);
+        CREATE TABLE IF NOT EXISTS branches (
+            repo TEXT NOT NULL REFERENCES repos(name) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            head TEXT NOT NULL REFERENCES commits(id) ON DELETE CASCADE,
+            PRIMARY KEY (repo, name));
+        CREATE TABLE IF NOT EXISTS files (
+            commit_id TEXT NOT NULL REFERENCES commits(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            object TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (commit_id, path)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS files_by_object ON files(object);
+        """;
+
+    /// <summary>How long a writer waits for another process's write to end.</summary>
+    private static readonly TimeSpan LockWait = TimeSpan.FromMinutes(2);
+
+    private readonly SqliteConnection _db;
+    private readonly string _lockPath;
+
+    private DataStore(string directory, SqliteConnection db, TimeProvider time)
+    {
+        DataDirectory = directory;
+        _db = db;
+        Time = time;
+        Objects = new ObjectStore(Path.Combine(directory, "objects"));
+        _lockPath = Path.Combine(directory, "write.lock");
+    }
+
+    public string DataDirectory { get; }
+
+    public ObjectStore Objects { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal SqliteConnection Db => _db;
+
+    /// <summary>
+    /// Opens (creating if needed) a data directory. When no other process is writing, commits left
+    /// unfinished by a crash are removed first.
+    /// </summary>
+    public static async Task<DataStore> OpenAsync(string directory, TimeProvider time, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(directory);
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(directory, "reel.db"),
+            Pooling = false,
+        }.ToString());
+        await db.OpenAsync(cancellationToken);
+        var store = new DataStore(directory, db, time);
+        try
+        {
+            await store.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", cancellationToken);
+            await store.ExecuteAsync(Schema + $"PRAGMA user_version={SchemaVersion};", cancellationToken);
+            using var writer = WriteLock.TryAcquire(store._lockPath);
+            if (writer is not null)
+            {
+                await store.RecoverAsync(cancellationToken);
+            }
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+        return store;
+    }
+
+    /// <summary>The data directory: <paramref name="option"/>, else <c>$REEL_DATA_DIR</c>, else <c>~/.reel</c>.</summary>
+    public static string ResolveDirectory(string? option)
+    {
+        if (!string.IsNullOrEmpty(option))
+        {
+            return Path.GetFullPath(option);
+        }
+        var fromEnvironment = Environment.GetEnvironmentVariable("REEL_DATA_DIR");
+        return !string.IsNullOrEmpty(fromEnvironment)
+            ? Path.GetFullPath(fromEnvironment)
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".reel");
+    }
+
+    public async Task<RepoInfo> CreateRepoAsync(string name, CancellationToken cancellationToken)
+    {
+        if (!DataAddress.IsValidName(name))
+        {
+            throw new DataException(DataErrorKind.Invalid, DataAddress.NameRule("repo", name));
+        }
+        try
+        {
+            await ExecuteAsync("INSERT INTO repos(name, created) VALUES ($name, $created)", cancellationToken,
+                ("$name", name), ("$created", Format(Time.GetUtcNow())));
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 19)
+        {
+            throw new DataException(DataErrorKind.Conflict, $"repo '{name}' already exists");
+        }
+        return await GetRepoAsync(name, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<RepoInfo>> ListReposAsync(CancellationToken cancellationToken)
+    {
+        var names = await QueryAsync("SELECT name FROM repos ORDER BY name", r => r.GetString(0), cancellationToken);
+        var repos = new List<RepoInfo>(names.Count);
+        foreach (var name in names)
+        {
+            repos.Add(await GetRepoAsync(name, cancellationToken));
+        }
+        return repos;
+    }
+
+    public async Task<RepoInfo> GetRepoAsync(string name, CancellationToken cancellationToken)
+    {
+        var created = await QueryAsync("SELECT created FROM repos WHERE name = $name", r => Parse(r.GetString(0)), cancellationToken, ("$name", name));
+        if (created.Count == 0)
+        {
+            throw new DataException(DataErrorKind.NotFound, $"repo '{name}' does not exist");
+        }
+        var branches = await QueryAsync(
+            "SELECT name, head FROM branches WHERE repo = $name ORDER BY name",
+            r => new BranchInfo(r.GetString(0), r.GetString(1)), cancellationToken, ("$name", name));
+        var commits = await QueryAsync(
+            "SELECT count(*) FROM commits WHERE repo = $name AND finished IS NOT NULL",
+            r => r.GetInt32(0), cancellationToken, ("$name", name));
+        return new RepoInfo(name, created[0], branches, commits[0]);
+    }
+
+    /// <summary>Deletes a repo with its branches and commits, then the objects no other repo uses.</summary>
+    /// <param name="force">Without it, a repo that holds commits is refused (Conflict), so data is never lost by a typo.</param>
+    public async Task DeleteRepoAsync(string name, bool force, CancellationToken cancellationToken)
+    {
+        using var writeLock = await WriteLock.AcquireAsync(_lockPath, LockWait, Time, cancellationToken);
+        await RecoverAsync(cancellationToken);
+        var repo = await GetRepoAsync(name, cancellationToken);
+        if (repo.Commits > 0 && !force)
+        {
+            throw new DataException(DataErrorKind.Conflict, $"repo '{name}' has {repo.Commits} commit(s); use --force to delete it with its data");
+        }
+        await using (var transaction = (SqliteTransaction)await _db.BeginTransactionAsync(cancellationToken))
+        {
+            await ExecuteAsync("DELETE FROM branches WHERE repo = $name", cancellationToken, ("$name", name));
+            await ExecuteAsync(
+                "DELETE FROM files WHERE commit_id IN (SELECT id FROM commits WHERE repo = $name)", cancellationToken, ("$name", name));
+            await ExecuteAsync("DELETE FROM commits WHERE repo = $name", cancellationToken, ("$name", name));
+            await ExecuteAsync("DELETE FROM repos WHERE name = $name", cancellationToken, ("$name", name));
+            await transaction.CommitAsync(cancellationToken);
+        }
+        await CollectGarbageAsync(cancellationToken);
+    }
+
+    /// <summary>Starts a commit on <paramref name="branch"/> (created on finish if new) holding its head's files.</summary>
+    public async Task<CommitWriter> BeginCommitAsync(string repo, string branch, string message, CancellationToken cancellationToken)
+    {
+        if (!DataAddress.IsValidName(branch))
+        {
+            throw new DataException(DataErrorKind.Invalid, DataAddress.NameRule("branch", branch));
+        }
+        var writeLock = await WriteLock.AcquireAsync(_lockPath, LockWait, Time, cancellationToken);
+        try
+        {
+            await RecoverAsync(cancellationToken);
+            await GetRepoAsync(repo, cancellationToken);
+            var parent = await TryGetHeadAsync(repo, branch, cancellationToken);
+            var id = Guid.NewGuid().ToString("N");
+            await using (var transaction = (SqliteTransaction)await _db.BeginTransactionAsync(cancellationToken))
+            {
+                await ExecuteAsync(
+                    "INSERT INTO commits(id, repo, branch, parent, message, created) VALUES ($id, $repo, $branch, $parent, $message, $created)",
+                    cancellationToken, ("$id", id), ("$repo", repo), ("$branch", branch), ("$parent", parent), ("$message", message),
+                    ("$created", Format(Time.GetUtcNow())));
+                if (parent is not null)
+                {
+                    await ExecuteAsync(
+                        "INSERT INTO files(commit_id, path, object, size) SELECT $id, path, object, size FROM files WHERE commit_id = $parent",
+                        cancellationToken, ("$id", id), ("$parent", parent));
+                }
+                await transaction.CommitAsync(cancellationToken);
+            }
+            return new CommitWriter(this, writeLock, id, repo, branch);
+        }
+        catch
+        {
+            writeLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The head commit of <c>repo@branch</c>; NotFound for a missing repo, branch or an empty branch.</summary>
+    public async Task<CommitInfo> GetHeadAsync(string repo, string branch, CancellationToken cancellationToken)
+    {
+        await GetRepoAsync(repo, cancellationToken);
+        var head = await TryGetHeadAsync(repo, branch, cancellationToken)
+            ?? throw new DataException(DataErrorKind.NotFound, $"branch '{branch}' of repo '{repo}' does not exist");
+        return await GetCommitAsync(head, cancellationToken);
+    }
+
+    /// <summary>A finished commit by id, unique id prefix (at least 4 characters) or <c>repo@branch</c> (its head).</summary>
+    public async Task<CommitInfo> GetCommitAsync(string reference, CancellationToken cancellationToken)
+    {
+        if (reference.Contains('@', StringComparison.Ordinal))
+        {
+            var address = DataAddress.Parse(reference);
+            return await GetHeadAsync(address.Repo, address.Branch, cancellationToken);
+        }
+        if (reference.Length < 4 || !reference.All(char.IsAsciiHexDigit))
+        {
+            throw new DataException(DataErrorKind.Invalid, $"'{reference}' is not a commit id (hex, at least 4 characters) or repo@branch");
+        }
+        var commits = await QueryAsync(
+            CommitSelect + " WHERE c.finished IS NOT NULL AND c.id >= $from AND c.id < $to ORDER BY c.id LIMIT 2",
+            ReadCommit, cancellationToken, ("$from", reference.ToLowerInvariant()), ("$to", reference.ToLowerInvariant() + "g"));
+        return commits.Count switch
+        {
+            0 => throw new DataException(DataErrorKind.NotFound, $"commit '{reference}' does not exist"),
+            1 => commits[0],
+            _ => throw new DataException(DataErrorKind.Invalid, $"commit prefix '{reference}' is ambiguous; give more characters"),
+        };
+    }
+
+    /// <summary>The commits of a branch, newest first, following parents from its head.</summary>
+    public async Task<IReadOnlyList<CommitInfo>> LogAsync(string repo, string branch, CancellationToken cancellationToken)
+    {
+        var head = await GetHeadAsync(repo, branch, cancellationToken);
+        return await QueryAsync(
+            """
+            WITH RECURSIVE chain(id, depth) AS (
+                SELECT $head, 0
+                UNION ALL SELECT c.parent, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.id WHERE c.parent IS NOT NULL)
+            """ + CommitSelect + " JOIN chain ON chain.id = c.id WHERE c.finished IS NOT NULL ORDER BY chain.depth",
+            ReadCommit, cancellationToken, ("$head", head.Id));
+    }
+
+    /// <summary>The files of a commit at or under <paramref name="directory"/>, by path.</summary>
+    public Task<IReadOnlyList<FileEntry>> ListFilesAsync(string commitId, string directory, CancellationToken cancellationToken) =>
+        directory == DataPath.Root
+            ? QueryAsync("SELECT path, object, size FROM files WHERE commit_id = $id ORDER BY path", ReadFile, cancellationToken, ("$id", commitId))
+            : QueryAsync(
+                "SELECT path, object, size FROM files WHERE commit_id = $id AND (path = $dir OR (path >= $prefix AND path < $end)) ORDER BY path",
+                ReadFile, cancellationToken, ("$id", commitId), ("$dir", directory), ("$prefix", directory + "/"), ("$end", directory + "0"));
+
+    internal async Task<bool> FileExistsAsync(string commitId, string path, CancellationToken cancellationToken) =>
+        (await QueryAsync(
+            "SELECT 1 FROM files WHERE commit_id = $id AND path = $path", r => r.GetInt32(0), cancellationToken,
+            ("$id", commitId), ("$path", path))).Count > 0;
+
+    internal async Task<bool> HasFilesUnderAsync(string commitId, string directory, CancellationToken cancellationToken) =>
+        (await QueryAsync(
+            "SELECT 1 FROM files WHERE commit_id = $id AND path >= $prefix AND path < $end LIMIT 1", r => r.GetInt32(0), cancellationToken,
+            ("$id", commitId), ("$prefix", directory + "/"), ("$end", directory + "0"))).Count > 0;
+
+    /// <summary>Paths added, removed or changed (different content) from <paramref name="from"/> to <paramref name="to"/>.</summary>
+    public async Task<IReadOnlyList<FileChange>> DiffAsync(string from, string to, CancellationToken cancellationToken)
+    {
+        var before = (await ListFilesAsync(from, DataPath.Root, cancellationToken)).ToDictionary(f => f.Path, f => f.Hash, StringComparer.Ordinal);
+        var after = (await ListFilesAsync(to, DataPath.Root, cancellationToken)).ToDictionary(f => f.Path, f => f.Hash, StringComparer.Ordinal);
+        var changes = new List<FileChange>();
+        foreach (var path in before.Keys.Union(after.Keys).Order(StringComparer.Ordinal))
+        {
+            var old = before.GetValueOrDefault(path);
+            var @new = after.GetValueOrDefault(path);
+            if (old is null)
+            {
+                changes.Add(new FileChange(path, ChangeKind.Added, null, @new));
+            }
+            else if (@new is null)
+            {
+                changes.Add(new FileChange(path, ChangeKind.Removed, old, null));
+            }
+            else if (old != @new)
+            {
+                changes.Add(new FileChange(path, ChangeKind.Changed, old, @new));
+            }
+        }
+        return changes;
+    }
+
+    public async ValueTask DisposeAsync() => await _db.DisposeAsync();
+
+    /// <summary>Removes unfinished commits and their objects; the caller holds the write lock, so their writers are gone.</summary>
+    internal async Task<int> RecoverAsync(CancellationToken cancellationToken)
+    {
+        var abandoned = await QueryAsync("SELECT id FROM commits WHERE finished IS NULL", r => r.GetString(0), cancellationToken);
+        foreach (var id in abandoned)
+        {
+            await AbortAsync(id, cancellationToken);
+        }
+        Objects.RemoveTemporaryFiles();
+        if (abandoned.Count > 0)
+        {
+            // The dead writer's complete objects are referenced by nothing now.
+            await CollectGarbageAsync(cancellationToken);
+        }
+        return abandoned.Count;
+    }
+
+    internal async Task AbortAsync(string commitId, CancellationToken cancellationToken)
+    {
+        await using var transaction = (SqliteTransaction)await _db.BeginTransactionAsync(cancellationToken);
+        await ExecuteAsync("DELETE FROM files WHERE commit_id = $id", cancellationToken, ("$id", commitId));
+        await ExecuteAsync("DELETE FROM commits WHERE id = $id AND finished IS NULL", cancellationToken, ("$id", commitId));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Deletes objects no commit refers to; the caller holds the write lock.</summary>
+    internal async Task<int> CollectGarbageAsync(CancellationToken cancellationToken)
+    {
+        var used = (await QueryAsync("SELECT DISTINCT object FROM files", r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
+        var removed = 0;
+        foreach (var hash in Objects.Hashes().ToList())
+        {
+            if (!used.Contains(hash))
+            {
+                Objects.Delete(hash);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    internal async Task<string?> TryGetHeadAsync(string repo, string branch, CancellationToken cancellationToken)
+    {
+        var heads = await QueryAsync(
+            "SELECT head FROM branches WHERE repo = $repo AND name = $branch", r => r.GetString(0), cancellationToken,
+            ("$repo", repo), ("$branch", branch));
+        return heads.Count == 0 ? null : heads[0];
+    }
+
+    internal async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    internal async Task<IReadOnlyList<T>> QueryAsync<T>(
+        string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
+
+    internal static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string time) =>
+        DateTimeOffset.Parse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    private const string CommitSelect = """
+         SELECT c.id, c.repo, c.branch, c.parent, c.message, c.created,
+                (SELECT count(*) FROM files f WHERE f.commit_id = c.id),
+                (SELECT coalesce(sum(size), 0) FROM files f WHERE f.commit_id = c.id)
+         FROM commits c
+        """;
+
+    private static CommitInfo ReadCommit(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4), Parse(r.GetString(5)),
+        r.GetInt32(6), r.GetInt64(7));
+
+    private static FileEntry ReadFile(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
+
+    private SqliteCommand Command(string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = _db.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return command;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+
+namespace Reel.Data;
+
+/// <summary>An object's content hash (SHA-256, lower-case hex) and its size in bytes.</summary>
+public sealed record StoredObject(string Hash, long Size);
+
+/// <summary>
+/// Content-addressed files under <c>objects/ab/cdef…</c>. An object appears under its final name only
+/// complete: it is written to <c>objects/tmp</c>, fsynced, then renamed (and the rename synced).
+/// </summary>
+public sealed class ObjectStore
+{
+    private const int BufferSize = 1 << 20;
+
+    public ObjectStore(string root)
+    {
+        Root = root;
+        Directory.CreateDirectory(TempDirectory);
+    }
+
+    public string Root { get; }
+
+    /// <summary>Where objects are written before their hash is known; only a writer holding the data lock touches it.</summary>
+    internal string TempDirectory => Path.Combine(Root, "tmp");
+
+    public string PathOf(string hash)
+    {
+        if (!IsHash(hash))
+        {
+            throw new ArgumentException($"not a SHA-256 hash: '{hash}'", nameof(hash));
+        }
+        return Path.Combine(Root, hash[..2], hash[2..]);
+    }
+
+    public bool Contains(string hash) => File.Exists(PathOf(hash));
+
+    /// <summary>Streams <paramref name="content"/> into the store; identical content is stored once.</summary>
+    public async Task<StoredObject> PutAsync(Stream content, CancellationToken cancellationToken)
+    {
+        var temp = Path.Combine(TempDirectory, Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long size = 0;
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                var buffer = new byte[BufferSize];
+                int read;
+                while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    sha.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    size += read;
+                }
+                file.Flush(flushToDisk: true);
+            }
+            var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+            var final = PathOf(hash);
+            if (File.Exists(final))
+            {
+                File.Delete(temp);
+            }
+            else
+            {
+                var shard = Path.GetDirectoryName(final)!;
+                Directory.CreateDirectory(shard);
+                File.Move(temp, final);
+                DirectorySync.Flush(shard);
+            }
+            return new StoredObject(hash, size);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    public Stream Open(string hash) =>
+        new FileStream(PathOf(hash), FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+
+    /// <summary>Every stored object's hash.</summary>
+    public IEnumerable<string> Hashes()
+    {
+        foreach (var shard in Directory.EnumerateDirectories(Root))
+        {
+            var prefix = Path.GetFileName(shard);
+            if (prefix.Length != 2)
+            {
+                continue;
+            }
+            foreach (var file in Directory.EnumerateFiles(shard))
+            {
+                var hash = prefix + Path.GetFileName(file);
+                if (IsHash(hash))
+                {
+                    yield return hash;
+                }
+            }
+        }
+    }
+
+    public void Delete(string hash)
+    {
+        var path = PathOf(hash);
+        File.Delete(path);
+        var shard = Path.GetDirectoryName(path)!;
+        if (!Directory.EnumerateFileSystemEntries(shard).Any())
+        {
+            Directory.Delete(shard);
+        }
+    }
+
+    /// <summary>Removes what writers that died left half-written; call only while holding the data lock.</summary>
+    internal int RemoveTemporaryFiles()
+    {
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(TempDirectory))
+        {
+            File.Delete(file);
+            removed++;
+        }
+        return removed;
+    }
+
+    internal static bool IsHash(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
+}
