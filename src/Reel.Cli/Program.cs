@@ -19,6 +19,11 @@ internal static class Program
             GlobCommand.Create(),
             LogCommand.Create(),
             DiffCommand.Create(),
+            PipelineCommand.Create(),
+            JobCommand.Create(),
+            DatumCommand.Create(),
+            LogsCommand.Create(),
+            EngineCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

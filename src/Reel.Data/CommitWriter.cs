@@ -66,6 +66,41 @@ public sealed class CommitWriter : IAsyncDisposable
         return deleted > 0 ? deleted : throw new DataException(DataErrorKind.NotFound, $"{Repo}@{Branch}:{path} does not exist");
     }
 
+    /// <summary>
+    /// Makes the commit hold exactly <paramref name="files"/>, whose objects are already in the store (a job's
+    /// outputs), in one transaction. A path that is both a file and another file's directory is a conflict.
+    /// </summary>
+    public async Task ReplaceAllAsync(IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        var paths = files.Select(f => DataPath.Normalize(f.Path)).Order(StringComparer.Ordinal).ToList();
+        for (var i = 1; i < paths.Count; i++)
+        {
+            if (paths[i] == paths[i - 1] || paths[i].StartsWith(paths[i - 1] + "/", StringComparison.Ordinal))
+            {
+                throw new DataException(DataErrorKind.Conflict, $"{paths[i - 1]} is written twice, or as a file and a directory");
+            }
+        }
+        await using var transaction = await _store.Db.BeginTransactionAsync(cancellationToken);
+        await _store.ExecuteAsync("DELETE FROM files WHERE commit_id = $id", cancellationToken, ("$id", Id));
+        foreach (var file in files)
+        {
+            await _store.ExecuteAsync(
+                "INSERT INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size)", cancellationToken,
+                ("$id", Id), ("$path", DataPath.Normalize(file.Path)), ("$object", file.Hash), ("$size", file.Size));
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Records that this commit was computed from <paramref name="sourceCommitId"/>.</summary>
+    public async Task AddProvenanceAsync(string sourceCommitId, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        await _store.ExecuteAsync(
+            "INSERT OR IGNORE INTO provenance(commit_id, source) VALUES ($id, $source)", cancellationToken,
+            ("$id", Id), ("$source", sourceCommitId));
+    }
+
     /// <summary>Marks the commit finished and moves the branch head to it, in one transaction.</summary>
     public async Task<CommitInfo> FinishAsync(CancellationToken cancellationToken)
     {

@@ -37,6 +37,16 @@ public sealed class DataStore : IAsyncDisposable
             size INTEGER NOT NULL,
             PRIMARY KEY (commit_id, path)) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS files_by_object ON files(object);
+        CREATE TABLE IF NOT EXISTS staged (
+            owner TEXT NOT NULL,
+            path TEXT NOT NULL,
+            object TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (owner, path)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS provenance (
+            commit_id TEXT NOT NULL REFERENCES commits(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            PRIMARY KEY (commit_id, source)) WITHOUT ROWID;
         """;
 
     /// <summary>How long a writer waits for another process's write to end.</summary>
@@ -301,6 +311,49 @@ public sealed class DataStore : IAsyncDisposable
         return changes;
     }
 
+    /// <summary>The commits <paramref name="commitId"/> was computed from (a pipeline's input commits), if any.</summary>
+    public Task<IReadOnlyList<string>> GetProvenanceAsync(string commitId, CancellationToken cancellationToken) =>
+        QueryAsync("SELECT source FROM provenance WHERE commit_id = $id ORDER BY source", r => r.GetString(0), cancellationToken, ("$id", commitId));
+
+    /// <summary>
+    /// Records a task's outputs (objects already stored) under <paramref name="owner"/>, replacing what it staged
+    /// before, so re-running a task overwrites the same keys. Staged objects are kept until unstaged.
+    /// </summary>
+    public async Task StageAsync(string owner, IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
+    {
+        await using var transaction = await _db.BeginTransactionAsync(cancellationToken);
+        await ReplaceStagedAsync(owner, files, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary><see cref="StageAsync"/> inside the caller's transaction.</summary>
+    internal async Task ReplaceStagedAsync(string owner, IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync("DELETE FROM staged WHERE owner = $owner", cancellationToken, ("$owner", owner));
+        foreach (var file in files)
+        {
+            await ExecuteAsync(
+                "INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", cancellationToken,
+                ("$owner", owner), ("$path", file.Path), ("$object", file.Hash), ("$size", file.Size));
+        }
+    }
+
+    /// <summary>What owners whose key starts with <paramref name="ownerPrefix"/> staged, by owner.</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<FileEntry>>> GetStagedAsync(string ownerPrefix, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(
+            "SELECT owner, path, object, size FROM staged WHERE owner >= $from AND owner < $to ORDER BY owner, path",
+            r => (Owner: r.GetString(0), File: new FileEntry(r.GetString(1), r.GetString(2), r.GetInt64(3))), cancellationToken,
+            ("$from", ownerPrefix), ("$to", ownerPrefix + "\uffff"));
+        return rows.GroupBy(r => r.Owner, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, IReadOnlyList<FileEntry> (g) => g.Select(r => r.File).ToList(), StringComparer.Ordinal);
+    }
+
+    /// <summary>Drops the staged rows of owners whose key starts with <paramref name="ownerPrefix"/>.</summary>
+    public Task<int> UnstageAsync(string ownerPrefix, CancellationToken cancellationToken) =>
+        ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
+            ("$from", ownerPrefix), ("$to", ownerPrefix + "\uffff"));
+
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();
 
     /// <summary>Removes unfinished commits and their objects; the caller holds the write lock, so their writers are gone.</summary>
@@ -328,10 +381,10 @@ public sealed class DataStore : IAsyncDisposable
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Deletes objects no commit refers to; the caller holds the write lock.</summary>
+    /// <summary>Deletes objects no commit and no staged task output refers to; the caller holds the write lock.</summary>
     internal async Task<int> CollectGarbageAsync(CancellationToken cancellationToken)
     {
-        var used = (await QueryAsync("SELECT DISTINCT object FROM files", r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
+        var used = (await QueryAsync("SELECT object FROM files UNION SELECT object FROM staged", r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
         var removed = 0;
         foreach (var hash in Objects.Hashes().ToList())
         {

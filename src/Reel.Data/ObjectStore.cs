@@ -38,7 +38,8 @@ public sealed class ObjectStore
     /// <summary>Streams <paramref name="content"/> into the store; identical content is stored once.</summary>
     public async Task<StoredObject> PutAsync(Stream content, CancellationToken cancellationToken)
     {
-        var temp = Path.Combine(TempDirectory, Guid.NewGuid().ToString("N"));
+        // The writer's process id leads the name, so recovery can tell a dead writer's file from a live one's.
+        var temp = Path.Combine(TempDirectory, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -112,12 +113,18 @@ public sealed class ObjectStore
         }
     }
 
-    /// <summary>Removes what writers that died left half-written; call only while holding the data lock.</summary>
+    /// <summary>Removes what writers that died left half-written; files of live processes (the engine's workers) stay.</summary>
     internal int RemoveTemporaryFiles()
     {
         var removed = 0;
         foreach (var file in Directory.EnumerateFiles(TempDirectory))
         {
+            var name = Path.GetFileName(file);
+            var dash = name.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0 && int.TryParse(name.AsSpan(0, dash), out var pid) && (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")))
+            {
+                continue;
+            }
             File.Delete(file);
             removed++;
         }

@@ -1,0 +1,182 @@
+using Microsoft.Extensions.Logging;
+using Reel.Pipelines.Jobs;
+using Reel.Pipelines.Specs;
+
+namespace Reel.Cluster;
+
+internal sealed class JobGrain(EngineDatabase database, EngineOptions options, ILogger<JobGrain> logger) : Grain, IJobGrain
+{
+    /// <summary>Reports buffered before they are written in one transaction (the timer writes the rest).</summary>
+    private const int FlushBatch = 512;
+
+    private readonly Queue<DatumTask> _queue = new();
+    private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+    private readonly List<TaskOutcome> _reports = [];
+    private JobInfo? _job;
+    private JobSpec? _jobSpec;
+    private PipelineSpec? _spec;
+    private string? _stopReason;
+    private bool _finished;
+    private long _lastStopCheck;
+
+    private string JobId => this.GetPrimaryKeyString();
+
+    public async Task StartAsync()
+    {
+        if (_job is not null)
+        {
+            return;
+        }
+        var job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
+        var pipeline = await database.UseAsync(s => s.GetPipelineAsync(job.Pipeline, CancellationToken.None));
+        _jobSpec = new JobSpec(pipeline.SpecText, pipeline.SpecSource, pipeline.Directory);
+        _spec = pipeline.Spec;
+        if (job.State == JobState.Starting)
+        {
+            await database.UseAsync(s => s.PlanJobAsync(job, CancellationToken.None));
+        }
+        foreach (var datum in await database.UseAsync(s => s.ListRunnableDatumsAsync(JobId, CancellationToken.None)))
+        {
+            _queue.Enqueue(new DatumTask(JobId, datum.Id, datum.Files.Select(FileRef.Of).ToList()));
+        }
+        _job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
+        logger.LogInformation("job {Job} of {Pipeline}: {Runnable} datums to run of {Total}", JobId, job.Pipeline, _queue.Count, _job.Counts.Total);
+        this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.TickInterval, options.TickInterval) { KeepAlive = true });
+        await GrainFactory.GetGrain<IJobBoardGrain>(0).AddAsync(JobId);
+        await FinishIfDoneAsync();
+    }
+
+    public Task<JobSpec> GetSpecAsync() => Task.FromResult(_jobSpec ?? throw new InvalidOperationException($"job {JobId} is not started"));
+
+    public Task<IReadOnlyList<DatumTask>> LeaseAsync(string worker, int max)
+    {
+        var leased = new List<DatumTask>();
+        if (_job is null || _finished || _stopReason is not null)
+        {
+            return Task.FromResult<IReadOnlyList<DatumTask>>(leased);
+        }
+        var limit = _spec!.Parallelism > 0 ? _spec.Parallelism - _leases.Count : max;
+        var expires = DateTimeOffset.UtcNow + options.LeaseTime;
+        while (leased.Count < Math.Min(max, limit) && _queue.TryDequeue(out var task))
+        {
+            _leases[task.DatumId] = new Lease(worker, expires, task);
+            leased.Add(task);
+        }
+        return Task.FromResult<IReadOnlyList<DatumTask>>(leased);
+    }
+
+    public Task<bool> RenewAsync(string worker, IReadOnlyList<string> datumIds)
+    {
+        if (_stopReason is not null || _finished)
+        {
+            return Task.FromResult(false);
+        }
+        var expires = DateTimeOffset.UtcNow + options.LeaseTime;
+        foreach (var id in datumIds)
+        {
+            if (_leases.TryGetValue(id, out var lease) && lease.Worker == worker)
+            {
+                _leases[id] = lease with { Expires = expires };
+            }
+        }
+        return Task.FromResult(true);
+    }
+
+    public async Task ReportAsync(string worker, IReadOnlyList<TaskOutcome> outcomes)
+    {
+        foreach (var outcome in outcomes)
+        {
+            // A report on a lease that lapsed and went to another worker is late: the other worker's counts.
+            if (_leases.TryGetValue(outcome.DatumId, out var lease) && lease.Worker == worker)
+            {
+                _leases.Remove(outcome.DatumId);
+                _reports.Add(outcome);
+            }
+        }
+        if (_reports.Count >= FlushBatch)
+        {
+            await FlushAsync();
+        }
+        await FinishIfDoneAsync();
+    }
+
+    private async Task TickAsync(CancellationToken cancellationToken)
+    {
+        if (_finished)
+        {
+            return;
+        }
+        await FlushAsync();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (id, lease) in _leases.Where(l => l.Value.Expires < now).ToList())
+        {
+            logger.LogWarning("job {Job}: the lease of datum {Datum} lapsed on {Worker}; it runs again", JobId, id, lease.Worker);
+            _leases.Remove(id);
+            _queue.Enqueue(lease.Task);
+        }
+        if (_stopReason is null && Environment.TickCount64 - _lastStopCheck > 1000)
+        {
+            _lastStopCheck = Environment.TickCount64;
+            var job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None), cancellationToken);
+            if (job.Error == PipelineStore.StopRequested)
+            {
+                Stop(PipelineStore.StopRequested);
+            }
+            else if (_spec!.JobTimeout is { } limit && job.Started is { } started && now - started > limit)
+            {
+                Stop($"the job timed out after {limit}");
+            }
+        }
+        if (_stopReason is not null && _leases.Count > 0 && _leases.Values.All(l => l.Expires < now + options.LeaseTime - options.StopGrace))
+        {
+            // Workers were told to drop these on their last renewal; do not wait for them any longer.
+            _leases.Clear();
+        }
+        await FinishIfDoneAsync();
+    }
+
+    private void Stop(string reason)
+    {
+        logger.LogInformation("job {Job}: stopping: {Reason}", JobId, reason);
+        _stopReason = reason;
+        _queue.Clear();
+    }
+
+    private async Task FlushAsync()
+    {
+        if (_reports.Count == 0)
+        {
+            return;
+        }
+        var batch = _reports.Select(r => r.ToDatumOutcome()).ToList();
+        _reports.Clear();
+        await database.UseAsync(s => s.RecordAsync(JobId, batch, CancellationToken.None));
+    }
+
+    private async Task FinishIfDoneAsync()
+    {
+        if (_finished || _job is null || _queue.Count > 0 || _leases.Count > 0)
+        {
+            return;
+        }
+        await FlushAsync();
+        _finished = true;
+        var final = await database.UseAsync(async s =>
+        {
+            if (_stopReason is not null)
+            {
+                return await s.FinishJobAsync(JobId, _stopReason == PipelineStore.StopRequested ? JobState.Killed : JobState.Failure, _stopReason,
+                    CancellationToken.None);
+            }
+            var counts = (await s.GetJobAsync(JobId, CancellationToken.None)).Counts;
+            return counts.Failed > 0
+                ? await s.FinishJobAsync(JobId, JobState.Failure, $"{counts.Failed} of {counts.Total} datums failed", CancellationToken.None)
+                : await s.FinishJobAsync(JobId, JobState.Success, null, CancellationToken.None);
+        });
+        logger.LogInformation("job {Job} of {Pipeline}: {State}", JobId, final.Pipeline, final.State);
+        await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
+        DeactivateOnIdle();
+    }
+
+    private sealed record Lease(string Worker, DateTimeOffset Expires, DatumTask Task);
+}

@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Reel.Pipelines.Execution;
+using Reel.Pipelines.Jobs;
+using Reel.Pipelines.Specs;
+
+namespace Reel.Cluster;
+
+/// <summary>
+/// This node's workers: with a free slot it asks the active jobs for datums (work is pulled, not pushed), runs them
+/// on the thread pool, never on the grain scheduler, renews their leases while they run and reports in batches.
+/// A datum is tried up to the pipeline's datum tries here; its log goes to the data directory's logs.
+/// </summary>
+internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, EngineOptions options, ILogger<WorkerPool> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
+
+    private readonly string _worker = $"{Environment.MachineName}/{Environment.ProcessId}";
+    private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<(string Job, TaskOutcome Outcome)> _finished = new();
+    private readonly ConcurrentDictionary<string, PipelineSpec> _specs = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _wake = new(0);
+    private long _lastRenew = Stopwatch.GetTimestamp();
+    private readonly DatumRunner _runner = new(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch"));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await PullAsync(stoppingToken);
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested && e is not OperationCanceledException)
+            {
+                logger.LogError(e, "the worker pool failed to reach the jobs; trying again");
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                // The silo is shutting down with the host.
+            }
+        }
+    }
+
+    /// <summary>One round: report what finished, renew leases when due, lease datums for free slots, or wait.</summary>
+    private async Task PullAsync(CancellationToken stoppingToken)
+    {
+        await ReportAsync();
+        if (Stopwatch.GetElapsedTime(_lastRenew) > RenewEvery)
+        {
+            await RenewAsync();
+            _lastRenew = Stopwatch.GetTimestamp();
+        }
+        var leased = 0;
+        var free = options.Slots - _running.Count;
+        if (free > 0)
+        {
+            foreach (var job in await grains.GetGrain<IJobBoardGrain>(0).ActiveJobsAsync())
+            {
+                var tasks = await grains.GetGrain<IJobGrain>(job).LeaseAsync(_worker, free - leased);
+                foreach (var task in tasks)
+                {
+                    await StartAsync(task, stoppingToken);
+                }
+                leased += tasks.Count;
+                if (leased == free)
+                {
+                    break;
+                }
+            }
+        }
+        if (leased == 0 || _running.Count == options.Slots)
+        {
+            // Woken early when a datum ends, so its slot is refilled at once.
+            await _wake.WaitAsync(IdleWait, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task StartAsync(DatumTask task, CancellationToken stoppingToken)
+    {
+        if (!_specs.TryGetValue(task.JobId, out var spec))
+        {
+            var stored = await grains.GetGrain<IJobGrain>(task.JobId).GetSpecAsync();
+            spec = SpecReader.Parse(stored.SpecText, stored.SpecSource, stored.Directory);
+            _specs[task.JobId] = spec;
+        }
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var running = new Running(task, cancel);
+        _running[Key(task)] = running;
+        _ = Task.Run(() => RunAsync(spec, running), CancellationToken.None);
+    }
+
+    private async Task RunAsync(PipelineSpec spec, Running running)
+    {
+        var task = running.Task;
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var logPath = Path.Combine(options.DataDirectory, "logs", task.JobId, task.DatumId + ".log");
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        TaskOutcome outcome;
+        var tries = 0;
+        await using (var log = TextWriter.Synchronized(new StreamWriter(logPath, append: true) { AutoFlush = true }))
+        {
+            while (true)
+            {
+                tries++;
+                try
+                {
+                    var outputs = await _runner.RunAsync(spec, task.JobId, task.ToDatum(), log, running.Cancel.Token);
+                    outcome = new TaskOutcome(task.DatumId, true, tries, outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null);
+                    break;
+                }
+                catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
+                {
+                    outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, "stopped");
+                    break;
+                }
+                catch (Exception e)
+                {
+                    var reason = e is StepFailedException or IOException or UnauthorizedAccessException ? e.Message : e.ToString();
+                    await log.WriteLineAsync($"reel: try {tries} of {spec.DatumTries} failed: {reason}");
+                    if (tries >= spec.DatumTries)
+                    {
+                        outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, reason.Split('\n')[0]);
+                        break;
+                    }
+                }
+            }
+        }
+        _running.TryRemove(Key(task), out _);
+        running.Cancel.Dispose();
+        _finished.Enqueue((task.JobId, outcome));
+        _wake.Release();
+    }
+
+    private async Task ReportAsync()
+    {
+        if (_finished.IsEmpty)
+        {
+            return;
+        }
+        var batch = new List<(string Job, TaskOutcome Outcome)>();
+        while (_finished.TryDequeue(out var item))
+        {
+            batch.Add(item);
+        }
+        foreach (var group in batch.GroupBy(b => b.Job))
+        {
+            try
+            {
+                await grains.GetGrain<IJobGrain>(group.Key).ReportAsync(_worker, group.Select(g => g.Outcome).ToList());
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The job's grain is gone (the job ended or its node failed); the lease lapses and the datum runs again.
+                logger.LogWarning(e, "could not report {Count} datums of job {Job}", group.Count(), group.Key);
+            }
+        }
+    }
+
+    private async Task RenewAsync()
+    {
+        foreach (var group in _running.Values.GroupBy(r => r.Task.JobId))
+        {
+            var keep = await grains.GetGrain<IJobGrain>(group.Key).RenewAsync(_worker, group.Select(r => r.Task.DatumId).ToList());
+            if (!keep)
+            {
+                foreach (var running in group)
+                {
+                    try
+                    {
+                        running.Cancel.Cancel();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // It ended meanwhile.
+                    }
+                }
+            }
+        }
+    }
+
+    private static string Key(DatumTask task) => task.JobId + "/" + task.DatumId;
+
+    private sealed record Running(DatumTask Task, CancellationTokenSource Cancel);
+}

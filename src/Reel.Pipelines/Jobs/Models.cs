@@ -1,0 +1,54 @@
+using Reel.Pipelines.Datums;
+using Reel.Pipelines.Specs;
+
+namespace Reel.Pipelines.Jobs;
+
+/// <summary>A pipeline as stored: its spec text (re-read when used) and the version that edits bump.</summary>
+public sealed record PipelineInfo(
+    string Name, int Version, string SpecText, string SpecSource, string Directory, DateTimeOffset Created, DateTimeOffset Updated)
+{
+    public PipelineSpec Spec => SpecReader.Parse(SpecText, SpecSource, Directory);
+}
+
+public enum JobState
+{
+    /// <summary>Created; its datums are not listed yet.</summary>
+    Starting,
+    Running,
+    Success,
+    /// <summary>Finished with failed datums (their output is missing, the rest is committed) or a job error.</summary>
+    Failure,
+    /// <summary>Stopped by a user or its timeout; nothing is committed.</summary>
+    Killed,
+}
+
+public enum DatumState
+{
+    Pending,
+    Running,
+    Success,
+    /// <summary>Its input and the pipeline version already succeeded: the earlier output is carried over.</summary>
+    Skipped,
+    Failed,
+}
+
+public sealed record DatumCounts(int Total, int Pending, int Running, int Success, int Skipped, int Failed)
+{
+    public int Done => Success + Skipped + Failed;
+}
+
+/// <param name="Inputs">The input commit of each repo input, by input name: the output commit's provenance.</param>
+/// <param name="Rerun">Why a user asked for this job: "all" reruns every datum, "failed" only the failed ones; null for a commit.</param>
+public sealed record JobInfo(
+    string Id, string Pipeline, int Version, JobState State, IReadOnlyDictionary<string, string> Inputs, string? OutputCommit,
+    string? Rerun, DateTimeOffset Created, DateTimeOffset? Started, DateTimeOffset? Finished, string? Error, DatumCounts Counts)
+{
+    public bool IsFinished => State is JobState.Success or JobState.Failure or JobState.Killed;
+}
+
+public sealed record DatumInfo(
+    string JobId, string Id, DatumState State, int Tries, IReadOnlyList<DatumFile> Files, DateTimeOffset? Started,
+    DateTimeOffset? Finished, double? Seconds, string? Error);
+
+/// <summary>How one try of a datum ended, as a worker reports it.</summary>
+public sealed record DatumOutcome(string DatumId, bool Succeeded, int Tries, IReadOnlyList<Data.FileEntry> Outputs, DateTimeOffset Started, double Seconds, string? Error);

@@ -1,0 +1,462 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Reel.Data;
+using Reel.Pipelines.Datums;
+using Reel.Pipelines.Specs;
+
+namespace Reel.Pipelines.Jobs;
+
+/// <summary>
+/// Pipelines, jobs and datums, in the data directory's database beside the repos. A datum's outputs are staged in
+/// the data layer under <c>job/&lt;job&gt;/&lt;datum&gt;</c>, so they survive a crash and a later job can carry
+/// them over. Not thread-safe: one caller at a time, as <see cref="DataStore"/>.
+/// </summary>
+public sealed class PipelineStore
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS pipelines (
+            name TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            spec TEXT NOT NULL,
+            source TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            pipeline TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            output_commit TEXT,
+            rerun TEXT,
+            created TEXT NOT NULL,
+            started TEXT,
+            finished TEXT,
+            error TEXT);
+        CREATE INDEX IF NOT EXISTS jobs_by_pipeline ON jobs(pipeline, created);
+        CREATE TABLE IF NOT EXISTS datums (
+            job_id TEXT NOT NULL,
+            id TEXT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            tries INTEGER NOT NULL DEFAULT 0,
+            files TEXT NOT NULL,
+            started TEXT,
+            finished TEXT,
+            seconds REAL,
+            error TEXT,
+            PRIMARY KEY (job_id, id)) WITHOUT ROWID;
+        """;
+
+    private readonly DataStore _data;
+
+    private PipelineStore(DataStore data) => _data = data;
+
+    public DataStore Data => _data;
+
+    public string LogDirectory => Path.Combine(_data.DataDirectory, "logs");
+
+    public static async Task<PipelineStore> OpenAsync(DataStore data, CancellationToken cancellationToken)
+    {
+        await data.ExecuteAsync(Schema, cancellationToken);
+        return new PipelineStore(data);
+    }
+
+    public static string StagingOwner(string jobId, string datumId) => $"job/{jobId}/{datumId}";
+
+    public string LogPath(string jobId, string datumId) => Path.Combine(LogDirectory, jobId, datumId + ".log");
+
+    // ---- pipelines ----
+
+    /// <summary>Stores a new pipeline (version 1) and creates its output repo, named after it.</summary>
+    public async Task<PipelineInfo> CreatePipelineAsync(PipelineSpec spec, string text, string source, string directory, CancellationToken cancellationToken)
+    {
+        if (await FindPipelineAsync(spec.Name, cancellationToken) is not null)
+        {
+            throw new DataException(DataErrorKind.Conflict, $"pipeline '{spec.Name}' already exists; use 'reel pipeline update'");
+        }
+        await CheckInputsAsync(spec, cancellationToken);
+        if (!(await _data.ListReposAsync(cancellationToken)).Any(r => r.Name == spec.Name))
+        {
+            await _data.CreateRepoAsync(spec.Name, cancellationToken);
+        }
+        var now = Now();
+        await _data.ExecuteAsync(
+            "INSERT INTO pipelines(name, version, spec, source, directory, created, updated) VALUES ($name, 1, $spec, $source, $dir, $now, $now)",
+            cancellationToken, ("$name", spec.Name), ("$spec", text), ("$source", source), ("$dir", directory), ("$now", now));
+        return await GetPipelineAsync(spec.Name, cancellationToken);
+    }
+
+    /// <summary>Replaces a pipeline's spec and bumps its version, so every datum runs again under the new spec.</summary>
+    public async Task<PipelineInfo> UpdatePipelineAsync(PipelineSpec spec, string text, string source, string directory, CancellationToken cancellationToken)
+    {
+        await GetPipelineAsync(spec.Name, cancellationToken);
+        await CheckInputsAsync(spec, cancellationToken);
+        await _data.ExecuteAsync(
+            "UPDATE pipelines SET version = version + 1, spec = $spec, source = $source, directory = $dir, updated = $now WHERE name = $name",
+            cancellationToken, ("$name", spec.Name), ("$spec", text), ("$source", source), ("$dir", directory), ("$now", Now()));
+        return await GetPipelineAsync(spec.Name, cancellationToken);
+    }
+
+    public async Task<PipelineInfo> GetPipelineAsync(string name, CancellationToken cancellationToken) =>
+        await FindPipelineAsync(name, cancellationToken) ?? throw new DataException(DataErrorKind.NotFound, $"pipeline '{name}' does not exist");
+
+    public async Task<PipelineInfo?> FindPipelineAsync(string name, CancellationToken cancellationToken) =>
+        (await _data.QueryAsync(PipelineSelect + " WHERE name = $name", ReadPipeline, cancellationToken, ("$name", name))).SingleOrDefault();
+
+    public Task<IReadOnlyList<PipelineInfo>> ListPipelinesAsync(CancellationToken cancellationToken) =>
+        _data.QueryAsync(PipelineSelect + " ORDER BY name", ReadPipeline, cancellationToken);
+
+    /// <summary>Deletes a pipeline with its jobs, logs and output repo; refused while another pipeline reads its output.</summary>
+    public async Task DeletePipelineAsync(string name, CancellationToken cancellationToken)
+    {
+        await GetPipelineAsync(name, cancellationToken);
+        foreach (var other in await ListPipelinesAsync(cancellationToken))
+        {
+            if (other.Name != name && other.Spec.Input.Repos.Any(r => r.Repo == name))
+            {
+                throw new DataException(DataErrorKind.Conflict, $"pipeline '{other.Name}' reads the output of '{name}'; delete it first");
+            }
+        }
+        var jobs = await _data.QueryAsync("SELECT id FROM jobs WHERE pipeline = $name", r => r.GetString(0), cancellationToken, ("$name", name));
+        await using (var transaction = await _data.Db.BeginTransactionAsync(cancellationToken))
+        {
+            foreach (var job in jobs)
+            {
+                await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job));
+                await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
+                    ("$from", $"job/{job}/"), ("$to", $"job/{job}0"));
+            }
+            await _data.ExecuteAsync("DELETE FROM jobs WHERE pipeline = $name", cancellationToken, ("$name", name));
+            await _data.ExecuteAsync("DELETE FROM pipelines WHERE name = $name", cancellationToken, ("$name", name));
+            await transaction.CommitAsync(cancellationToken);
+        }
+        foreach (var job in jobs)
+        {
+            var logs = Path.Combine(LogDirectory, job);
+            if (Directory.Exists(logs))
+            {
+                Directory.Delete(logs, recursive: true);
+            }
+        }
+        if ((await _data.ListReposAsync(cancellationToken)).Any(r => r.Name == name))
+        {
+            await _data.DeleteRepoAsync(name, force: true, cancellationToken);
+        }
+    }
+
+    private async Task CheckInputsAsync(PipelineSpec spec, CancellationToken cancellationToken)
+    {
+        var repos = (await _data.ListReposAsync(cancellationToken)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var input in spec.Input.Repos)
+        {
+            if (!repos.Contains(input.Repo))
+            {
+                throw new DataException(DataErrorKind.NotFound, $"input repo '{input.Repo}' does not exist; create it with 'reel repo create {input.Repo}'");
+            }
+        }
+        // Pipelines chain through their output repos; a chain must not lead back to this pipeline.
+        var readers = (await ListPipelinesAsync(cancellationToken)).Where(p => p.Name != spec.Name)
+            .ToDictionary(p => p.Name, p => p.Spec.Input.Repos.Select(r => r.Repo).ToList(), StringComparer.Ordinal);
+        readers[spec.Name] = spec.Input.Repos.Select(r => r.Repo).ToList();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>(readers[spec.Name]);
+        while (pending.TryPop(out var repo))
+        {
+            if (repo == spec.Name)
+            {
+                throw new DataException(DataErrorKind.Invalid, $"pipeline '{spec.Name}' would read its own output through other pipelines");
+            }
+            if (seen.Add(repo) && readers.TryGetValue(repo, out var upstream))
+            {
+                upstream.ForEach(pending.Push);
+            }
+        }
+    }
+
+    // ---- jobs ----
+
+    public async Task<JobInfo> CreateJobAsync(PipelineInfo pipeline, IReadOnlyDictionary<string, string> inputs, string? rerun, CancellationToken cancellationToken)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        await _data.ExecuteAsync(
+            "INSERT INTO jobs(id, pipeline, version, state, inputs, rerun, created) VALUES ($id, $pipeline, $version, $state, $inputs, $rerun, $now)",
+            cancellationToken, ("$id", id), ("$pipeline", pipeline.Name), ("$version", pipeline.Version), ("$state", nameof(JobState.Starting)),
+            ("$inputs", JsonSerializer.Serialize(inputs)), ("$rerun", rerun), ("$now", Now()));
+        return await GetJobAsync(id, cancellationToken);
+    }
+
+    /// <summary>A job by id or unique id prefix (at least 4 characters).</summary>
+    public async Task<JobInfo> GetJobAsync(string reference, CancellationToken cancellationToken)
+    {
+        if (reference.Length < 4 || !reference.All(char.IsAsciiHexDigit))
+        {
+            throw new DataException(DataErrorKind.Invalid, $"'{reference}' is not a job id (hex, at least 4 characters)");
+        }
+        var prefix = reference.ToLowerInvariant();
+        var jobs = await _data.QueryAsync(JobSelect + " WHERE j.id >= $from AND j.id < $to ORDER BY j.id LIMIT 2", ReadJob, cancellationToken,
+            ("$from", prefix), ("$to", prefix + "g"));
+        return jobs.Count switch
+        {
+            0 => throw new DataException(DataErrorKind.NotFound, $"job '{reference}' does not exist"),
+            1 => jobs[0],
+            _ => throw new DataException(DataErrorKind.Invalid, $"job prefix '{reference}' is ambiguous; give more characters"),
+        };
+    }
+
+    /// <summary>Jobs, newest first; of one pipeline when <paramref name="pipeline"/> is given.</summary>
+    public Task<IReadOnlyList<JobInfo>> ListJobsAsync(string? pipeline, CancellationToken cancellationToken) => pipeline is null
+        ? _data.QueryAsync(JobSelect + " ORDER BY j.created DESC, j.id", ReadJob, cancellationToken)
+        : _data.QueryAsync(JobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC, j.id", ReadJob, cancellationToken, ("$p", pipeline));
+
+    public Task<IReadOnlyList<JobInfo>> ListUnfinishedJobsAsync(CancellationToken cancellationToken) =>
+        _data.QueryAsync(JobSelect + " WHERE j.state IN ('Starting', 'Running') ORDER BY j.created, j.id", ReadJob, cancellationToken);
+
+    /// <summary>
+    /// Creates a job for every pipeline whose input branches moved (or whose spec changed) since its last job and
+    /// that has no job unfinished: a commit to an input branch starts a job by itself, and so pipelines chain.
+    /// </summary>
+    public async Task<IReadOnlyList<JobInfo>> CreateDueJobsAsync(CancellationToken cancellationToken)
+    {
+        var created = new List<JobInfo>();
+        var unfinished = (await ListUnfinishedJobsAsync(cancellationToken)).Select(j => j.Pipeline).ToHashSet(StringComparer.Ordinal);
+        foreach (var pipeline in await ListPipelinesAsync(cancellationToken))
+        {
+            if (unfinished.Contains(pipeline.Name))
+            {
+                continue;
+            }
+            var heads = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var input in pipeline.Spec.Input.Repos)
+            {
+                if (await _data.TryGetHeadAsync(input.Repo, input.Branch, cancellationToken) is not { } head)
+                {
+                    break;
+                }
+                heads[input.Name] = head;
+            }
+            if (heads.Count < pipeline.Spec.Input.Repos.Count())
+            {
+                continue;
+            }
+            var last = (await _data.QueryAsync(JobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC LIMIT 1", ReadJob, cancellationToken,
+                ("$p", pipeline.Name))).SingleOrDefault();
+            var same = last is not null && last.Version == pipeline.Version && last.Inputs.Count == heads.Count
+                && heads.All(h => last.Inputs.TryGetValue(h.Key, out var c) && c == h.Value);
+            if (!same)
+            {
+                created.Add(await CreateJobAsync(pipeline, heads, rerun: null, cancellationToken));
+            }
+        }
+        return created;
+    }
+
+    /// <summary>Cuts a starting job's input commits into datums (see <see cref="DatumPlanner"/>) and records them.</summary>
+    public async Task PlanJobAsync(JobInfo job, CancellationToken cancellationToken)
+    {
+        var spec = (await GetPipelineAsync(job.Pipeline, cancellationToken)).Spec;
+        var files = new Dictionary<string, IReadOnlyList<FileEntry>>(StringComparer.Ordinal);
+        foreach (var (input, commit) in job.Inputs)
+        {
+            files[input] = await _data.ListFilesAsync(commit, DataPath.Root, cancellationToken);
+        }
+        await PlanJobAsync(job, DatumPlanner.Plan(spec.Input, files), cancellationToken);
+    }
+
+    /// <summary>
+    /// Lists a starting job's datums and marks it running. A datum whose id succeeded (or was carried over) in the
+    /// pipeline's previous job of the same version is skipped and its staged output copied, unless this job reruns all.
+    /// </summary>
+    public async Task PlanJobAsync(JobInfo job, IReadOnlyList<Datum> datums, CancellationToken cancellationToken)
+    {
+        var reusable = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (job.Rerun != "all")
+        {
+            var previous = (await _data.QueryAsync(
+                "SELECT id FROM jobs WHERE pipeline = $p AND version = $v AND id <> $id AND state IN ('Success', 'Failure') ORDER BY finished DESC LIMIT 1",
+                r => r.GetString(0), cancellationToken, ("$p", job.Pipeline), ("$v", job.Version), ("$id", job.Id))).SingleOrDefault();
+            if (previous is not null)
+            {
+                foreach (var id in await _data.QueryAsync(
+                    "SELECT id FROM datums WHERE job_id = $job AND state IN ('Success', 'Skipped')", r => r.GetString(0), cancellationToken, ("$job", previous)))
+                {
+                    reusable[id] = previous;
+                }
+            }
+        }
+        var now = Now();
+        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job.Id));
+        var ordinal = 0;
+        foreach (var datum in datums)
+        {
+            var skipped = reusable.TryGetValue(datum.Id, out var from);
+            await _data.ExecuteAsync(
+                "INSERT OR IGNORE INTO datums(job_id, id, ordinal, state, files, started, finished, seconds) VALUES ($job, $id, $n, $state, $files, $t, $t, $s)",
+                cancellationToken, ("$job", job.Id), ("$id", datum.Id), ("$n", ordinal++),
+                ("$state", skipped ? nameof(DatumState.Skipped) : nameof(DatumState.Pending)), ("$files", JsonSerializer.Serialize(datum.Files)),
+                ("$t", skipped ? now : null), ("$s", skipped ? 0.0 : null));
+            if (skipped)
+            {
+                await _data.ExecuteAsync(
+                    "INSERT OR REPLACE INTO staged(owner, path, object, size) SELECT $owner, path, object, size FROM staged WHERE owner = $from",
+                    cancellationToken, ("$owner", StagingOwner(job.Id, datum.Id)), ("$from", StagingOwner(from!, datum.Id)));
+            }
+        }
+        await _data.ExecuteAsync("UPDATE jobs SET state = 'Running', started = coalesce(started, $now) WHERE id = $job", cancellationToken,
+            ("$job", job.Id), ("$now", now));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Datums of a job still to run (pending, or running when a crash interrupted them), in order.</summary>
+    public Task<IReadOnlyList<DatumInfo>> ListRunnableDatumsAsync(string jobId, CancellationToken cancellationToken) =>
+        _data.QueryAsync(DatumSelect + " WHERE job_id = $job AND state IN ('Pending', 'Running') ORDER BY ordinal", ReadDatum, cancellationToken, ("$job", jobId));
+
+    public Task<IReadOnlyList<DatumInfo>> ListDatumsAsync(string jobId, CancellationToken cancellationToken) =>
+        _data.QueryAsync(DatumSelect + " WHERE job_id = $job ORDER BY ordinal", ReadDatum, cancellationToken, ("$job", jobId));
+
+    /// <summary>Records finished datums in one transaction: each one's state, and the outputs of those that succeeded.</summary>
+    public async Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        foreach (var outcome in outcomes)
+        {
+            if (outcome.Succeeded)
+            {
+                await _data.ReplaceStagedAsync(StagingOwner(jobId, outcome.DatumId), outcome.Outputs, cancellationToken);
+            }
+            await _data.ExecuteAsync(
+                "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error WHERE job_id = $job AND id = $id",
+                cancellationToken, ("$job", jobId), ("$id", outcome.DatumId),
+                ("$state", outcome.Succeeded ? nameof(DatumState.Success) : nameof(DatumState.Failed)), ("$tries", outcome.Tries),
+                ("$started", Format(outcome.Started)), ("$finished", Now()), ("$seconds", outcome.Seconds), ("$error", outcome.Error));
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Ends a job. Unless it was killed, its output commit (on the pipeline's repo, master) holds the staged outputs
+    /// of every datum that succeeded or was carried over, with the input commits as provenance; the commit and the
+    /// job's final state become visible together. Older jobs' staging of this pipeline is released.
+    /// </summary>
+    public async Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, CancellationToken cancellationToken)
+    {
+        var job = await GetJobAsync(jobId, cancellationToken);
+        string? output = null;
+        if (state != JobState.Killed)
+        {
+            var owners = (await _data.QueryAsync(
+                "SELECT id FROM datums WHERE job_id = $job AND state IN ('Success', 'Skipped')", r => r.GetString(0), cancellationToken, ("$job", jobId)))
+                .Select(d => StagingOwner(jobId, d)).ToHashSet(StringComparer.Ordinal);
+            var staged = await _data.GetStagedAsync($"job/{jobId}/", cancellationToken);
+            var files = staged.Where(s => owners.Contains(s.Key)).SelectMany(s => s.Value).ToList();
+            var duplicate = files.GroupBy(f => f.Path, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+            {
+                state = JobState.Failure;
+                error = $"two datums wrote {duplicate.Key}; each datum must write its own paths";
+            }
+            else
+            {
+                await using var writer = await _data.BeginCommitAsync(job.Pipeline, "master", $"job {jobId[..12]} of pipeline {job.Pipeline}", cancellationToken);
+                try
+                {
+                    await writer.ReplaceAllAsync(files, cancellationToken);
+                    foreach (var input in job.Inputs.Values.Distinct())
+                    {
+                        await writer.AddProvenanceAsync(input, cancellationToken);
+                    }
+                    output = (await writer.FinishAsync(cancellationToken)).Id;
+                }
+                catch (DataException e) when (e.Kind == DataErrorKind.Conflict)
+                {
+                    state = JobState.Failure;
+                    error = e.Message;
+                }
+            }
+        }
+        await using (var transaction = await _data.Db.BeginTransactionAsync(cancellationToken))
+        {
+            await _data.ExecuteAsync(
+                "UPDATE jobs SET state = $state, error = $error, output_commit = $output, finished = $now WHERE id = $job", cancellationToken,
+                ("$job", jobId), ("$state", state.ToString()), ("$error", error), ("$output", output), ("$now", Now()));
+            if (state != JobState.Killed)
+            {
+                foreach (var older in await _data.QueryAsync(
+                    "SELECT id FROM jobs WHERE pipeline = $p AND id <> $job", r => r.GetString(0), cancellationToken, ("$p", job.Pipeline), ("$job", jobId)))
+                {
+                    await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
+                        ("$from", $"job/{older}/"), ("$to", $"job/{older}0"));
+                }
+            }
+            else
+            {
+                await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
+                    ("$from", $"job/{jobId}/"), ("$to", $"job/{jobId}0"));
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+        return await GetJobAsync(jobId, cancellationToken);
+    }
+
+    /// <summary>Asks for a job to stop; the engine kills its running datums and ends it as killed.</summary>
+    public async Task RequestStopAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var job = await GetJobAsync(jobId, cancellationToken);
+        if (job.IsFinished)
+        {
+            throw new DataException(DataErrorKind.Conflict, $"job {job.Id[..12]} already finished ({job.State})");
+        }
+        await _data.ExecuteAsync("UPDATE jobs SET error = $why WHERE id = $job AND error IS NULL", cancellationToken,
+            ("$job", job.Id), ("$why", StopRequested));
+    }
+
+    /// <summary>The error text that marks a running job a user asked to stop.</summary>
+    public const string StopRequested = "stopped by user";
+
+    // ---- reading rows ----
+
+    private const string PipelineSelect = "SELECT name, version, spec, source, directory, created, updated FROM pipelines";
+
+    private static PipelineInfo ReadPipeline(SqliteDataReader r) => new(
+        r.GetString(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), Parse(r.GetString(5)), Parse(r.GetString(6)));
+
+    private const string JobSelect = """
+        SELECT j.id, j.pipeline, j.version, j.state, j.inputs, j.output_commit, j.rerun, j.created, j.started, j.finished, j.error,
+               (SELECT count(*) FROM datums d WHERE d.job_id = j.id),
+               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Pending'),
+               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Running'),
+               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Success'),
+               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Skipped'),
+               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Failed')
+        FROM jobs j
+        """;
+
+    private static JobInfo ReadJob(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<JobState>(r.GetString(3)),
+        JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(4))!, NullableString(r, 5), NullableString(r, 6), Parse(r.GetString(7)),
+        NullableTime(r, 8), NullableTime(r, 9), NullableString(r, 10),
+        new DatumCounts(r.GetInt32(11), Int(r, 12), Int(r, 13), Int(r, 14), Int(r, 15), Int(r, 16)));
+
+    private const string DatumSelect = "SELECT job_id, id, state, tries, files, started, finished, seconds, error FROM datums";
+
+    private static DatumInfo ReadDatum(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), Enum.Parse<DatumState>(r.GetString(2)), r.GetInt32(3),
+        JsonSerializer.Deserialize<List<DatumFile>>(r.GetString(4))!, NullableTime(r, 5), NullableTime(r, 6),
+        r.IsDBNull(7) ? null : r.GetDouble(7), NullableString(r, 8));
+
+    private static int Int(SqliteDataReader r, int i) => r.IsDBNull(i) ? 0 : r.GetInt32(i);
+
+    private static string? NullableString(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+
+    private static DateTimeOffset? NullableTime(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : Parse(r.GetString(i));
+
+    private string Now() => Format(_data.Time.GetUtcNow());
+
+    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string time) =>
+        DateTimeOffset.Parse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+}

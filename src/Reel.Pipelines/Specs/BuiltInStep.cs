@@ -1,0 +1,223 @@
+using Reel.Media;
+using Reel.Media.Extraction;
+using Reel.Media.Imaging;
+using Reel.Media.Sampling;
+using Reel.Operators.Analysis;
+using Reel.Operators.Faces;
+using Reel.Operators.Filters;
+using Reel.Operators.Rendering;
+
+namespace Reel.Pipelines.Specs;
+
+/// <summary>
+/// One of Reel's own steps in a pipeline's <c>transform.steps</c>, run on every video (or image) of a datum with
+/// the options of the matching command: <c>extract</c> (<c>reel extract</c>), <c>analyze</c> (<c>reel analyze</c>)
+/// and <c>render</c> (<c>reel render</c>). Options are checked when the spec is read, not when a datum runs.
+/// </summary>
+public abstract record BuiltInStep(string Name)
+{
+    /// <summary>Runs the step on <paramref name="inputs"/>; a video that fails makes the datum fail with its reason.</summary>
+    public abstract Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken);
+
+    internal static BuiltInStep Parse(SpecNode node)
+    {
+        var (name, options) = node.Single();
+        BuiltInStep step = name.ToLowerInvariant() switch
+        {
+            "extract" => ExtractStep.Read(options),
+            "analyze" => AnalyzeStep.Read(options),
+            "render" => RenderStep.Read(options),
+            _ => throw node.Error(name, "is not a step; the steps are extract, analyze and render"),
+        };
+        var unread = options.Unread().ToList();
+        return unread.Count == 0 ? step : throw new SpecException($"unknown step option {unread[0]}");
+    }
+
+    /// <summary>fps, every, keyframes, start, end, as the commands' sampling options.</summary>
+    internal static FrameSampling ReadSampling(SpecNode options)
+    {
+        var fpsText = options.String("fps");
+        var every = options.Int("every", 1);
+        var keyframes = options.Bool("keyframes");
+        if ((fpsText is not null ? 1 : 0) + (every is not null ? 1 : 0) + (keyframes ? 1 : 0) > 1)
+        {
+            throw options.Error("fps", "every and keyframes exclude each other; choose one");
+        }
+        var sampling = new FrameSampling { Start = options.Number("start"), End = options.Number("end") };
+        if (fpsText is not null)
+        {
+            return Rational.TryParse(fpsText, out var fps) && fps.Numerator > 0
+                ? sampling with { Mode = SamplingMode.Fps, Fps = fps }
+                : throw options.Error("fps", $"must be a positive rate such as 1, 0.5 or 30000/1001, not '{fpsText}'");
+        }
+        return every is { } n ? sampling with { Mode = SamplingMode.Every, Step = n }
+            : keyframes ? sampling with { Mode = SamplingMode.Keyframes }
+            : sampling;
+    }
+
+    internal static async Task ThrowOnFailureAsync(string step, Task<IReadOnlyList<VideoResult>> run)
+    {
+        var failed = (await run).FirstOrDefault(r => r.Outcome == VideoOutcome.Failed);
+        if (failed is not null)
+        {
+            throw new StepFailedException($"{step} {Path.GetFileName(failed.Input)}: {failed.Error}");
+        }
+    }
+
+    internal static T Checked<T>(SpecNode options, Func<T> create, Action<T> validate)
+    {
+        var value = create();
+        try
+        {
+            validate(value);
+        }
+        catch (ArgumentException e)
+        {
+            throw options.Invalid(e.Message);
+        }
+        return value;
+    }
+}
+
+/// <summary>A step that ran and failed on the datum's input; the datum fails with this message.</summary>
+public sealed class StepFailedException(string message) : Exception(message);
+
+/// <summary><c>extract</c>: frames as images, as <c>reel extract</c> writes them (one folder per video).</summary>
+public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int Quality, int? Width, int? Height) : BuiltInStep("extract")
+{
+    internal static ExtractStep Read(SpecNode options)
+    {
+        var formatText = options.String("format") ?? "jpg";
+        var step = new ExtractStep(
+            ReadSampling(options),
+            ImageFormats.TryParse(formatText, out var format) ? format : throw options.Error("format", $"must be jpg, png or webp, not '{formatText}'"),
+            options.Int("quality", 1) ?? ExtractOptions.DefaultQuality,
+            options.Int("width", 1),
+            options.Int("height", 1));
+        Checked(options, () => step.Options("out", 1), o => o.Validate());
+        return step;
+    }
+
+    public override Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
+
+    private ExtractOptions Options(string outputDirectory, int workers) => new()
+    {
+        OutputDirectory = outputDirectory,
+        Sampling = Sampling,
+        Format = Format,
+        Quality = Quality,
+        Width = Width,
+        Height = Height,
+        Workers = workers,
+        Overwrite = true,
+    };
+}
+
+/// <summary><c>analyze</c>: the models' results per video, as <c>reel analyze</c> writes them.</summary>
+public sealed record AnalyzeStep(
+    IReadOnlyList<string> Models, FrameSampling Sampling, FaceModel FaceModel, string? ObjectModel, string? ObjectLabels, string? EmotionModel)
+    : BuiltInStep("analyze")
+{
+    internal static AnalyzeStep Read(SpecNode options)
+    {
+        var models = options.Strings("models").SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        FaceModel faceModel;
+        try
+        {
+            faceModel = FaceDetectors.Parse(options.String("face_model") ?? "short", "face_model");
+        }
+        catch (ArgumentException e)
+        {
+            throw options.Error("face_model", e.Message);
+        }
+        var step = new AnalyzeStep(
+            models.Count == 0 ? ["faces"] : models, ReadSampling(options), faceModel,
+            options.String("object_model"), options.String("object_labels"), options.String("emotion_model"));
+        Checked(options, () => step.Options("out", 1), o => o.Validate());
+        return step;
+    }
+
+    public override Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
+
+    private AnalyzeOptions Options(string outputDirectory, int workers) => new()
+    {
+        OutputDirectory = outputDirectory,
+        Models = Models,
+        Sampling = Sampling,
+        FaceModel = FaceModel,
+        ObjectModel = ObjectModel,
+        ObjectLabels = ObjectLabels,
+        EmotionModel = EmotionModel,
+        Workers = workers,
+        Overwrite = true,
+    };
+}
+
+/// <summary><c>render</c>: each video with the filters applied, as <c>reel render</c> writes it, named after the source.</summary>
+public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceModel, string Container) : BuiltInStep("render")
+{
+    internal static RenderStep Read(SpecNode options)
+    {
+        var filters = options.Strings("filters");
+        if (filters.Count == 0)
+        {
+            throw options.Error("filters", $"needs at least one filter: {string.Join(", ", FilterSpec.Known)}");
+        }
+        foreach (var filter in filters)
+        {
+            try
+            {
+                (FilterSpec.Parse(filter) as IDisposable)?.Dispose();
+            }
+            catch (ArgumentException e)
+            {
+                throw options.Error("filters", e.Message);
+            }
+        }
+        FaceModel faceModel;
+        try
+        {
+            faceModel = FaceDetectors.Parse(options.String("face_model") ?? "short", "face_model");
+        }
+        catch (ArgumentException e)
+        {
+            throw options.Error("face_model", e.Message);
+        }
+        var container = (options.String("container") ?? "mp4").TrimStart('.');
+        return new RenderStep(filters, faceModel, container);
+    }
+
+    public override async Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken)
+    {
+        foreach (var input in inputs.Where(i => !MediaInputs.IsImage(i)))
+        {
+            var parsed = Filters.Select(FilterSpec.Parse).ToList();
+            try
+            {
+                var options = new RenderOptions
+                {
+                    Output = Path.Combine(outputDirectory, Path.GetFileNameWithoutExtension(input) + "." + Container),
+                    Filters = parsed,
+                    FaceModel = FaceModel,
+                    Workers = workers,
+                    Overwrite = true,
+                };
+                options.Validate();
+                var result = await new VideoRenderer(options).RenderAsync(input, cancellationToken);
+                if (result.Outcome == VideoOutcome.Failed)
+                {
+                    throw new StepFailedException($"{Name} {Path.GetFileName(input)}: {result.Error}");
+                }
+            }
+            finally
+            {
+                foreach (var filter in parsed.OfType<IDisposable>())
+                {
+                    filter.Dispose();
+                }
+            }
+        }
+    }
+}
