@@ -19,6 +19,7 @@ internal static class Program
             GlobCommand.Create(),
             LogCommand.Create(),
             DiffCommand.Create(),
+            RmCommand.Create(),
             PipelineCommand.Create(),
             JobCommand.Create(),
             DatumCommand.Create(),

@@ -18,6 +18,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     private string? _stopReason;
     private bool _finished;
     private long _lastStopCheck;
+    private Task _writes = Task.CompletedTask;
 
     private string JobId => this.GetPrimaryKeyString();
 
@@ -117,12 +118,12 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         if (_stopReason is null && Environment.TickCount64 - _lastStopCheck > 1000)
         {
             _lastStopCheck = Environment.TickCount64;
-            var job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None), cancellationToken);
-            if (job.Error == PipelineStore.StopRequested)
+            var error = await database.UseAsync(s => s.GetJobErrorAsync(JobId, CancellationToken.None), cancellationToken);
+            if (error == PipelineStore.StopRequested)
             {
                 Stop(PipelineStore.StopRequested);
             }
-            else if (_spec!.JobTimeout is { } limit && job.Started is { } started && now - started > limit)
+            else if (_spec!.JobTimeout is { } limit && _job!.Started is { } started && now - started > limit)
             {
                 Stop($"the job timed out after {limit}");
             }
@@ -142,15 +143,24 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         _queue.Clear();
     }
 
-    private async Task FlushAsync()
+    /// <summary>
+    /// Writes buffered reports off the grain's turn, in order, so leases keep flowing while the database works;
+    /// <see cref="FinishIfDoneAsync"/> waits for the writes before it commits.
+    /// </summary>
+    private Task FlushAsync()
     {
-        if (_reports.Count == 0)
+        if (_reports.Count > 0)
         {
-            return;
+            var batch = _reports.Select(r => r.ToDatumOutcome()).ToList();
+            _reports.Clear();
+            var previous = _writes;
+            _writes = Task.Run(async () =>
+            {
+                await previous;
+                await database.UseAsync(s => s.RecordAsync(JobId, batch, CancellationToken.None));
+            });
         }
-        var batch = _reports.Select(r => r.ToDatumOutcome()).ToList();
-        _reports.Clear();
-        await database.UseAsync(s => s.RecordAsync(JobId, batch, CancellationToken.None));
+        return Task.CompletedTask;
     }
 
     private async Task FinishIfDoneAsync()
@@ -161,6 +171,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         }
         await FlushAsync();
         _finished = true;
+        await _writes;
         var final = await database.UseAsync(async s =>
         {
             if (_stopReason is not null)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Reel.Pipelines.Execution;
@@ -25,10 +26,17 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private readonly ConcurrentDictionary<string, PipelineSpec> _specs = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
     private long _lastRenew = Stopwatch.GetTimestamp();
-    private readonly DatumRunner _runner = new(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch"));
+    private readonly DatumRunner _runner = new(database.Data.Objects);
+    private readonly ConcurrentStack<int> _freeSlots = new(Enumerable.Range(0, options.Slots).Reverse());
+    private readonly string _scratch = Path.Combine(options.DataDirectory, "scratch");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // One engine per data directory: whatever scratch is there, a dead engine left.
+        if (Directory.Exists(_scratch))
+        {
+            Directory.Delete(_scratch, recursive: true);
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -90,7 +98,8 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             _specs[task.JobId] = spec;
         }
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var running = new Running(task, cancel);
+        _freeSlots.TryPop(out var slot);
+        var running = new Running(task, cancel, slot);
         _running[Key(task)] = running;
         _ = Task.Run(() => RunAsync(spec, running), CancellationToken.None);
     }
@@ -104,35 +113,34 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         TaskOutcome outcome;
         var tries = 0;
-        await using (var log = TextWriter.Synchronized(new StreamWriter(logPath, append: true) { AutoFlush = true }))
+        while (true)
         {
-            while (true)
+            tries++;
+            try
             {
-                tries++;
-                try
+                var outputs = await _runner.RunAsync(
+                    spec, task.JobId, task.ToDatum(), Path.Combine(_scratch, running.Slot.ToString(CultureInfo.InvariantCulture)), logPath, running.Cancel.Token);
+                outcome = new TaskOutcome(task.DatumId, true, tries, outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null);
+                break;
+            }
+            catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
+            {
+                outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, "stopped");
+                break;
+            }
+            catch (Exception e)
+            {
+                var reason = e is StepFailedException or IOException or UnauthorizedAccessException ? e.Message : e.ToString();
+                await File.AppendAllTextAsync(logPath, $"reel: try {tries} of {spec.DatumTries} failed: {reason}\n", CancellationToken.None);
+                if (tries >= spec.DatumTries)
                 {
-                    var outputs = await _runner.RunAsync(spec, task.JobId, task.ToDatum(), log, running.Cancel.Token);
-                    outcome = new TaskOutcome(task.DatumId, true, tries, outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null);
+                    outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, reason.Split('\n')[0]);
                     break;
-                }
-                catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
-                {
-                    outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, "stopped");
-                    break;
-                }
-                catch (Exception e)
-                {
-                    var reason = e is StepFailedException or IOException or UnauthorizedAccessException ? e.Message : e.ToString();
-                    await log.WriteLineAsync($"reel: try {tries} of {spec.DatumTries} failed: {reason}");
-                    if (tries >= spec.DatumTries)
-                    {
-                        outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, reason.Split('\n')[0]);
-                        break;
-                    }
                 }
             }
         }
         _running.TryRemove(Key(task), out _);
+        _freeSlots.Push(running.Slot);
         running.Cancel.Dispose();
         _finished.Enqueue((task.JobId, outcome));
         _wake.Release();
@@ -187,5 +195,5 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
 
     private static string Key(DatumTask task) => task.JobId + "/" + task.DatumId;
 
-    private sealed record Running(DatumTask Task, CancellationTokenSource Cancel);
+    private sealed record Running(DatumTask Task, CancellationTokenSource Cancel, int Slot);
 }

@@ -41,6 +41,15 @@ internal static class PipelineSupport
         return created;
     }
 
+    /// <summary>After a commit: starts the jobs it made due and says how to follow them.</summary>
+    public static async Task StartAfterCommitAsync(DataStore data, CancellationToken cancellationToken)
+    {
+        foreach (var job in await StartDueJobsAsync(await PipelineStore.OpenAsync(data, cancellationToken), cancellationToken))
+        {
+            await Console.Error.WriteLineAsync($"job {job.Id} of pipeline {job.Pipeline} started; follow it with: reel job wait {Short(job.Id)}");
+        }
+    }
+
     public static void EnsureEngine(string dataDirectory)
     {
         if (EngineLock.IsHeld(dataDirectory))
@@ -53,7 +62,7 @@ internal static class PipelineSupport
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         // A new session, so the engine outlives this command and its terminal; its output goes to the log.
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("exec setsid \"$@\" >>\"$REEL_ENGINE_LOG\" 2>&1 </dev/null");
+        start.ArgumentList.Add("exec setsid -f \"$@\" >>\"$REEL_ENGINE_LOG\" 2>&1 </dev/null");
         start.ArgumentList.Add("sh");
         start.ArgumentList.Add(self);
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Reel.Data;
-using Reel.Pipelines.Jobs;
 using static Reel.Cli.Commands.DataCommandSupport;
 
 namespace Reel.Cli.Commands;
@@ -57,10 +56,7 @@ internal static class PutCommand
                 var commit = await writer.FinishAsync(cancellationToken);
                 await Console.Out.WriteLineAsync(commit.Id);
                 // A commit to a pipeline's input starts its job now, in the background engine.
-                foreach (var job in await PipelineSupport.StartDueJobsAsync(await PipelineStore.OpenAsync(store, cancellationToken), cancellationToken))
-                {
-                    await Console.Error.WriteLineAsync($"job {job.Id} of pipeline {job.Pipeline} started; follow it with: reel job wait {PipelineSupport.Short(job.Id)}");
-                }
+                await PipelineSupport.StartAfterCommitAsync(store, cancellationToken);
                 return ExitCodes.Ok;
             },
             cancellationToken));

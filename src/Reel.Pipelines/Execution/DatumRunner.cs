@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Reel.Data;
 using Reel.Pipelines.Datums;
@@ -7,57 +6,82 @@ using Reel.Pipelines.Specs;
 namespace Reel.Pipelines.Execution;
 
 /// <summary>
-/// Runs one try of a datum: lays its input files out under <c>pfs/&lt;input&gt;/</c> in a scratch directory (hard
-/// links to the stored objects), runs the transform with an empty <c>pfs/out</c>, and stores what it wrote there.
-/// A command sees the scratch <c>pfs</c> wherever its arguments or stdin say <c>/pfs</c>, and gets the directories in
-/// <c>REEL_INPUT_DIR</c>, <c>REEL_OUTPUT_DIR</c> and <c>REEL_PFS_DIR</c>; it runs in the spec's directory.
+/// Runs one try of a datum: lays its input files out under <c>pfs/&lt;input&gt;/</c> in the worker slot's scratch
+/// directory (hard links to the stored objects), runs the transform with an empty <c>pfs/out</c>, and stores what it
+/// wrote there. A command sees the scratch <c>pfs</c> wherever its arguments or stdin say <c>/pfs</c>, and gets the
+/// directories in <c>REEL_INPUT_DIR</c>, <c>REEL_OUTPUT_DIR</c> and <c>REEL_PFS_DIR</c>; it runs in the spec's directory.
 /// </summary>
-public sealed partial class DatumRunner(ObjectStore objects, string scratchRoot)
+public sealed partial class DatumRunner(ObjectStore objects)
 {
     /// <summary>The outputs of a successful try, as stored objects with their paths under <c>/pfs/out</c>.</summary>
+    /// <param name="scratch">The slot's own directory; emptied, not recreated, between datums (creating and removing directories is what costs most when datums are small).</param>
     public async Task<IReadOnlyList<FileEntry>> RunAsync(
-        PipelineSpec spec, string jobId, Datum datum, TextWriter log, CancellationToken cancellationToken)
+        PipelineSpec spec, string jobId, Datum datum, string scratch, string logPath, CancellationToken cancellationToken)
     {
-        var root = Path.Combine(scratchRoot, jobId, datum.Id);
-        if (Directory.Exists(root))
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        var pfs = Path.Combine(root, "pfs");
+        var pfs = Path.Combine(scratch, "pfs");
         var output = Path.Combine(pfs, "out");
-        Directory.CreateDirectory(output);
+        var keep = spec.Input.Repos.Select(r => r.Name).Append("out").ToHashSet(StringComparer.Ordinal);
+        Empty(pfs, keep);
+        foreach (var directory in keep)
+        {
+            Directory.CreateDirectory(Path.Combine(pfs, directory));
+        }
+        foreach (var file in datum.Files)
+        {
+            var target = Path.Combine(pfs, file.Input, file.Path.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            FileLinks.LinkOrCopy(objects.PathOf(file.Hash), target);
+        }
         try
         {
-            foreach (var file in datum.Files)
-            {
-                var target = Path.Combine(pfs, file.Input, file.Path.TrimStart('/'));
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                FileLinks.LinkOrCopy(objects.PathOf(file.Hash), target);
-            }
-            foreach (var input in spec.Input.Repos)
-            {
-                Directory.CreateDirectory(Path.Combine(pfs, input.Name));
-            }
             if (spec.Transform.Steps.Count > 0)
             {
                 await RunStepsAsync(spec.Transform.Steps, pfs, output, cancellationToken);
             }
             else
             {
-                await RunCommandAsync(spec, jobId, datum, pfs, output, log, cancellationToken);
+                await RunCommandAsync(spec, jobId, datum, pfs, output, logPath, cancellationToken);
             }
             return await StoreOutputsAsync(output, cancellationToken);
         }
         finally
         {
-            try
+            Empty(pfs, keep);
+        }
+    }
+
+    /// <summary>Removes everything under <paramref name="pfs"/> but the (then empty) top directories named in <paramref name="keep"/>.</summary>
+    private static void Empty(string pfs, IReadOnlySet<string> keep)
+    {
+        if (!Directory.Exists(pfs))
+        {
+            return;
+        }
+        foreach (var top in new DirectoryInfo(pfs).EnumerateFileSystemInfos())
+        {
+            if (top is DirectoryInfo directory && keep.Contains(top.Name))
             {
-                Directory.Delete(root, recursive: true);
+                foreach (var entry in directory.EnumerateFileSystemInfos())
+                {
+                    Delete(entry);
+                }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            else
             {
-                // A command may leave read-only trees behind; the next try of this datum starts by deleting again.
+                Delete(top);
             }
+        }
+    }
+
+    private static void Delete(FileSystemInfo entry)
+    {
+        if (entry is DirectoryInfo directory && !entry.Attributes.HasFlag(FileAttributes.ReparsePoint))
+        {
+            directory.Delete(recursive: true);
+        }
+        else
+        {
+            entry.Delete();
         }
     }
 
@@ -76,105 +100,62 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratchRoot)
     }
 
     private static async Task RunCommandAsync(
-        PipelineSpec spec, string jobId, Datum datum, string pfs, string output, TextWriter log, CancellationToken cancellationToken)
+        PipelineSpec spec, string jobId, Datum datum, string pfs, string output, string logPath, CancellationToken cancellationToken)
     {
         var transform = spec.Transform;
-        var start = new ProcessStartInfo(transform.Cmd[0])
-        {
-            WorkingDirectory = transform.WorkingDirectory,
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in transform.Cmd.Skip(1))
-        {
-            start.ArgumentList.Add(MapPfs(argument, pfs));
-        }
+        var command = transform.Cmd.Select((argument, i) => i == 0 ? argument : MapPfs(argument, pfs)).ToList();
+        var environment = new Dictionary<string, string>(BaseEnvironment.Value, StringComparer.Ordinal);
         foreach (var (name, value) in transform.Env)
         {
-            start.Environment[name] = MapPfs(value, pfs);
+            environment[name] = MapPfs(value, pfs);
         }
-        start.Environment["REEL_PFS_DIR"] = pfs;
-        start.Environment["REEL_INPUT_DIR"] = Path.Combine(pfs, spec.Input.Repos.First().Name);
-        start.Environment["REEL_OUTPUT_DIR"] = output;
-        start.Environment["REEL_JOB_ID"] = jobId;
-        start.Environment["REEL_DATUM_ID"] = datum.Id;
+        environment["REEL_PFS_DIR"] = pfs;
+        environment["REEL_INPUT_DIR"] = Path.Combine(pfs, spec.Input.Repos.First().Name);
+        environment["REEL_OUTPUT_DIR"] = output;
+        environment["REEL_JOB_ID"] = jobId;
+        environment["REEL_DATUM_ID"] = datum.Id;
+        var stdin = "/dev/null";
+        if (transform.Stdin.Count > 0)
+        {
+            stdin = Path.Combine(Path.GetDirectoryName(pfs)!, "stdin");
+            await File.WriteAllLinesAsync(stdin, transform.Stdin.Select(line => MapPfs(line, pfs)), cancellationToken);
+        }
 
-        using var process = new Process { StartInfo = start };
-        var lastError = "";
-        var gate = new object();
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (gate)
-                {
-                    log.WriteLine(e.Data);
-                }
-            }
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (gate)
-                {
-                    log.WriteLine(e.Data);
-                    if (e.Data.Trim().Length > 0)
-                    {
-                        lastError = e.Data.Trim();
-                    }
-                }
-            }
-        };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new StepFailedException($"cannot run '{transform.Cmd[0]}': {e.Message}");
-        }
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (spec.DatumTimeout is { } limit)
         {
             timeout.CancelAfter(limit);
         }
-        try
+        var exitCode = await ChildProcess.RunAsync(command, environment, transform.WorkingDirectory, stdin, logPath, timeout.Token);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (timeout.IsCancellationRequested)
         {
-            try
-            {
-                foreach (var line in transform.Stdin)
-                {
-                    await process.StandardInput.WriteLineAsync(MapPfs(line, pfs).AsMemory(), timeout.Token);
-                }
-                process.StandardInput.Close();
-            }
-            catch (IOException)
-            {
-                // The command stopped reading its input; its exit code says whether that was a failure.
-            }
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-            cancellationToken.ThrowIfCancellationRequested();
             throw new StepFailedException($"timed out after {spec.DatumTimeout}");
         }
-        if (process.ExitCode != 0)
+        if (exitCode != 0)
         {
-            lock (gate)
-            {
-                throw new StepFailedException(lastError.Length > 0
-                    ? $"{transform.Cmd[0]} exited with code {process.ExitCode}: {lastError}"
-                    : $"{transform.Cmd[0]} exited with code {process.ExitCode}");
-            }
+            var lastLine = LastLine(logPath);
+            throw new StepFailedException(exitCode > 128
+                ? $"{command[0]} was killed by signal {exitCode - 128}"
+                : $"{command[0]} exited with code {exitCode}" + (lastLine is null ? "" : $": {lastLine}"));
         }
+    }
+
+    private static readonly Lazy<Dictionary<string, string>> BaseEnvironment = new(() =>
+        Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal));
+
+    /// <summary>The last non-blank line of a log (what a failing command usually says last).</summary>
+    private static string? LastLine(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        file.Position = Math.Max(0, file.Length - 4096);
+        using var reader = new StreamReader(file);
+        return reader.ReadToEnd().Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
     }
 
     private async Task<IReadOnlyList<FileEntry>> StoreOutputsAsync(string output, CancellationToken cancellationToken)

@@ -220,6 +220,8 @@ public sealed class PipelineStore
     /// </summary>
     public async Task<IReadOnlyList<JobInfo>> CreateDueJobsAsync(CancellationToken cancellationToken)
     {
+        // An immediate transaction: the engine and a command may both look, and only one may create the job.
+        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
         var created = new List<JobInfo>();
         var unfinished = (await ListUnfinishedJobsAsync(cancellationToken)).Select(j => j.Pipeline).ToHashSet(StringComparer.Ordinal);
         foreach (var pipeline in await ListPipelinesAsync(cancellationToken))
@@ -250,6 +252,7 @@ public sealed class PipelineStore
                 created.Add(await CreateJobAsync(pipeline, heads, rerun: null, cancellationToken));
             }
         }
+        await transaction.CommitAsync(cancellationToken);
         return created;
     }
 
@@ -321,19 +324,49 @@ public sealed class PipelineStore
     public async Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, CancellationToken cancellationToken)
     {
         await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        // Prepared once per batch: with many small datums, parsing SQL per row would cost more than running it.
+        await using var unstage = Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
+        await using var stage = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
+        await using var update = Prepare(
+            "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error WHERE job_id = $job AND id = $id",
+            "$state", "$tries", "$started", "$finished", "$seconds", "$error", "$job", "$id");
+        var now = Now();
         foreach (var outcome in outcomes)
         {
+            var owner = StagingOwner(jobId, outcome.DatumId);
             if (outcome.Succeeded)
             {
-                await _data.ReplaceStagedAsync(StagingOwner(jobId, outcome.DatumId), outcome.Outputs, cancellationToken);
+                await ExecuteAsync(unstage, cancellationToken, owner);
+                foreach (var file in outcome.Outputs)
+                {
+                    await ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
+                }
             }
-            await _data.ExecuteAsync(
-                "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error WHERE job_id = $job AND id = $id",
-                cancellationToken, ("$job", jobId), ("$id", outcome.DatumId),
-                ("$state", outcome.Succeeded ? nameof(DatumState.Success) : nameof(DatumState.Failed)), ("$tries", outcome.Tries),
-                ("$started", Format(outcome.Started)), ("$finished", Now()), ("$seconds", outcome.Seconds), ("$error", outcome.Error));
+            await ExecuteAsync(update, cancellationToken,
+                outcome.Succeeded ? nameof(DatumState.Success) : nameof(DatumState.Failed), outcome.Tries, Format(outcome.Started), now,
+                outcome.Seconds, outcome.Error, jobId, outcome.DatumId);
         }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        var command = _data.Db.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        return command;
+    }
+
+    private static async Task ExecuteAsync(SqliteCommand command, CancellationToken cancellationToken, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>
@@ -413,6 +446,12 @@ public sealed class PipelineStore
             ("$job", job.Id), ("$why", StopRequested));
     }
 
+    /// <summary>A job's error, without counting its datums: how a running job learns it was asked to stop.</summary>
+    public async Task<string?> GetJobErrorAsync(string jobId, CancellationToken cancellationToken) =>
+        (await _data.QueryAsync("SELECT error FROM jobs WHERE id = $job", NullableErrorColumn, cancellationToken, ("$job", jobId))).SingleOrDefault();
+
+    private static string? NullableErrorColumn(SqliteDataReader r) => NullableString(r, 0);
+
     /// <summary>The error text that marks a running job a user asked to stop.</summary>
     public const string StopRequested = "stopped by user";
 
@@ -425,20 +464,28 @@ public sealed class PipelineStore
 
     private const string JobSelect = """
         SELECT j.id, j.pipeline, j.version, j.state, j.inputs, j.output_commit, j.rerun, j.created, j.started, j.finished, j.error,
-               (SELECT count(*) FROM datums d WHERE d.job_id = j.id),
-               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Pending'),
-               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Running'),
-               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Success'),
-               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Skipped'),
-               (SELECT count(*) FROM datums d WHERE d.job_id = j.id AND d.state = 'Failed')
+               (SELECT group_concat(state || ':' || n) FROM (SELECT state, count(*) AS n FROM datums d WHERE d.job_id = j.id GROUP BY state))
         FROM jobs j
         """;
 
     private static JobInfo ReadJob(SqliteDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<JobState>(r.GetString(3)),
         JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(4))!, NullableString(r, 5), NullableString(r, 6), Parse(r.GetString(7)),
-        NullableTime(r, 8), NullableTime(r, 9), NullableString(r, 10),
-        new DatumCounts(r.GetInt32(11), Int(r, 12), Int(r, 13), Int(r, 14), Int(r, 15), Int(r, 16)));
+        NullableTime(r, 8), NullableTime(r, 9), NullableString(r, 10), ReadCounts(NullableString(r, 11)));
+
+    /// <summary>"Pending:5,Success:9995" (one scan of the job's datums) → counts.</summary>
+    private static DatumCounts ReadCounts(string? packed)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var part in (packed ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = part.IndexOf(':', StringComparison.Ordinal);
+            counts[part[..colon]] = int.Parse(part.AsSpan(colon + 1), CultureInfo.InvariantCulture);
+        }
+        int Count(DatumState state) => counts.GetValueOrDefault(state.ToString());
+        return new DatumCounts(counts.Values.Sum(), Count(DatumState.Pending), Count(DatumState.Running), Count(DatumState.Success),
+            Count(DatumState.Skipped), Count(DatumState.Failed));
+    }
 
     private const string DatumSelect = "SELECT job_id, id, state, tries, files, started, finished, seconds, error FROM datums";
 
@@ -446,8 +493,6 @@ public sealed class PipelineStore
         r.GetString(0), r.GetString(1), Enum.Parse<DatumState>(r.GetString(2)), r.GetInt32(3),
         JsonSerializer.Deserialize<List<DatumFile>>(r.GetString(4))!, NullableTime(r, 5), NullableTime(r, 6),
         r.IsDBNull(7) ? null : r.GetDouble(7), NullableString(r, 8));
-
-    private static int Int(SqliteDataReader r, int i) => r.IsDBNull(i) ? 0 : r.GetInt32(i);
 
     private static string? NullableString(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
