@@ -17,6 +17,8 @@ internal static class ReelProcess
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        // Engines that commands start in the background stop soon after their last job, so tests leave none behind.
+        start.Environment["REEL_ENGINE_IDLE_EXIT"] = "2";
         start.ArgumentList.Add(Dll);
         foreach (var argument in arguments)
         {
@@ -36,6 +38,32 @@ internal static class ReelProcess
             throw new TimeoutException("reel " + string.Join(' ', arguments) + " did not finish in 3 minutes");
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>The process ids of <c>reel engine</c> processes serving <paramref name="dataDirectory"/>.</summary>
+    public static IReadOnlyList<int> Engines(string dataDirectory)
+    {
+        var engines = new List<int>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var arguments = File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0');
+                if (arguments.Contains("engine") && arguments.Contains(dataDirectory))
+                {
+                    engines.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // It exited meanwhile.
+            }
+        }
+        return engines;
     }
 
     public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
