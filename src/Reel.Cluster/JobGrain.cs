@@ -32,6 +32,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         var pipeline = await database.UseAsync(s => s.GetPipelineAsync(job.Pipeline, CancellationToken.None));
         _jobSpec = new JobSpec(pipeline.SpecText, pipeline.SpecSource, pipeline.Directory);
         _spec = pipeline.Spec;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         if (job.State == JobState.Starting)
         {
             await database.UseAsync(s => s.PlanJobAsync(job, CancellationToken.None));
@@ -41,7 +42,8 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             _queue.Enqueue(new DatumTask(JobId, datum.Id, datum.Files.Select(FileRef.Of).ToList()));
         }
         _job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
-        logger.LogInformation("job {Job} of {Pipeline}: {Runnable} datums to run of {Total}", JobId, job.Pipeline, _queue.Count, _job.Counts.Total);
+        logger.LogInformation("job {Job} of {Pipeline}: {Runnable} datums to run of {Total} (planned in {Ms:0} ms)",
+            JobId, job.Pipeline, _queue.Count, _job.Counts.Total, clock.Elapsed.TotalMilliseconds);
         this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.TickInterval, options.TickInterval) { KeepAlive = true });
         await GrainFactory.GetGrain<IJobBoardGrain>(0).AddAsync(JobId);
         await FinishIfDoneAsync();
@@ -171,6 +173,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         }
         await FlushAsync();
         _finished = true;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await _writes;
         var final = await database.UseAsync(async s =>
         {
@@ -184,7 +187,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
                 ? await s.FinishJobAsync(JobId, JobState.Failure, $"{counts.Failed} of {counts.Total} datums failed", CancellationToken.None)
                 : await s.FinishJobAsync(JobId, JobState.Success, null, CancellationToken.None);
         });
-        logger.LogInformation("job {Job} of {Pipeline}: {State}", JobId, final.Pipeline, final.State);
+        logger.LogInformation("job {Job} of {Pipeline}: {State} (committed in {Ms:0} ms)", JobId, final.Pipeline, final.State, clock.Elapsed.TotalMilliseconds);
         await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
         DeactivateOnIdle();
     }

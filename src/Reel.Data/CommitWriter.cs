@@ -11,8 +11,9 @@ public sealed class CommitWriter : IAsyncDisposable
     private readonly WriteLock _lock;
     private bool _done;
 
-    internal CommitWriter(DataStore store, WriteLock writeLock, string id, string repo, string branch)
+    internal CommitWriter(DataStore store, WriteLock writeLock, string id, string repo, string branch, string? parent)
     {
+        Parent = parent;
         _store = store;
         _lock = writeLock;
         Id = id;
@@ -25,6 +26,9 @@ public sealed class CommitWriter : IAsyncDisposable
     public string Repo { get; }
 
     public string Branch { get; }
+
+    /// <summary>The branch head this commit started from, if the branch had one.</summary>
+    public string? Parent { get; }
 
     /// <summary>Stores <paramref name="content"/> at <paramref name="path"/>, replacing a file already there.</summary>
     public async Task<FileEntry> PutFileAsync(string path, Stream content, CancellationToken cancellationToken)
@@ -81,15 +85,73 @@ public sealed class CommitWriter : IAsyncDisposable
                 throw new DataException(DataErrorKind.Conflict, $"{paths[i - 1]} is written twice, or as a file and a directory");
             }
         }
+        // Only what differs from the parent's files (which the commit starts with) is written: a job that changed one
+        // datum of many rewrites that datum's rows, not all of them.
+        var current = (await _store.ListFilesAsync(Id, DataPath.Root, cancellationToken)).ToDictionary(f => f.Path, StringComparer.Ordinal);
         await using var transaction = await _store.Db.BeginTransactionAsync(cancellationToken);
-        await _store.ExecuteAsync("DELETE FROM files WHERE commit_id = $id", cancellationToken, ("$id", Id));
+        await using var delete = _store.Prepare("DELETE FROM files WHERE commit_id = $id AND path = $path", "$id", "$path");
+        await using var upsert = _store.Prepare(
+            "INSERT OR REPLACE INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size)", "$id", "$path", "$object", "$size");
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            await _store.ExecuteAsync(
-                "INSERT INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size)", cancellationToken,
-                ("$id", Id), ("$path", DataPath.Normalize(file.Path)), ("$object", file.Hash), ("$size", file.Size));
+            var path = DataPath.Normalize(file.Path);
+            wanted.Add(path);
+            if (!current.TryGetValue(path, out var existing) || existing.Hash != file.Hash)
+            {
+                await DataStore.ExecuteAsync(upsert, cancellationToken, Id, path, file.Hash, file.Size);
+            }
+        }
+        foreach (var path in current.Keys.Where(p => !wanted.Contains(p)))
+        {
+            await DataStore.ExecuteAsync(delete, cancellationToken, Id, path);
         }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="deletes"/>, then adds <paramref name="adds"/> (objects already in the store), in one
+    /// transaction: a job whose output changed in a few datums touches only their files. An added path that is still
+    /// there after the deletes, or that is a file and a directory at once, is a conflict and nothing is applied.
+    /// </summary>
+    public async Task ApplyAsync(IReadOnlyCollection<string> deletes, IReadOnlyCollection<FileEntry> adds, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        await using var transaction = await _store.Db.BeginTransactionAsync(cancellationToken);
+        await using (var delete = _store.Prepare("DELETE FROM files WHERE commit_id = $id AND path = $path", "$id", "$path"))
+        {
+            foreach (var path in deletes)
+            {
+                await DataStore.ExecuteAsync(delete, cancellationToken, Id, DataPath.Normalize(path));
+            }
+        }
+        var added = new HashSet<string>(StringComparer.Ordinal);
+        await using (var insert = _store.Prepare("INSERT INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size)", "$id", "$path", "$object", "$size"))
+        {
+            foreach (var file in adds)
+            {
+                var path = DataPath.Normalize(file.Path);
+                if (!added.Add(path) || await _store.FileExistsAsync(Id, path, cancellationToken) || await _store.HasFilesUnderAsync(Id, path, cancellationToken)
+                    || await AnyAncestorIsFileAsync(path, cancellationToken))
+                {
+                    throw new DataException(DataErrorKind.Conflict, $"{path} is written twice, or as a file and a directory");
+                }
+                await DataStore.ExecuteAsync(insert, cancellationToken, Id, path, file.Hash, file.Size);
+            }
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private async Task<bool> AnyAncestorIsFileAsync(string path, CancellationToken cancellationToken)
+    {
+        foreach (var ancestor in DataPath.Ancestors(path))
+        {
+            if (await _store.FileExistsAsync(Id, ancestor, cancellationToken))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Records that this commit was computed from <paramref name="sourceCommitId"/>.</summary>

@@ -213,7 +213,7 @@ public sealed class DataStore : IAsyncDisposable
                 }
                 await transaction.CommitAsync(cancellationToken);
             }
-            return new CommitWriter(this, writeLock, id, repo, branch);
+            return new CommitWriter(this, writeLock, id, repo, branch, parent);
         }
         catch
         {
@@ -330,11 +330,10 @@ public sealed class DataStore : IAsyncDisposable
     internal async Task ReplaceStagedAsync(string owner, IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
     {
         await ExecuteAsync("DELETE FROM staged WHERE owner = $owner", cancellationToken, ("$owner", owner));
+        await using var insert = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
         foreach (var file in files)
         {
-            await ExecuteAsync(
-                "INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", cancellationToken,
-                ("$owner", owner), ("$path", file.Path), ("$object", file.Hash), ("$size", file.Size));
+            await ExecuteAsync(insert, cancellationToken, owner, file.Path, file.Hash, file.Size);
         }
     }
 
@@ -422,6 +421,28 @@ public sealed class DataStore : IAsyncDisposable
             rows.Add(read(reader));
         }
         return rows;
+    }
+
+    /// <summary>A command to run many times with new values: SQL parsed once, not per row.</summary>
+    internal SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        var command = _db.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        return command;
+    }
+
+    /// <summary>Runs a <see cref="Prepare"/>d command with values for its parameters, in order.</summary>
+    internal static async Task ExecuteAsync(SqliteCommand command, CancellationToken cancellationToken, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     internal static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);

@@ -47,6 +47,7 @@ public sealed class PipelineStore
             finished TEXT,
             seconds REAL,
             error TEXT,
+            outputs_from TEXT,
             PRIMARY KEY (job_id, id)) WITHOUT ROWID;
         """;
 
@@ -65,6 +66,9 @@ public sealed class PipelineStore
     }
 
     public static string StagingOwner(string jobId, string datumId) => $"job/{jobId}/{datumId}";
+
+    /// <summary>SQL for the staging owner that holds a datum's outputs (of table alias or name <c>d</c>/<c>datums</c>).</summary>
+    private const string OutputOwner = "coalesce(outputs_from, 'job/' || job_id || '/' || id)";
 
     public string LogPath(string jobId, string datumId) => Path.Combine(LogDirectory, jobId, datumId + ".log");
 
@@ -270,7 +274,8 @@ public sealed class PipelineStore
 
     /// <summary>
     /// Lists a starting job's datums and marks it running. A datum whose id succeeded (or was carried over) in the
-    /// pipeline's previous job of the same version is skipped and its staged output copied, unless this job reruns all.
+    /// pipeline's previous job of the same version is skipped, unless this job reruns all: it keeps pointing at the
+    /// staging that holds its outputs (<c>outputs_from</c>), so carrying it over costs one row, however many files.
     /// </summary>
     public async Task PlanJobAsync(JobInfo job, IReadOnlyList<Datum> datums, CancellationToken cancellationToken)
     {
@@ -282,31 +287,27 @@ public sealed class PipelineStore
                 r => r.GetString(0), cancellationToken, ("$p", job.Pipeline), ("$v", job.Version), ("$id", job.Id))).SingleOrDefault();
             if (previous is not null)
             {
-                foreach (var id in await _data.QueryAsync(
-                    "SELECT id FROM datums WHERE job_id = $job AND state IN ('Success', 'Skipped')", r => r.GetString(0), cancellationToken, ("$job", previous)))
+                foreach (var (id, owner) in await _data.QueryAsync(
+                    "SELECT id, " + OutputOwner + " FROM datums WHERE job_id = $job AND state IN ('Success', 'Skipped')",
+                    r => (r.GetString(0), r.GetString(1)), cancellationToken, ("$job", previous)))
                 {
-                    reusable[id] = previous;
+                    reusable[id] = owner;
                 }
             }
         }
         var now = Now();
         await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
         await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job.Id));
+        await using var insert = _data.Prepare(
+            "INSERT OR IGNORE INTO datums(job_id, id, ordinal, state, files, started, finished, seconds, outputs_from) VALUES ($job, $id, $n, $state, $files, $t, $t, $s, $from)",
+            "$job", "$id", "$n", "$state", "$files", "$t", "$s", "$from");
         var ordinal = 0;
         foreach (var datum in datums)
         {
             var skipped = reusable.TryGetValue(datum.Id, out var from);
-            await _data.ExecuteAsync(
-                "INSERT OR IGNORE INTO datums(job_id, id, ordinal, state, files, started, finished, seconds) VALUES ($job, $id, $n, $state, $files, $t, $t, $s)",
-                cancellationToken, ("$job", job.Id), ("$id", datum.Id), ("$n", ordinal++),
-                ("$state", skipped ? nameof(DatumState.Skipped) : nameof(DatumState.Pending)), ("$files", JsonSerializer.Serialize(datum.Files)),
-                ("$t", skipped ? now : null), ("$s", skipped ? 0.0 : null));
-            if (skipped)
-            {
-                await _data.ExecuteAsync(
-                    "INSERT OR REPLACE INTO staged(owner, path, object, size) SELECT $owner, path, object, size FROM staged WHERE owner = $from",
-                    cancellationToken, ("$owner", StagingOwner(job.Id, datum.Id)), ("$from", StagingOwner(from!, datum.Id)));
-            }
+            await DataStore.ExecuteAsync(insert, cancellationToken, job.Id, datum.Id, ordinal++,
+                skipped ? nameof(DatumState.Skipped) : nameof(DatumState.Pending), JsonSerializer.Serialize(datum.Files),
+                skipped ? now : null, skipped ? 0.0 : null, from);
         }
         await _data.ExecuteAsync("UPDATE jobs SET state = 'Running', started = coalesce(started, $now) WHERE id = $job", cancellationToken,
             ("$job", job.Id), ("$now", now));
@@ -325,9 +326,9 @@ public sealed class PipelineStore
     {
         await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
         // Prepared once per batch: with many small datums, parsing SQL per row would cost more than running it.
-        await using var unstage = Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
-        await using var stage = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
-        await using var update = Prepare(
+        await using var unstage = _data.Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
+        await using var stage = _data.Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
+        await using var update = _data.Prepare(
             "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error WHERE job_id = $job AND id = $id",
             "$state", "$tries", "$started", "$finished", "$seconds", "$error", "$job", "$id");
         var now = Now();
@@ -336,37 +337,17 @@ public sealed class PipelineStore
             var owner = StagingOwner(jobId, outcome.DatumId);
             if (outcome.Succeeded)
             {
-                await ExecuteAsync(unstage, cancellationToken, owner);
+                await DataStore.ExecuteAsync(unstage, cancellationToken, owner);
                 foreach (var file in outcome.Outputs)
                 {
-                    await ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
+                    await DataStore.ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
                 }
             }
-            await ExecuteAsync(update, cancellationToken,
+            await DataStore.ExecuteAsync(update, cancellationToken,
                 outcome.Succeeded ? nameof(DatumState.Success) : nameof(DatumState.Failed), outcome.Tries, Format(outcome.Started), now,
                 outcome.Seconds, outcome.Error, jobId, outcome.DatumId);
         }
         await transaction.CommitAsync(cancellationToken);
-    }
-
-    private SqliteCommand Prepare(string sql, params string[] parameters)
-    {
-        var command = _data.Db.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in parameters)
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-        return command;
-    }
-
-    private static async Task ExecuteAsync(SqliteCommand command, CancellationToken cancellationToken, params object?[] values)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters[i].Value = values[i] ?? DBNull.Value;
-        }
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>
@@ -380,34 +361,20 @@ public sealed class PipelineStore
         string? output = null;
         if (state != JobState.Killed)
         {
-            var owners = (await _data.QueryAsync(
-                "SELECT id FROM datums WHERE job_id = $job AND state IN ('Success', 'Skipped')", r => r.GetString(0), cancellationToken, ("$job", jobId)))
-                .Select(d => StagingOwner(jobId, d)).ToHashSet(StringComparer.Ordinal);
-            var staged = await _data.GetStagedAsync($"job/{jobId}/", cancellationToken);
-            var files = staged.Where(s => owners.Contains(s.Key)).SelectMany(s => s.Value).ToList();
-            var duplicate = files.GroupBy(f => f.Path, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-            if (duplicate is not null)
+            await using var writer = await _data.BeginCommitAsync(job.Pipeline, "master", $"job {jobId[..12]} of pipeline {job.Pipeline}", cancellationToken);
+            try
+            {
+                await WriteOutputAsync(writer, jobId, cancellationToken);
+                foreach (var input in job.Inputs.Values.Distinct())
+                {
+                    await writer.AddProvenanceAsync(input, cancellationToken);
+                }
+                output = (await writer.FinishAsync(cancellationToken)).Id;
+            }
+            catch (DataException e) when (e.Kind == DataErrorKind.Conflict)
             {
                 state = JobState.Failure;
-                error = $"two datums wrote {duplicate.Key}; each datum must write its own paths";
-            }
-            else
-            {
-                await using var writer = await _data.BeginCommitAsync(job.Pipeline, "master", $"job {jobId[..12]} of pipeline {job.Pipeline}", cancellationToken);
-                try
-                {
-                    await writer.ReplaceAllAsync(files, cancellationToken);
-                    foreach (var input in job.Inputs.Values.Distinct())
-                    {
-                        await writer.AddProvenanceAsync(input, cancellationToken);
-                    }
-                    output = (await writer.FinishAsync(cancellationToken)).Id;
-                }
-                catch (DataException e) when (e.Kind == DataErrorKind.Conflict)
-                {
-                    state = JobState.Failure;
-                    error = e.Message;
-                }
+                error = $"two datums wrote the same path: {e.Message}";
             }
         }
         await using (var transaction = await _data.Db.BeginTransactionAsync(cancellationToken))
@@ -420,8 +387,9 @@ public sealed class PipelineStore
                 foreach (var older in await _data.QueryAsync(
                     "SELECT id FROM jobs WHERE pipeline = $p AND id <> $job", r => r.GetString(0), cancellationToken, ("$p", job.Pipeline), ("$job", jobId)))
                 {
-                    await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
-                        ("$from", $"job/{older}/"), ("$to", $"job/{older}0"));
+                    await _data.ExecuteAsync(
+                        "DELETE FROM staged WHERE owner >= $from AND owner < $to AND owner NOT IN (SELECT " + OutputOwner + " FROM datums d WHERE d.job_id = $job)",
+                        cancellationToken, ("$from", $"job/{older}/"), ("$to", $"job/{older}0"), ("$job", jobId));
                 }
             }
             else
@@ -433,6 +401,38 @@ public sealed class PipelineStore
         }
         return await GetJobAsync(jobId, cancellationToken);
     }
+
+    /// <summary>
+    /// Fills a job's output commit, which starts as the branch head. When that head is the previous job's output, only
+    /// the difference is written: the files of datums no longer carried (changed or deleted) go, those of datums that
+    /// ran come in. Otherwise (the first job, or a head written by hand) the commit is set to exactly the outputs.
+    /// </summary>
+    private async Task WriteOutputAsync(CommitWriter writer, string jobId, CancellationToken cancellationToken)
+    {
+        var head = writer.Parent;
+        var previous = head is null ? null : (await _data.QueryAsync(
+            "SELECT id FROM jobs WHERE output_commit = $head", r => r.GetString(0), cancellationToken, ("$head", head))).FirstOrDefault();
+        if (previous is null)
+        {
+            var all = await _data.QueryAsync(
+                "SELECT s.path, s.object, s.size FROM datums d JOIN staged s ON s.owner = " + OutputOwner
+                + " WHERE d.job_id = $job AND d.state IN ('Success', 'Skipped')",
+                ReadFileEntry, cancellationToken, ("$job", jobId));
+            await writer.ReplaceAllAsync(all, cancellationToken);
+            return;
+        }
+        var gone = await _data.QueryAsync(
+            "SELECT s.path FROM datums d JOIN staged s ON s.owner = " + OutputOwner
+            + " WHERE d.job_id = $previous AND d.state IN ('Success', 'Skipped') AND " + OutputOwner
+            + " NOT IN (SELECT " + OutputOwner + " FROM datums WHERE job_id = $job AND state IN ('Success', 'Skipped'))",
+            r => r.GetString(0), cancellationToken, ("$previous", previous), ("$job", jobId));
+        var ran = await _data.QueryAsync(
+            "SELECT s.path, s.object, s.size FROM datums d JOIN staged s ON s.owner = 'job/' || d.job_id || '/' || d.id WHERE d.job_id = $job AND d.state = 'Success'",
+            ReadFileEntry, cancellationToken, ("$job", jobId));
+        await writer.ApplyAsync(gone, ran, cancellationToken);
+    }
+
+    private static FileEntry ReadFileEntry(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
 
     /// <summary>Asks for a job to stop; the engine kills its running datums and ends it as killed.</summary>
     public async Task RequestStopAsync(string jobId, CancellationToken cancellationToken)
