@@ -26,8 +26,9 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private readonly ConcurrentDictionary<string, PipelineSpec> _specs = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
     private long _lastRenew = Stopwatch.GetTimestamp();
-    private readonly DatumRunner _runner = new(database.Data.Objects);
-    private readonly ConcurrentStack<int> _freeSlots = new(Enumerable.Range(0, options.Slots).Reverse());
+    private readonly ConcurrentStack<DatumRunner> _freeRunners = new(Enumerable.Range(0, options.Slots).Reverse()
+        .Select(slot => new DatumRunner(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch", slot.ToString(CultureInfo.InvariantCulture)))));
+    private readonly ConcurrentDictionary<string, bool> _logDirectories = new(StringComparer.Ordinal);
     private readonly string _scratch = Path.Combine(options.DataDirectory, "scratch");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -98,8 +99,8 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             _specs[task.JobId] = spec;
         }
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        _freeSlots.TryPop(out var slot);
-        var running = new Running(task, cancel, slot);
+        _freeRunners.TryPop(out var runner);
+        var running = new Running(task, cancel, runner!);
         _running[Key(task)] = running;
         _ = Task.Run(() => RunAsync(spec, running), CancellationToken.None);
     }
@@ -110,7 +111,11 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         var logPath = Path.Combine(options.DataDirectory, "logs", task.JobId, task.DatumId + ".log");
-        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        if (!_logDirectories.ContainsKey(task.JobId))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+            _logDirectories[task.JobId] = true;
+        }
         TaskOutcome outcome;
         var tries = 0;
         while (true)
@@ -118,8 +123,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             tries++;
             try
             {
-                var outputs = await _runner.RunAsync(
-                    spec, task.JobId, task.ToDatum(), Path.Combine(_scratch, running.Slot.ToString(CultureInfo.InvariantCulture)), logPath, running.Cancel.Token);
+                var outputs = await running.Runner.RunAsync(spec, task.JobId, task.ToDatum(), logPath, running.Cancel.Token);
                 outcome = new TaskOutcome(task.DatumId, true, tries, outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null);
                 break;
             }
@@ -140,7 +144,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             }
         }
         _running.TryRemove(Key(task), out _);
-        _freeSlots.Push(running.Slot);
+        _freeRunners.Push(running.Runner);
         running.Cancel.Dispose();
         _finished.Enqueue((task.JobId, outcome));
         _wake.Release();
@@ -195,5 +199,5 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
 
     private static string Key(DatumTask task) => task.JobId + "/" + task.DatumId;
 
-    private sealed record Running(DatumTask Task, CancellationTokenSource Cancel, int Slot);
+    private sealed record Running(DatumTask Task, CancellationTokenSource Cancel, DatumRunner Runner);
 }

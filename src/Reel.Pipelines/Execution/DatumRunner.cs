@@ -11,21 +11,31 @@ namespace Reel.Pipelines.Execution;
 /// wrote there. A command sees the scratch <c>pfs</c> wherever its arguments or stdin say <c>/pfs</c>, and gets the
 /// directories in <c>REEL_INPUT_DIR</c>, <c>REEL_OUTPUT_DIR</c> and <c>REEL_PFS_DIR</c>; it runs in the spec's directory.
 /// </summary>
-public sealed partial class DatumRunner(ObjectStore objects)
+/// <remarks>
+/// One runner per worker slot, each with its own scratch directory, which is emptied but not recreated between datums:
+/// with many small datums, creating and removing directories costs more than running the command.
+/// </remarks>
+public sealed partial class DatumRunner(ObjectStore objects, string scratch)
 {
+    /// <summary>The input directories the scratch holds, empty, after the last datum; null when it must be cleaned first.</summary>
+    private HashSet<string>? _clean;
+
     /// <summary>The outputs of a successful try, as stored objects with their paths under <c>/pfs/out</c>.</summary>
-    /// <param name="scratch">The slot's own directory; emptied, not recreated, between datums (creating and removing directories is what costs most when datums are small).</param>
     public async Task<IReadOnlyList<FileEntry>> RunAsync(
-        PipelineSpec spec, string jobId, Datum datum, string scratch, string logPath, CancellationToken cancellationToken)
+        PipelineSpec spec, string jobId, Datum datum, string logPath, CancellationToken cancellationToken)
     {
         var pfs = Path.Combine(scratch, "pfs");
         var output = Path.Combine(pfs, "out");
         var keep = spec.Input.Repos.Select(r => r.Name).Append("out").ToHashSet(StringComparer.Ordinal);
-        Empty(pfs, keep);
-        foreach (var directory in keep)
+        if (_clean is null || !_clean.SetEquals(keep))
         {
-            Directory.CreateDirectory(Path.Combine(pfs, directory));
+            Empty(pfs, keep);
+            foreach (var directory in keep)
+            {
+                Directory.CreateDirectory(Path.Combine(pfs, directory));
+            }
         }
+        _clean = null;
         foreach (var file in datum.Files)
         {
             var target = Path.Combine(pfs, file.Input, file.Path.TrimStart('/'));
@@ -47,6 +57,7 @@ public sealed partial class DatumRunner(ObjectStore objects)
         finally
         {
             Empty(pfs, keep);
+            _clean = keep;
         }
     }
 
