@@ -198,6 +198,28 @@ public sealed class PipelineCommandTests : IDisposable
     }
 
     [Fact]
+    public void DatumTimeout_KillsTheCommand_AndFailsTheDatumWithTheReason()
+    {
+        var spec = WriteSpec("stuck.yaml", """
+            pipeline: {name: stuck}
+            input: {pfs: {repo: inbox, glob: "/*"}}
+            datum_tries: 1
+            datum_timeout: 1s
+            transform: {cmd: [sleep, "600"]}
+            """);
+        Ok("repo", "create", "inbox");
+        Ok("pipeline", "create", "-f", spec);
+        File.WriteAllText(Path.Combine(_work, "x"), "x");
+        Ok("put", "inbox@master:/x", "-f", Path.Combine(_work, "x"));
+
+        Assert.Equal(1, Run("job", "wait").ExitCode);
+        using var datums = JsonDocument.Parse(Ok("datum", "list", LatestJob("stuck"), "--json"));
+        var datum = Assert.Single(datums.RootElement.EnumerateArray().ToList());
+        Assert.Equal("Failed", datum.GetProperty("state").GetString());
+        Assert.Equal("timed out after 00:00:01", datum.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public void BadRequests_GetOneLineReasons_AndChangeNothing()
     {
         var bad = WriteSpec("bad.yaml", "pipeline: {name: p}\ninput: {pfs: {repo: videos}}\ntransform: {cmd: [true]}\n");
