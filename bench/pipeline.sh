@@ -15,7 +15,8 @@
 #                `reel extract` on the same files                                        target <= 1.3x
 #
 # Job times are the jobs' own start and finish times (`reel job inspect --json`); the engine is started first and
-# warmed by one small job, as a running engine would be. Scratch data lives in a temporary directory.
+# warmed by one small job, as a running engine would be. Scratch data lives in a temporary directory (KEEP_TMP=1
+# keeps it, with the engines' logs).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -27,9 +28,12 @@ VIDEOS="${VIDEOS:-100}"
 
 TMP="$(mktemp -d)"
 ENGINE_PIDS=()
-cleanup() { for pid in "${ENGINE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+cleanup() {
+    for pid in "${ENGINE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [[ -z "${KEEP_TMP:-}" ]]; then rm -rf "$TMP"; else echo "kept $TMP (engine logs: $TMP/*.engine.log)"; fi
+}
 trap cleanup EXIT
-[[ -n "${KEEP_TMP:-}" ]] && trap - EXIT
 cd "$REPO_ROOT"
 ./reel --help >/dev/null
 REEL="$REPO_ROOT/.reel-build/bin/reel"

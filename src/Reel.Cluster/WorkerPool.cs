@@ -19,6 +19,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
 {
     private static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan NoJobsWait = TimeSpan.FromMilliseconds(200);
 
     private readonly string _worker = $"{Environment.MachineName}/{Environment.ProcessId}";
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
@@ -67,9 +68,10 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         }
         var leased = 0;
         var free = options.Slots - _running.Count;
+        var jobs = free > 0 ? await grains.GetGrain<IJobBoardGrain>(0).ActiveJobsAsync() : [];
         if (free > 0)
         {
-            foreach (var job in await grains.GetGrain<IJobBoardGrain>(0).ActiveJobsAsync())
+            foreach (var job in jobs)
             {
                 var tasks = await grains.GetGrain<IJobGrain>(job).LeaseAsync(_worker, free - leased);
                 foreach (var task in tasks)
@@ -85,8 +87,9 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         }
         if (leased == 0 || _running.Count == options.Slots)
         {
-            // Woken early when a datum ends, so its slot is refilled at once.
-            await _wake.WaitAsync(IdleWait, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            // Woken early when a datum ends, so its slot is refilled at once; with no job at all, ask less often.
+            var wait = free > 0 && jobs.Count == 0 && _running.IsEmpty ? NoJobsWait : IdleWait;
+            await _wake.WaitAsync(wait, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
