@@ -55,6 +55,18 @@ public abstract record BuiltInStep(string Name)
             : sampling;
     }
 
+    internal static FaceModel ReadFaceModel(SpecNode options)
+    {
+        try
+        {
+            return FaceDetectors.Parse(options.String("face_model") ?? "short", "face_model");
+        }
+        catch (ArgumentException e)
+        {
+            throw options.Error("face_model", e.Message);
+        }
+    }
+
     internal static async Task ThrowOnFailureAsync(string step, Task<IReadOnlyList<VideoResult>> run)
     {
         var failed = (await run).FirstOrDefault(r => r.Outcome == VideoOutcome.Failed);
@@ -122,15 +134,7 @@ public sealed record AnalyzeStep(
     internal static AnalyzeStep Read(SpecNode options)
     {
         var models = options.Strings("models").SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-        FaceModel faceModel;
-        try
-        {
-            faceModel = FaceDetectors.Parse(options.String("face_model") ?? "short", "face_model");
-        }
-        catch (ArgumentException e)
-        {
-            throw options.Error("face_model", e.Message);
-        }
+        var faceModel = ReadFaceModel(options);
         var step = new AnalyzeStep(
             models.Count == 0 ? ["faces"] : models, ReadSampling(options), faceModel,
             options.String("object_model"), options.String("object_labels"), options.String("emotion_model"));
@@ -176,15 +180,7 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
                 throw options.Error("filters", e.Message);
             }
         }
-        FaceModel faceModel;
-        try
-        {
-            faceModel = FaceDetectors.Parse(options.String("face_model") ?? "short", "face_model");
-        }
-        catch (ArgumentException e)
-        {
-            throw options.Error("face_model", e.Message);
-        }
+        var faceModel = ReadFaceModel(options);
         var container = (options.String("container") ?? "mp4").TrimStart('.');
         return new RenderStep(filters, faceModel, container);
     }
