@@ -63,7 +63,7 @@ public abstract record BuiltInStep(string Name)
         }
         catch (ArgumentException e)
         {
-            throw options.Error("face_model", e.Message);
+            throw options.Invalid(e.Message);
         }
     }
 
