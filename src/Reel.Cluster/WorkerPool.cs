@@ -29,7 +29,6 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private long _lastRenew = Stopwatch.GetTimestamp();
     private readonly ConcurrentStack<DatumRunner> _freeRunners = new(Enumerable.Range(0, options.Slots).Reverse()
         .Select(slot => new DatumRunner(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch", slot.ToString(CultureInfo.InvariantCulture)))));
-    private readonly ConcurrentDictionary<string, bool> _logDirectories = new(StringComparer.Ordinal);
     private readonly string _scratch = Path.Combine(options.DataDirectory, "scratch");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -102,8 +101,11 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             _specs[task.JobId] = spec;
         }
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        _freeRunners.TryPop(out var runner);
-        var running = new Running(task, cancel, runner!);
+        if (!_freeRunners.TryPop(out var runner))
+        {
+            throw new InvalidOperationException("a datum was leased with no free slot");
+        }
+        var running = new Running(task, cancel, runner);
         _running[Key(task)] = running;
         _ = Task.Run(() => RunAsync(spec, running), CancellationToken.None);
     }
@@ -114,11 +116,6 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         var logPath = Path.Combine(options.DataDirectory, "logs", task.JobId, task.DatumId + ".log");
-        if (!_logDirectories.ContainsKey(task.JobId))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-            _logDirectories[task.JobId] = true;
-        }
         TaskOutcome outcome;
         var tries = 0;
         while (true)
@@ -138,6 +135,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             catch (Exception e)
             {
                 var reason = e is StepFailedException or IOException or UnauthorizedAccessException ? e.Message : e.ToString();
+                Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
                 await File.AppendAllTextAsync(logPath, $"reel: try {tries} of {spec.DatumTries} failed: {reason}\n", CancellationToken.None);
                 if (tries >= spec.DatumTries)
                 {
@@ -146,8 +144,9 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 }
             }
         }
-        _running.TryRemove(Key(task), out _);
+        // The runner goes back before the slot counts as free, so whoever sees the free slot finds a runner.
         _freeRunners.Push(running.Runner);
+        _running.TryRemove(Key(task), out _);
         running.Cancel.Dispose();
         _finished.Enqueue((task.JobId, outcome));
         _wake.Release();

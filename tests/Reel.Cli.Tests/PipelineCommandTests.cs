@@ -177,16 +177,14 @@ public sealed class PipelineCommandTests : IDisposable
         var spec = WriteSpec("slow.yaml", """
             pipeline: {name: slow}
             input: {pfs: {repo: inbox, glob: "/*"}}
-            transform: {cmd: [sleep, "600"]}
-            """);
+            transform: {cmd: [sh, -c, "echo started > STARTED; exec sleep 600"]}
+            """.Replace("STARTED", Path.Combine(_work, "started"), StringComparison.Ordinal));
         Ok("repo", "create", "inbox");
         Ok("pipeline", "create", "-f", spec);
         File.WriteAllText(Path.Combine(_work, "x"), "x");
         Ok("put", "inbox@master:/x", "-f", Path.Combine(_work, "x"));
         var job = LatestJob("slow");
-        // The datum's log appears when its command starts.
-        var logs = Path.Combine(DataDir, "logs", job);
-        WaitUntil(() => Directory.Exists(logs) && Directory.EnumerateFiles(logs).Any());
+        WaitUntil(() => File.Exists(Path.Combine(_work, "started")));
 
         Ok("job", "stop", job);
         var wait = Run("job", "wait", job);

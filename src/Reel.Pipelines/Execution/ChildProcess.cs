@@ -4,14 +4,14 @@ using Reel.Pipelines.Specs;
 namespace Reel.Pipelines.Execution;
 
 /// <summary>
-/// Runs a datum's command with <c>posix_spawnp</c>: its stdin from a file, stdout and stderr straight into the
-/// datum's log, in its own process group so a timeout or stop kills everything it started. About twice as fast as
+/// Runs a datum's command with <c>posix_spawnp</c>: its stdin from a file, stdout and stderr straight into a log
+/// file (emptied first), in its own process group so a timeout or stop kills everything it started. About twice as fast as
 /// <see cref="System.Diagnostics.Process"/> with redirected pipes, which matters when datums are small and many.
 /// </summary>
 internal static partial class ChildProcess
 {
     private const int OpenReadOnly = 0;
-    private const int OpenAppendCreate = 0x1 | 0x40 | 0x400; // O_WRONLY | O_CREAT | O_APPEND
+    private const int OpenTruncateCreate = 0x1 | 0x40 | 0x200; // O_WRONLY | O_CREAT | O_TRUNC
     private const short SpawnSetProcessGroup = 0x02;
     private const short SpawnSetSignalDefaults = 0x04;
     private const short SpawnSetSignalMask = 0x08;
@@ -40,7 +40,7 @@ internal static partial class ChildProcess
         {
             Check(posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
             Check(posix_spawn_file_actions_addopen(actions, 0, stdinPath, OpenReadOnly, 0), "redirect stdin");
-            Check(posix_spawn_file_actions_addopen(actions, 1, logPath, OpenAppendCreate, 0x1a4), "redirect stdout");
+            Check(posix_spawn_file_actions_addopen(actions, 1, logPath, OpenTruncateCreate, 0x1a4), "redirect stdout");
             Check(posix_spawn_file_actions_adddup2(actions, 1, 2), "redirect stderr");
             Check(posix_spawn_file_actions_addchdir_np(actions, workingDirectory), "change directory");
             Check(posix_spawnattr_init(attributes), "posix_spawnattr_init");

@@ -137,7 +137,18 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
         {
             timeout.CancelAfter(limit);
         }
-        var exitCode = await ChildProcess.RunAsync(command, environment, transform.WorkingDirectory, stdin, logPath, timeout.Token);
+        // The command writes to the slot's log; only what it printed is kept, in the datum's log, so datums that
+        // print nothing create no file (with many small datums, creating files is what costs most).
+        var slotLog = Path.Combine(Path.GetDirectoryName(pfs)!, "log");
+        int exitCode;
+        try
+        {
+            exitCode = await ChildProcess.RunAsync(command, environment, transform.WorkingDirectory, stdin, slotLog, timeout.Token);
+        }
+        finally
+        {
+            KeepLog(slotLog, logPath);
+        }
         cancellationToken.ThrowIfCancellationRequested();
         if (timeout.IsCancellationRequested)
         {
@@ -145,7 +156,7 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
         }
         if (exitCode != 0)
         {
-            var lastLine = LastLine(logPath);
+            var lastLine = LastLine(slotLog);
             throw new StepFailedException(exitCode > 128
                 ? $"{command[0]} was killed by signal {exitCode - 128}"
                 : $"{command[0]} exited with code {exitCode}" + (lastLine is null ? "" : $": {lastLine}"));
@@ -155,6 +166,18 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
     private static readonly Lazy<Dictionary<string, string>> BaseEnvironment = new(() =>
         Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal));
+
+    private static void KeepLog(string slotLog, string logPath)
+    {
+        if (new FileInfo(slotLog) is not { Exists: true, Length: > 0 })
+        {
+            return;
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        using var source = File.OpenRead(slotLog);
+        using var target = new FileStream(logPath, FileMode.Append, FileAccess.Write);
+        source.CopyTo(target);
+    }
 
     /// <summary>The last non-blank line of a log (what a failing command usually says last).</summary>
     private static string? LastLine(string path)
