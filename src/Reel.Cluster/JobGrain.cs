@@ -174,21 +174,30 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         await FlushAsync();
         _finished = true;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await _writes;
-        var final = await database.UseAsync(async s =>
+        try
         {
-            if (_stopReason is not null)
+            await _writes;
+            var final = await database.UseAsync(async s =>
             {
-                return await s.FinishJobAsync(JobId, _stopReason == PipelineStore.StopRequested ? JobState.Killed : JobState.Failure, _stopReason,
-                    CancellationToken.None);
-            }
-            var counts = (await s.GetJobAsync(JobId, CancellationToken.None)).Counts;
-            return counts.Failed > 0
-                ? await s.FinishJobAsync(JobId, JobState.Failure, $"{counts.Failed} of {counts.Total} datums failed", CancellationToken.None)
-                : await s.FinishJobAsync(JobId, JobState.Success, null, CancellationToken.None);
-        });
-        logger.LogInformation("job {Job} of {Pipeline}: {State} (committed in {Ms:0} ms)", JobId, final.Pipeline, final.State, clock.Elapsed.TotalMilliseconds);
-        await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
+                if (_stopReason is not null)
+                {
+                    return await s.FinishJobAsync(JobId, _stopReason == PipelineStore.StopRequested ? JobState.Killed : JobState.Failure, _stopReason,
+                        CancellationToken.None);
+                }
+                var counts = (await s.GetJobAsync(JobId, CancellationToken.None)).Counts;
+                return counts.Failed > 0
+                    ? await s.FinishJobAsync(JobId, JobState.Failure, $"{counts.Failed} of {counts.Total} datums failed", CancellationToken.None)
+                    : await s.FinishJobAsync(JobId, JobState.Success, null, CancellationToken.None);
+            });
+            logger.LogInformation("job {Job} of {Pipeline}: {State} (committed in {Ms:0} ms)", JobId, final.Pipeline, final.State, clock.Elapsed.TotalMilliseconds);
+            await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
+        }
+        catch (Exception e)
+        {
+            // The scheduler starts the job again from what the database recorded; unrecorded datums run again.
+            logger.LogError(e, "job {Job}: could not record or commit its results; it resumes from its recorded state", JobId);
+            await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
+        }
         DeactivateOnIdle();
     }
 

@@ -12,8 +12,6 @@ internal sealed class JobScheduler(
     IGrainFactory grains, EngineDatabase database, EngineOptions options, IHostApplicationLifetime lifetime, ILogger<JobScheduler> logger)
     : BackgroundService
 {
-    private readonly HashSet<string> _started = new(StringComparer.Ordinal);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var idleSince = DateTimeOffset.UtcNow;
@@ -31,13 +29,11 @@ internal sealed class JobScheduler(
                     return await s.ListUnfinishedJobsAsync(stoppingToken);
                 }, stoppingToken);
                 busy = unfinished.Count > 0;
-                // One job per pipeline at a time, oldest first, so outputs commit in input order.
+                // One job per pipeline at a time, oldest first, so outputs commit in input order. Starting is idempotent:
+                // asking every round also revives a job whose grain gave up.
                 foreach (var job in unfinished.GroupBy(j => j.Pipeline).Select(g => g.First()))
                 {
-                    if (_started.Add(job.Id))
-                    {
-                        await grains.GetGrain<IJobGrain>(job.Id).StartAsync();
-                    }
+                    await grains.GetGrain<IJobGrain>(job.Id).StartAsync();
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)
