@@ -29,6 +29,12 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             return;
         }
         var job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
+        if (job.IsFinished)
+        {
+            // A scheduler round that read the job before it finished.
+            DeactivateOnIdle();
+            return;
+        }
         var pipeline = await database.UseAsync(s => s.GetPipelineAsync(job.Pipeline, CancellationToken.None));
         _jobSpec = new JobSpec(pipeline.SpecText, pipeline.SpecSource, pipeline.Directory);
         _spec = pipeline.Spec;

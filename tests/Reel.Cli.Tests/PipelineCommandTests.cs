@@ -63,14 +63,14 @@ public sealed class PipelineCommandTests : IDisposable
             File.WriteAllText(Path.Combine(inbox, name), $"text {name}\n");
         }
         Ok("put", "inbox@master:/", "-f", inbox, "-r");
-        Assert.Equal(0, Run("job", "wait").ExitCode);
+        AssertJobsSucceed();
         var firstIds = Enumerable.ToDictionary(["a", "b", "c"], n => n, n => Get($"copy@master:/{n}.id"));
 
         File.WriteAllText(Path.Combine(_work, "runs"), "");
         File.WriteAllText(Path.Combine(inbox, "b"), "text b changed\n");
         Ok("put", "inbox@master:/b", "-f", Path.Combine(inbox, "b"));
         Ok("rm", "inbox@master:/c");
-        Assert.Equal(0, Run("job", "wait").ExitCode);
+        AssertJobsSucceed();
 
         Assert.Equal("TEXT A\n", Get("copy@master:/a"));
         Assert.Equal("TEXT B CHANGED\n", Get("copy@master:/b"));
@@ -131,7 +131,7 @@ public sealed class PipelineCommandTests : IDisposable
         File.WriteAllText(marker, "");
         File.WriteAllText(Path.Combine(_work, "runs"), "");
         Ok("pipeline", "rerun", "picky", "--failed-only");
-        Assert.Equal(0, Run("job", "wait").ExitCode);
+        AssertJobsSucceed();
         Assert.Equal(["ran bad"], File.ReadAllLines(Path.Combine(_work, "runs")));
         using (var ls = JsonDocument.Parse(Ok("ls", "picky@master:/", "--json")))
         {
@@ -262,6 +262,12 @@ public sealed class PipelineCommandTests : IDisposable
         var target = Path.Combine(_work, "got-" + Guid.NewGuid().ToString("N"));
         Ok("get", address, "-o", target);
         return File.ReadAllText(target);
+    }
+
+    private void AssertJobsSucceed()
+    {
+        var wait = Run("job", "wait");
+        Assert.True(wait.ExitCode == 0, $"reel job wait exited {wait.ExitCode}: {wait.StdErr}");
     }
 
     private string Logs(string pipeline) => "\n" + Run("logs", "--pipeline", pipeline).StdOut;

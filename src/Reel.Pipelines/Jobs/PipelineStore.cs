@@ -358,6 +358,10 @@ public sealed class PipelineStore
     public async Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, CancellationToken cancellationToken)
     {
         var job = await GetJobAsync(jobId, cancellationToken);
+        if (job.IsFinished)
+        {
+            return job;
+        }
         string? output = null;
         if (state != JobState.Killed)
         {
