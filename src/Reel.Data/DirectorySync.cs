@@ -2,13 +2,18 @@ using System.Runtime.InteropServices;
 
 namespace Reel.Data;
 
-/// <summary>fsync of a directory, so a rename into it survives a power loss, not only a killed process.</summary>
+/// <summary>fsync of a directory (a rename into it survives a power loss, not only a killed process), or syncfs.</summary>
 internal static partial class DirectorySync
 {
     private const int ReadOnly = 0;
     private const int DirectoryOnly = 0x10000; // O_DIRECTORY on Linux
 
-    public static void Flush(string directory)
+    public static void Flush(string directory) => Sync(directory, Fsync, "sync directory");
+
+    /// <summary>syncfs: every file written on the file system holding <paramref name="directory"/> reaches the disk.</summary>
+    public static void FlushFileSystem(string directory) => Sync(directory, SyncFs, "sync the file system of");
+
+    private static void Sync(string directory, Func<int, int> sync, string what)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -21,9 +26,9 @@ internal static partial class DirectorySync
         }
         try
         {
-            if (Fsync(fd) != 0)
+            if (sync(fd) != 0)
             {
-                throw new IOException($"cannot sync directory {directory} (errno {Marshal.GetLastPInvokeError()})");
+                throw new IOException($"cannot {what} {directory} (errno {Marshal.GetLastPInvokeError()})");
             }
         }
         finally
@@ -37,6 +42,9 @@ internal static partial class DirectorySync
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static partial int SyncFs(int fd);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -78,6 +78,36 @@ public sealed class ObjectStore
         }
     }
 
+    /// <summary>
+    /// Takes <paramref name="file"/> (on the store's file system, e.g. a task's scratch output) into the store by
+    /// renaming it, not copying it; identical content already stored is kept and the file deleted. Nothing is synced:
+    /// call <see cref="FlushAll"/> once after adopting many files, before anything refers to them.
+    /// </summary>
+    public async Task<StoredObject> AdoptAsync(string file, CancellationToken cancellationToken)
+    {
+        long size;
+        string hash;
+        await using (var content = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan))
+        {
+            size = content.Length;
+            hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(content, cancellationToken));
+        }
+        var final = PathOf(hash);
+        if (File.Exists(final))
+        {
+            File.Delete(file);
+        }
+        else
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+            File.Move(file, final, overwrite: true);
+        }
+        return new StoredObject(hash, size);
+    }
+
+    /// <summary>Makes every adopted object and its directory entry durable (one syncfs for all of them).</summary>
+    public void FlushAll() => DirectorySync.FlushFileSystem(Root);
+
     public Stream Open(string hash) =>
         new FileStream(PathOf(hash), FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
 

@@ -192,14 +192,28 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
         return reader.ReadToEnd().Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
     }
 
+    /// <summary>Moves the outputs into the object store (renames, no copies) and makes them durable with one sync.</summary>
     private async Task<IReadOnlyList<FileEntry>> StoreOutputsAsync(string output, CancellationToken cancellationToken)
     {
         var stored = new List<FileEntry>();
-        foreach (var file in Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var file in Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList())
         {
-            await using var content = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-            var entry = await objects.PutAsync(content, cancellationToken);
+            StoredObject entry;
+            if (new FileInfo(file).LinkTarget is null)
+            {
+                entry = await objects.AdoptAsync(file, cancellationToken);
+            }
+            else
+            {
+                // A symbolic link is stored as what it points at.
+                await using var content = File.OpenRead(file);
+                entry = await objects.PutAsync(content, cancellationToken);
+            }
             stored.Add(new FileEntry(DataPath.Combine("/", Path.GetRelativePath(output, file)), entry.Hash, entry.Size));
+        }
+        if (stored.Count > 0)
+        {
+            objects.FlushAll();
         }
         return stored;
     }
