@@ -76,7 +76,7 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
     {
         var passes = new List<(Rect Region, float Threshold)>();
         var tiles = Tiles(bgr.Width, bgr.Height);
-        // Squares overlapping by a third already show every face a square can hold; the whole frame adds nothing.
+        // Frame-tall squares that cover the picture show every face the whole picture would, larger; it adds nothing.
         if (_tiling != FaceTiling.Squares || tiles.Count == 0)
         {
             passes.Add((new Rect(0, 0, bgr.Width, bgr.Height), _threshold));
@@ -94,8 +94,10 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
 
     /// <summary>
     /// Overlapping square tiles: as tall as the picture (Squares), then a quarter and a sixth of the longer side
-    /// (Dense, at least three network inputs), each overlapping its neighbour by a third or more so every face
-    /// lies whole in some tile.
+    /// (Dense, at least three network inputs). Frame-tall squares are as few as cover the picture (two for 16:9,
+    /// overlapping by an eighth of their side or more, a fifth for 16:9): a face at the seam is still mostly inside one of them, and each square
+    /// is a forward pass on every frame. The small Dense tiles overlap by a third or more, so every face of a group
+    /// photo lies whole in some tile.
     /// </summary>
     private List<Rect> Tiles(int width, int height)
     {
@@ -105,21 +107,21 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
         }
         var longer = Math.Max(width, height);
         var shorter = Math.Min(width, height);
-        var sides = new List<int>();
+        var sides = new List<(int Side, double MinOverlap)>();
         if (longer >= shorter * 1.5)
         {
-            sides.Add(shorter);
+            sides.Add((shorter, 1.0 / 8));
         }
         if (_tiling == FaceTiling.Dense)
         {
-            sides.AddRange(new[] { longer / 4, longer / 6 }.Select(s => Math.Max(_input * 3, s)).Where(s => s * 1.5 < longer));
+            sides.AddRange(new[] { longer / 4, longer / 6 }.Select(s => Math.Max(_input * 3, s)).Where(s => s * 1.5 < longer).Select(s => (s, 1.0 / 3)));
         }
         var tiles = new List<Rect>();
-        foreach (var side in sides.Distinct())
+        foreach (var (side, overlap) in sides.Distinct())
         {
-            foreach (var top in Starts(height, side))
+            foreach (var top in Starts(height, side, overlap))
             {
-                foreach (var left in Starts(width, side))
+                foreach (var left in Starts(width, side, overlap))
                 {
                     tiles.Add(new Rect(left, top, Math.Min(side, width - left), Math.Min(side, height - top)));
                 }
@@ -128,9 +130,9 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
         return tiles;
     }
 
-    /// <summary>Tile starts along one axis: evenly spread, first at 0, last flush with the end, overlapping by a third or more.</summary>
-    private static IEnumerable<int> Starts(int length, int side) =>
-        side >= length ? [0] : Spread(length, side, (int)Math.Ceiling((double)(length - side) / (side * 2 / 3)) + 1);
+    /// <summary>Tile starts along one axis: evenly spread, first at 0, last flush with the end, neighbours overlapping by at least <paramref name="minOverlap"/> of a side.</summary>
+    private static IEnumerable<int> Starts(int length, int side, double minOverlap) =>
+        side >= length ? [0] : Spread(length, side, (int)Math.Ceiling((length - side) / (side * (1 - minOverlap))) + 1);
 
     /// <summary>Starts of <paramref name="count"/> tiles evenly spread over a length, the first at 0, the last flush with the end.</summary>
     private static IEnumerable<int> Spread(int length, int side, int count) =>
