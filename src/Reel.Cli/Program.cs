@@ -25,6 +25,7 @@ internal static class Program
             DatumCommand.Create(),
             LogsCommand.Create(),
             EngineCommand.Create(),
+            ServeCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -11,9 +11,12 @@ public sealed record BoxesOptions
 
     /// <summary>Whether to mark the keypoints (eyes, nose, mouth, ears) with small dots.</summary>
     public bool Keypoints { get; init; } = true;
+
+    /// <summary>Whether to write each detection's label before its score ("person 0.91"), for detections other than faces.</summary>
+    public bool Labels { get; init; }
 }
 
-/// <summary>Draws each face's box with its score, and its keypoints as small dots.</summary>
+/// <summary>Draws each face's (or detection's) box with its score, and its keypoints as small dots.</summary>
 public sealed class BoxesFilter(BoxesOptions? options = null) : IFrameFilter
 {
     private readonly BoxesOptions _options = options ?? new BoxesOptions();
@@ -30,7 +33,8 @@ public sealed class BoxesFilter(BoxesOptions? options = null) : IFrameFilter
         {
             var box = new Rect((int)Math.Round(face.Box.X), (int)Math.Round(face.Box.Y), (int)Math.Round(face.Box.Width), (int)Math.Round(face.Box.Height));
             Cv2.Rectangle(bgr, box, _options.Color, unit, LineTypes.AntiAlias);
-            var label = face.Score.ToString("0.00", CultureInfo.InvariantCulture);
+            var score = face.Score.ToString("0.00", CultureInfo.InvariantCulture);
+            var label = _options.Labels ? $"{face.Label} {score}" : score;
             var scale = 0.5 * unit;
             var textSize = Cv2.GetTextSize(label, HersheyFonts.HersheySimplex, scale, unit, out var baseline);
             var top = box.Y - textSize.Height - baseline - unit >= 0 ? box.Y - unit : box.Y + textSize.Height + unit;

@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Reel.Server.Analysis;
+
+/// <summary>
+/// The analysis API of the seed system (a Flask + Cassandra service), with its paths, field names, status codes
+/// and value formats, so its clients work unchanged: start, status, results, frame images, metrics, videos.
+/// </summary>
+public static class AnalysisEndpoints
+{
+    public const string CorsPolicy = "analysis";
+
+    public static void MapAnalysis(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/analysis").RequireCors(CorsPolicy);
+        group.MapPost("/start", StartAsync);
+        group.MapGet("/videos", VideosAsync);
+        group.MapGet("/{id}", StatusAsync);
+        group.MapGet("/{id}/results", ResultsAsync);
+        group.MapGet("/{id}/frame/{frame:int}", FrameAsync);
+        group.MapGet("/{id}/frame/{frame:int}/results", FrameResultsAsync);
+        group.MapGet("/{id}/metrics", MetricsAsync);
+    }
+
+    public static IResult Error(int status, string message) => Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
+
+    private static async Task<IResult> StartAsync(
+        HttpContext context, AnalysisStore store, AnalysisRunner runner, VideoFetcher fetcher, ServerOptions options, CancellationToken cancellationToken)
+    {
+        if (!context.Request.HasJsonContentType())
+        {
+            return Error(StatusCodes.Status400BadRequest, "Content-Type must be application/json");
+        }
+        JsonNode? body;
+        try
+        {
+            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            return Error(StatusCodes.Status400BadRequest, $"the body is not valid JSON: {e.Message}");
+        }
+        catch (BadHttpRequestException e)
+        {
+            return Error(e.StatusCode, $"the request body is over the {options.MaxRequestBytes}-byte limit");
+        }
+        if (body is not JsonObject request)
+        {
+            return Error(StatusCodes.Status400BadRequest, "the body must be a JSON object");
+        }
+        try
+        {
+            var url = fetcher.Parse(request["videoURL"] is JsonValue u && u.TryGetValue<string>(out var text) ? text : null);
+            var models = ReadModels(request["modelsToRun"], options);
+            var frameStep = ReadFrameStep(request["frameStep"]);
+            var name = request["videoName"] switch
+            {
+                null => null,
+                JsonValue v when v.TryGetValue<string>(out var s) => s,
+                _ => throw new RequestRefusedException("videoName must be a string"),
+            };
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                name = Uri.UnescapeDataString(url.AbsolutePath.Split('/')[^1]) is { Length: > 0 } last ? last : url.Host;
+            }
+            await fetcher.CheckAsync(url, cancellationToken);
+
+            var analysis = new AnalysisRecord(Guid.NewGuid(), url.ToString(), name, models, frameStep, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
+            await store.CreateAsync(analysis, cancellationToken);
+            runner.Enqueue(analysis.Id);
+            var view = View(context, analysis);
+            return Results.Created(StatusUrl(context, analysis.Id), view);
+        }
+        catch (RequestRefusedException e)
+        {
+            return Error(e.Status, e.Message);
+        }
+    }
+
+    private static IReadOnlyList<string> ReadModels(JsonNode? node, ServerOptions options)
+    {
+        if (node is not JsonArray array || array.Count == 0)
+        {
+            throw new RequestRefusedException($"modelsToRun must be a non-empty list of: {string.Join(", ", SeedModels.Names)}");
+        }
+        var models = new List<string>();
+        foreach (var item in array)
+        {
+            if (item is not JsonValue value || !value.TryGetValue<string>(out var name) || !SeedModels.TryGetReelModel(name, out var reel))
+            {
+                throw new RequestRefusedException($"unknown model {item?.ToJsonString() ?? "null"} in modelsToRun; the models are {string.Join(", ", SeedModels.Names)}");
+            }
+            if ((reel == "objects" && options.ObjectModel is null) || (reel == "emotions" && options.EmotionModel is null))
+            {
+                throw new RequestRefusedException($"{name} is not available: this server was started without {(reel == "objects" ? "--object-model" : "--emotion-model")}");
+            }
+            if (!models.Contains(name))
+            {
+                models.Add(name);
+            }
+        }
+        return models;
+    }
+
+    /// <summary>A number, a numeric string, or absent/empty (1), as the seed accepted it.</summary>
+    private static int ReadFrameStep(JsonNode? node)
+    {
+        var text = node switch
+        {
+            null => "",
+            JsonValue v when v.TryGetValue<string>(out var s) => s.Trim(),
+            JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.ToJsonString(),
+            _ => throw new RequestRefusedException("frameStep must be a whole number of at least 1"),
+        };
+        if (text.Length == 0)
+        {
+            return 1;
+        }
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var step) && step >= 1
+            ? step
+            : throw new RequestRefusedException($"frameStep must be a whole number of at least 1, not {text}");
+    }
+
+    private static async Task<IResult> StatusAsync(HttpContext context, string id, AnalysisStore store, CancellationToken cancellationToken) =>
+        await FindAsync(id, store, cancellationToken) is var (analysis, error) && analysis is not null
+            ? Results.Json(View(context, analysis))
+            : error!;
+
+    private static async Task<IResult> VideosAsync(HttpContext context, AnalysisStore store, CancellationToken cancellationToken) =>
+        Results.Json(new JsonArray((await store.ListAsync(AnalysisStatus.Completed, cancellationToken)).Select(a => (JsonNode)View(context, a)).ToArray()));
+
+    private static async Task<IResult> ResultsAsync(HttpContext context, string id, AnalysisStore store, CancellationToken cancellationToken)
+    {
+        var (analysis, error) = await FindAsync(id, store, cancellationToken);
+        if (analysis is null)
+        {
+            return error!;
+        }
+        var rows = await store.GetResultsAsync(analysis.Id, null, cancellationToken);
+        return rows.Count == 0 ? Error(StatusCodes.Status404NotFound, $"no results for video {analysis.Id} yet ({analysis.Status})") : Results.Json(Rows(context, analysis, rows));
+    }
+
+    private static async Task<IResult> FrameResultsAsync(HttpContext context, string id, int frame, AnalysisStore store, CancellationToken cancellationToken)
+    {
+        var (analysis, error) = await FindAsync(id, store, cancellationToken);
+        if (analysis is null)
+        {
+            return error!;
+        }
+        var rows = await store.GetResultsAsync(analysis.Id, frame, cancellationToken);
+        return rows.Count == 0 ? Error(StatusCodes.Status404NotFound, $"no results for frame {frame} of video {analysis.Id}") : Results.Json(Rows(context, analysis, rows));
+    }
+
+    private static async Task<IResult> FrameAsync(
+        string id, int frame, AnalysisStore store, AnalysisRunner runner, CancellationToken cancellationToken)
+    {
+        var (analysis, error) = await FindAsync(id, store, cancellationToken);
+        if (analysis is null)
+        {
+            return error!;
+        }
+        if (runner.SourceOf(analysis.Id) is not { } source || analysis.Status is AnalysisStatus.Pending)
+        {
+            return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} is not fetched yet ({analysis.Status})");
+        }
+        var rows = await store.GetResultsAsync(analysis.Id, frame, cancellationToken);
+        var jpeg = frame < 0 ? null : await FrameImages.RenderAsync(source, frame, rows, cancellationToken);
+        return jpeg is null ? Error(StatusCodes.Status404NotFound, $"video {analysis.Id} has no frame {frame}") : Results.File(jpeg, "image/jpeg");
+    }
+
+    private static async Task<IResult> MetricsAsync(HttpContext context, string id, AnalysisStore store, CancellationToken cancellationToken)
+    {
+        var (analysis, error) = await FindAsync(id, store, cancellationToken);
+        if (analysis is null)
+        {
+            return error!;
+        }
+        var rows = await store.GetResultsAsync(analysis.Id, null, cancellationToken);
+        var models = new JsonObject();
+        foreach (var group in rows.GroupBy(r => r.Model))
+        {
+            models[group.Key] = new JsonObject
+            {
+                ["frames_analyzed"] = group.Count(),
+                ["detections"] = group.Sum(r => JsonNode.Parse(r.Results)!.AsArray().Count),
+                ["average_inference_time"] = Math.Round(group.Average(r => r.InferenceMs), 3),
+                ["total_inference_time"] = Math.Round(group.Sum(r => r.InferenceMs), 3),
+            };
+        }
+        return Results.Json(new JsonObject
+        {
+            ["video_id"] = analysis.Id.ToString("D"),
+            ["status"] = analysis.Status.ToString(),
+            ["frames_analyzed"] = rows.Select(r => r.Frame).Distinct().Count(),
+            ["greatest_frame_analyzed"] = analysis.GreatestFrame,
+            ["models"] = models,
+        });
+    }
+
+    /// <summary>The analysis for a path id: 400 when it is not a UUID, 404 when there is none.</summary>
+    private static async Task<(AnalysisRecord? Analysis, IResult? Error)> FindAsync(string id, AnalysisStore store, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(id, out var guid))
+        {
+            return (null, Error(StatusCodes.Status400BadRequest, $"'{id}' is not a valid video_id (a UUID)"));
+        }
+        return await store.GetAsync(guid, cancellationToken) is { } analysis
+            ? (analysis, null)
+            : (null, Error(StatusCodes.Status404NotFound, $"video {guid} does not exist"));
+    }
+
+    private static JsonObject View(HttpContext context, AnalysisRecord analysis)
+    {
+        var view = new JsonObject
+        {
+            ["video_id"] = analysis.Id.ToString("D"),
+            ["video_url"] = analysis.VideoUrl,
+            ["video_name"] = analysis.VideoName,
+            ["status"] = analysis.Status.ToString(),
+            ["models_to_run"] = new JsonArray(analysis.Models.Select(m => (JsonNode)m).ToArray()),
+            ["frame_step"] = analysis.FrameStep,
+            ["greatest_frame_analyzed"] = analysis.GreatestFrame,
+            ["status_url"] = StatusUrl(context, analysis.Id),
+        };
+        if (analysis.Status == AnalysisStatus.Completed)
+        {
+            view["results_url"] = StatusUrl(context, analysis.Id) + "/results";
+        }
+        if (analysis.Status == AnalysisStatus.Failed)
+        {
+            view["error"] = analysis.Error;
+        }
+        return view;
+    }
+
+    private static JsonArray Rows(HttpContext context, AnalysisRecord analysis, IReadOnlyList<AnalysisRow> rows) =>
+        new(rows.Select(r => (JsonNode)new JsonObject
+        {
+            ["video_id"] = analysis.Id.ToString("D"),
+            ["frame_number"] = r.Frame,
+            ["video_timestamp"] = Math.Round(r.Timestamp, 6),
+            ["inference_model"] = r.Model,
+            ["inference_results"] = JsonNode.Parse(r.Results),
+            ["inference_time"] = Math.Round(r.InferenceMs, 3),
+            ["frames_url"] = $"{StatusUrl(context, analysis.Id)}/frame/{r.Frame}",
+        }).ToArray());
+
+    private static string StatusUrl(HttpContext context, Guid id) =>
+        $"{context.Request.Scheme}://{context.Request.Host}/analysis/{id:D}";
+}

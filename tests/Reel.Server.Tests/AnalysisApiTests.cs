@@ -1,0 +1,176 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OpenCvSharp;
+using Reel.Server.Analysis;
+
+namespace Reel.Server.Tests;
+
+/// <summary>The seed system's client flow and error contract, against a real server fetching real videos over HTTP.</summary>
+public sealed class AnalysisApiTests
+{
+    [Fact]
+    public async Task SeedClientFlow_StartStatusResultsFrame_OnSmallOgv()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: true);
+        var url = $"{server.FilesUrl}/videos/small.ogv";
+
+        using var start = await server.StartAnalysisAsync(
+            $$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection", "faces_detection"], "videoName": "demo", "frameStep": "10"}""");
+        Assert.Equal(HttpStatusCode.Created, start.StatusCode);
+        var started = await start.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(Guid.TryParse(started.GetProperty("video_id").GetString(), out var id));
+        Assert.Equal(url, started.GetProperty("video_url").GetString());
+        Assert.Equal("Pending", started.GetProperty("status").GetString());
+        Assert.Equal("demo", started.GetProperty("video_name").GetString());
+        Assert.Equal(["color_detection", "faces_detection"], started.GetProperty("models_to_run").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal(10, started.GetProperty("frame_step").GetInt32());
+        var statusUrl = started.GetProperty("status_url").GetString()!;
+        Assert.EndsWith($"/analysis/{id}", statusUrl, StringComparison.Ordinal);
+
+        var status = await server.WaitAsync(statusUrl);
+        Assert.Equal("Completed", status.GetProperty("status").GetString());
+        Assert.Equal(80, status.GetProperty("greatest_frame_analyzed").GetInt32());
+        var results = await server.Client.GetFromJsonAsync<JsonElement>(status.GetProperty("results_url").GetString());
+        var rows = results.EnumerateArray().ToList();
+        Assert.Equal(9 * 2, rows.Count);
+        Assert.Equal([0, 10, 20, 30, 40, 50, 60, 70, 80], rows.Select(r => r.GetProperty("frame_number").GetInt32()).Distinct());
+        foreach (var row in rows)
+        {
+            Assert.Equal(id.ToString(), row.GetProperty("video_id").GetString());
+            Assert.Equal(row.GetProperty("frame_number").GetInt32() / 20.0, row.GetProperty("video_timestamp").GetDouble(), 6);
+            Assert.True(row.GetProperty("inference_time").GetDouble() > 0);
+            Assert.EndsWith($"/frame/{row.GetProperty("frame_number").GetInt32()}", row.GetProperty("frames_url").GetString(), StringComparison.Ordinal);
+        }
+        var colors = rows.First(r => r.GetProperty("inference_model").GetString() == "color_detection").GetProperty("inference_results");
+        Assert.All(colors.EnumerateArray(), c => Assert.Matches("^#[0-9a-f]{6}$", c.GetProperty("color").GetString()));
+        Assert.Equal(100, colors.EnumerateArray().Sum(c => c.GetProperty("percentage").GetDouble()), 0);
+
+        var jpeg = await server.Client.GetByteArrayAsync(rows[2].GetProperty("frames_url").GetString());
+        using (var image = Cv2.ImDecode(jpeg, ImreadModes.Color))
+        {
+            Assert.Equal((400, 300), (image.Width, image.Height));
+        }
+        var frameRows = await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}/frame/10/results");
+        Assert.Equal(2, frameRows.GetArrayLength());
+        var metrics = await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}/metrics");
+        Assert.Equal(9, metrics.GetProperty("frames_analyzed").GetInt32());
+        Assert.Equal(45, metrics.GetProperty("models").GetProperty("color_detection").GetProperty("detections").GetInt32());
+        var videos = await server.Client.GetFromJsonAsync<JsonElement>("/analysis/videos");
+        Assert.Equal(id.ToString(), Assert.Single(videos.EnumerateArray().ToList()).GetProperty("video_id").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync($"/analysis/{id}/frame/89")).StatusCode);
+    }
+
+    [Fact]
+    public async Task FacesDetection_OnSamsungfun_FindsTheThreeFacesAtFiveSeconds_AndDrawsThem()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: true);
+        using var start = await server.StartAnalysisAsync(
+            $$"""{"videoURL": "{{server.FilesUrl}}/videos/samsungfun.mp4", "modelsToRun": ["faces_detection"], "frameStep": 150}""");
+        Assert.Equal(HttpStatusCode.Created, start.StatusCode);
+        var status = await server.WaitAsync((await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status_url").GetString()!);
+        Assert.Equal("Completed", status.GetProperty("status").GetString());
+        var id = status.GetProperty("video_id").GetString();
+
+        var row = Assert.Single((await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}/frame/150/results")).EnumerateArray().ToList());
+        Assert.Equal(5.005, row.GetProperty("video_timestamp").GetDouble(), 3);
+        var faces = row.GetProperty("inference_results").EnumerateArray().ToList();
+        Assert.Equal(3, faces.Count);
+        Assert.All(faces, f =>
+        {
+            Assert.Equal("face", f.GetProperty("label").GetString());
+            Assert.InRange(f.GetProperty("probability").GetDouble(), 0.5, 1);
+            Assert.Equal(4, f.GetProperty("coordinates").GetArrayLength());
+        });
+        // The drawn frame differs from the plain one exactly where the boxes are.
+        var drawn = await server.Client.GetByteArrayAsync($"/analysis/{id}/frame/150");
+        using var image = Cv2.ImDecode(drawn, ImreadModes.Color);
+        Assert.Equal((1920, 1080), (image.Width, image.Height));
+        var box = faces[0].GetProperty("coordinates");
+        var edge = image.At<Vec3b>(box[1].GetInt32() + (box[3].GetInt32() / 2), box[0].GetInt32());
+        Assert.True(edge.Item1 > 200 && edge.Item0 < 80 && edge.Item2 < 80, $"no green box edge: {edge.Item0},{edge.Item1},{edge.Item2}");
+    }
+
+    [Theory]
+    [InlineData("text/plain", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "Content-Type must be application/json")]
+    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": [""", 400, "the body is not valid JSON")]
+    [InlineData("application/json", """["videoURL"]""", 400, "the body must be a JSON object")]
+    [InlineData("application/json", """{"videoURL": "not a url", "modelsToRun": ["color_detection"]}""", 400, "Valid URL must be provided")]
+    [InlineData("application/json", """{"videoURL": 42, "modelsToRun": ["color_detection"]}""", 400, "Valid URL must be provided")]
+    [InlineData("application/json", """{"videoURL": "ftp://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "Valid URL must be provided")]
+    [InlineData("application/json", """{"videoURL": "file:///etc/passwd", "modelsToRun": ["color_detection"]}""", 400, "Valid URL must be provided")]
+    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": "color_detection"}""", 400, "modelsToRun must be a non-empty list")]
+    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["hats"]}""", 400, "unknown model \"hats\"")]
+    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["objects_detection"]}""", 400, "objects_detection is not available")]
+    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": "abc"}""", 400, "frameStep must be a whole number")]
+    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": 0}""", 400, "frameStep must be a whole number")]
+    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": [2]}""", 400, "frameStep must be a whole number")]
+    [InlineData("application/json", """{"videoURL": "http://127.0.0.1:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '127.0.0.1' is 127.0.0.1, a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://169.254.169.254/latest/meta-data", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '169.254.169.254' is 169.254.169.254")]
+    [InlineData("application/json", """{"videoURL": "http://[::1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '[::1]' is ::1, a loopback")]
+    public async Task BadStart_GetsItsStatusAndReason_AndCreatesNothing(string contentType, string body, int status, string reason)
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+
+        using var response = await server.Client.PostAsync("/analysis/start", new StringContent(body, Encoding.UTF8, contentType));
+
+        Assert.Equal(status, (int)response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+        Assert.StartsWith(reason, error, StringComparison.Ordinal);
+        Assert.Equal(0, (await server.Client.GetFromJsonAsync<JsonElement>("/analysis/videos")).GetArrayLength());
+        Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "analyses")));
+    }
+
+    [Fact]
+    public async Task HugeBody_Is413_UnknownAndMalformedIds_Are404And400()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        var huge = $$"""{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "videoName": "{{new string('x', 2 << 20)}}"}""";
+        using (var response = await server.StartAnalysisAsync(huge))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        }
+        var unknown = Guid.NewGuid();
+        foreach (var path in new[] { $"/analysis/{unknown}", $"/analysis/{unknown}/results", $"/analysis/{unknown}/frame/0", $"/analysis/{unknown}/metrics" })
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync(path)).StatusCode);
+        }
+        foreach (var path in new[] { "/analysis/12345/results", "/analysis/..%2F..%2Fetc/results", "/analysis/abc/frame/1" })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, (await server.Client.GetAsync(path)).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task FrameStep_AcceptsNumberNumericStringOrNothing()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: true);
+        var url = $"{server.FilesUrl}/videos/small.ogv";
+        foreach (var (step, expected) in new[] { ("3", 3), ("\"4\"", 4), ("\"\"", 1), ("null", 1) })
+        {
+            using var response = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"], "frameStep": {{step}}}""");
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            Assert.Equal(expected, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("frame_step").GetInt32());
+        }
+        using var absent = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"]}""");
+        Assert.Equal(1, (await absent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("frame_step").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("8.8.8.8", true)]
+    [InlineData("2606:4700::1111", true)]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("10.1.2.3", false)]
+    [InlineData("172.20.0.1", false)]
+    [InlineData("192.168.1.1", false)]
+    [InlineData("169.254.169.254", false)]
+    [InlineData("100.64.0.1", false)]
+    [InlineData("0.0.0.0", false)]
+    [InlineData("::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("fd00::1", false)]
+    [InlineData("::ffff:127.0.0.1", false)]
+    public void IsPublic_RefusesInternalAddresses(string address, bool expected) =>
+        Assert.Equal(expected, VideoFetcher.IsPublic(IPAddress.Parse(address)));
+}
