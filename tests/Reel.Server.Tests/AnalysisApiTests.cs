@@ -108,7 +108,7 @@ public sealed class AnalysisApiTests
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": [2]}""", 400, "frameStep must be a whole number")]
     [InlineData("application/json", """{"videoURL": "http://127.0.0.1:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '127.0.0.1' is 127.0.0.1, a loopback")]
     [InlineData("application/json", """{"videoURL": "http://169.254.169.254/latest/meta-data", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '169.254.169.254' is 169.254.169.254")]
-    [InlineData("application/json", """{"videoURL": "http://[::1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '[::1]' is ::1, a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://[::1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '::1' is ::1, a loopback")]
     public async Task BadStart_GetsItsStatusAndReason_AndCreatesNothing(string contentType, string body, int status, string reason)
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
@@ -117,7 +117,7 @@ public sealed class AnalysisApiTests
 
         Assert.Equal(status, (int)response.StatusCode);
         var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
-        Assert.StartsWith(reason, error, StringComparison.Ordinal);
+        Assert.True(error!.StartsWith(reason, StringComparison.Ordinal), error);
         Assert.Equal(0, (await server.Client.GetFromJsonAsync<JsonElement>("/analysis/videos")).GetArrayLength());
         Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "analyses")));
     }
