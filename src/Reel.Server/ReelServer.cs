@@ -1,8 +1,12 @@
 using Reel.Server.Analysis;
+using Scalar.AspNetCore;
 
 namespace Reel.Server;
 
-/// <summary>The HTTP server of <c>reel serve</c>: ASP.NET Core on Kestrel, with the seed-compatible analysis API.</summary>
+/// <summary>
+/// The HTTP server of <c>reel serve</c>: ASP.NET Core on Kestrel, with the seed-compatible analysis API, its OpenAPI
+/// document at <c>/openapi/v1.json</c> and an interactive page at <c>/docs</c>.
+/// </summary>
 public static class ReelServer
 {
     public static async Task<WebApplication> BuildAsync(ServerOptions options, CancellationToken cancellationToken)
@@ -18,6 +22,7 @@ public static class ReelServer
         builder.Services.AddSingleton<VideoFetcher>();
         builder.Services.AddSingleton<AnalysisRunner>();
         builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
+        builder.Services.AddOpenApi();
         builder.Services.AddCors(cors => cors.AddPolicy(AnalysisEndpoints.CorsPolicy, policy =>
         {
             if (options.CorsOrigins.Contains("*"))
@@ -33,7 +38,11 @@ public static class ReelServer
 
         var app = builder.Build();
         app.UseCors();
+        app.UseBearerToken(options);
         app.MapAnalysis();
+        // The API described at a stable URL, and an interactive page for it.
+        app.MapOpenApi("/openapi/v1.json");
+        app.MapScalarApiReference("/docs", o => o.WithOpenApiRoutePattern("/openapi/v1.json"));
         return app;
     }
 }

@@ -32,6 +32,12 @@ public sealed record ServerOptions
     /// <summary>Emotion classifier ONNX file for <c>emotions_detection</c>; without it the model is refused.</summary>
     public string? EmotionModel { get; init; }
 
+    /// <summary>When set, every request that changes something needs <c>Authorization: Bearer &lt;token&gt;</c>.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>With a token: whether reading stays open to requests without it.</summary>
+    public bool OpenReads { get; init; } = true;
+
     /// <summary>Origins allowed to call the analysis API from a browser; "*" for any.</summary>
     public IReadOnlyList<string> CorsOrigins { get; init; } = ["*"];
 }

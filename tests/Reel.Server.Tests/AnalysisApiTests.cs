@@ -174,3 +174,46 @@ public sealed class AnalysisApiTests
     public void IsPublic_RefusesInternalAddresses(string address, bool expected) =>
         Assert.Equal(expected, VideoFetcher.IsPublic(IPAddress.Parse(address)));
 }
+
+/// <summary>The API's description and the optional bearer token.</summary>
+public sealed class ServerTests
+{
+    [Fact]
+    public async Task OpenApiDocument_ListsTheAnalysisPaths_AndTheDocsPageServes()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+
+        var document = await server.Client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/analysis/start", paths);
+        Assert.Contains("/analysis/{id}/frame/{frame}", paths);
+        using var docs = await server.Client.GetAsync("/docs");
+        Assert.Equal(HttpStatusCode.OK, docs.StatusCode);
+        Assert.Equal("text/html", docs.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Token_GuardsChangingRequests_ReadsStayOpen()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false, token: "s3cret");
+        const string body = """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["nothing"]}""";
+
+        using (var anonymous = await server.StartAnalysisAsync(body))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+        server.Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "wrong");
+        using (var wrong = await server.StartAnalysisAsync(body))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+        server.Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "s3cret");
+        using (var right = await server.StartAnalysisAsync(body))
+        {
+            // Past the token, the request itself is judged: the model does not exist.
+            Assert.Equal(HttpStatusCode.BadRequest, right.StatusCode);
+        }
+        server.Client.DefaultRequestHeaders.Authorization = null;
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/analysis/videos")).StatusCode);
+    }
+}

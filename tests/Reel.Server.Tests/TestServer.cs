@@ -33,11 +33,12 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string DataDirectory { get; }
 
-    public static async Task<TestServer> StartAsync(bool allowPrivateUrls)
+    public static async Task<TestServer> StartAsync(bool allowPrivateUrls, string? token = null)
     {
         var data = Path.Combine(TestMedia.TempDirectory(), "data");
         var app = await ReelServer.BuildAsync(
-            new ServerOptions { DataDirectory = data, Urls = ["http://127.0.0.1:0"], AllowPrivateUrls = allowPrivateUrls }, CancellationToken.None);
+            new ServerOptions { DataDirectory = data, Urls = ["http://127.0.0.1:0"], AllowPrivateUrls = allowPrivateUrls, Token = token },
+            CancellationToken.None);
         await app.StartAsync();
         var files = WebApplication.CreateSlimBuilder();
         files.WebHost.UseUrls("http://127.0.0.1:0");

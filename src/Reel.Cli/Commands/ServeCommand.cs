@@ -20,14 +20,17 @@ internal static class ServeCommand
         var allowFile = new Option<bool>("--allow-file-urls") { Description = "Accept file:// video URLs (files of this machine)" };
         var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file that objects_detection runs" };
         var emotionModel = new Option<string?>("--emotion-model") { Description = "Emotion classifier ONNX file that emotions_detection runs" };
+        var token = new Option<string?>("--token") { Description = "Bearer token every changing request must carry (default: $REEL_SERVER_TOKEN; none: open)" };
+        var tokenForReads = new Option<bool>("--token-for-reads") { Description = "Require the token for reading too" };
         var maxVideo = new Option<long>("--max-video-mb") { Description = "Largest video a URL may deliver, in MiB", DefaultValueFactory = _ => 2048 };
         var command = new Command(
             "serve",
             "Serve the HTTP API: the analysis API of the seed video-analysis service (POST /analysis/start, GET /analysis/{id}, "
-            + ".../results, .../frame/{n}, .../metrics, /analysis/videos). Runs the pipeline engine too, unless one already runs.\n\n"
+            + ".../results, .../frame/{n}, .../metrics, /analysis/videos); its OpenAPI document at /openapi/v1.json and a page "
+            + "to try it at /docs. Runs the pipeline engine too, unless one already runs.\n\n"
             + "Example:\n  reel serve --urls http://0.0.0.0:8000")
         {
-            dataDir, urls, allowPrivate, allowFile, objectModel, emotionModel, maxVideo,
+            dataDir, urls, allowPrivate, allowFile, objectModel, emotionModel, maxVideo, token, tokenForReads,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -49,6 +52,8 @@ internal static class ServeCommand
                 ObjectModel = result.GetValue(objectModel) is { } objects ? Path.GetFullPath(objects) : null,
                 EmotionModel = result.GetValue(emotionModel) is { } emotion ? Path.GetFullPath(emotion) : null,
                 MaxVideoBytes = result.GetValue(maxVideo) * 1024 * 1024,
+                Token = result.GetValue(token) ?? Environment.GetEnvironmentVariable("REEL_SERVER_TOKEN"),
+                OpenReads = !result.GetValue(tokenForReads),
             };
             await using var app = await ReelServer.BuildAsync(options, cancellationToken);
             try
