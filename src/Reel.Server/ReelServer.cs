@@ -22,6 +22,7 @@ public static class ReelServer
         builder.Services.AddSingleton<VideoFetcher>();
         builder.Services.AddSingleton<AnalysisRunner>();
         builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
+        builder.Services.AddSingleton<LiveStreams>();
         builder.Services.AddOpenApi();
         builder.Services.AddCors(cors => cors.AddPolicy(AnalysisEndpoints.CorsPolicy, policy =>
         {

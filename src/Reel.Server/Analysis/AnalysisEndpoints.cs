@@ -16,6 +16,7 @@ public static class AnalysisEndpoints
     {
         var group = app.MapGroup("/analysis").RequireCors(CorsPolicy);
         group.MapPost("/start", StartAsync);
+        group.MapPost("/rtmp-endpoint", RtmpEndpointAsync);
         group.MapGet("/videos", VideosAsync);
         group.MapGet("/{id}", StatusAsync);
         group.MapGet("/{id}/results", ResultsAsync);
@@ -29,54 +30,92 @@ public static class AnalysisEndpoints
     private static async Task<IResult> StartAsync(
         HttpContext context, AnalysisStore store, AnalysisRunner runner, VideoFetcher fetcher, ServerOptions options, CancellationToken cancellationToken)
     {
-        if (!context.Request.HasJsonContentType())
+        var (request, refused) = await ReadObjectAsync(context, options, cancellationToken);
+        if (request is null)
         {
-            return Error(StatusCodes.Status400BadRequest, "Content-Type must be application/json");
-        }
-        JsonNode? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            return Error(StatusCodes.Status400BadRequest, $"the body is not valid JSON: {e.Message}");
-        }
-        catch (BadHttpRequestException e)
-        {
-            return Error(e.StatusCode, $"the request body is over the {options.MaxRequestBytes}-byte limit");
-        }
-        if (body is not JsonObject request)
-        {
-            return Error(StatusCodes.Status400BadRequest, "the body must be a JSON object");
+            return refused!;
         }
         try
         {
             var url = fetcher.Parse(request["videoURL"] is JsonValue u && u.TryGetValue<string>(out var text) ? text : null);
-            var models = ReadModels(request["modelsToRun"], options);
-            var frameStep = ReadFrameStep(request["frameStep"]);
-            var name = request["videoName"] switch
-            {
-                null => null,
-                JsonValue v when v.TryGetValue<string>(out var s) => s,
-                _ => throw new RequestRefusedException("videoName must be a string"),
-            };
-            if (string.IsNullOrWhiteSpace(name))
-            {
-                name = Uri.UnescapeDataString(url.AbsolutePath.Split('/')[^1]) is { Length: > 0 } last ? last : url.Host;
-            }
+            var (models, frameStep, name) = ReadSettings(request, options);
+            name ??= Uri.UnescapeDataString(url.AbsolutePath.Split('/')[^1]) is { Length: > 0 } last ? last : url.Host;
             await fetcher.CheckAsync(url, cancellationToken);
 
             var analysis = new AnalysisRecord(Guid.NewGuid(), url.ToString(), name, models, frameStep, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
             await store.CreateAsync(analysis, cancellationToken);
             runner.Enqueue(analysis.Id);
+            return Results.Created(StatusUrl(context, analysis.Id), View(context, analysis));
+        }
+        catch (RequestRefusedException e)
+        {
+            return Error(e.Status, e.Message);
+        }
+    }
+
+    /// <summary>A live analysis: an RTMP endpoint to push a stream to; results come in while it is live.</summary>
+    private static async Task<IResult> RtmpEndpointAsync(
+        HttpContext context, AnalysisStore store, LiveStreams live, ServerOptions options, CancellationToken cancellationToken)
+    {
+        var (request, refused) = await ReadObjectAsync(context, options, cancellationToken);
+        if (request is null)
+        {
+            return refused!;
+        }
+        try
+        {
+            var (models, frameStep, name) = ReadSettings(request, options);
+            var id = Guid.NewGuid();
+            var local = context.Connection.LocalIpAddress ?? System.Net.IPAddress.Loopback;
+            var pending = new AnalysisRecord(id, "", name ?? $"live-{id:N}", models, frameStep, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
+            var endpoint = live.Open(pending, local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local, context.Request.Host.Host);
+            var analysis = pending with { VideoUrl = endpoint };
+            await store.CreateAsync(analysis, cancellationToken);
             var view = View(context, analysis);
+            view["rtmp_endpoint"] = endpoint;
             return Results.Created(StatusUrl(context, analysis.Id), view);
         }
         catch (RequestRefusedException e)
         {
             return Error(e.Status, e.Message);
         }
+    }
+
+    /// <summary>The request's JSON object, or the 4xx for a body that is not one.</summary>
+    private static async Task<(JsonObject? Request, IResult? Refused)> ReadObjectAsync(HttpContext context, ServerOptions options, CancellationToken cancellationToken)
+    {
+        if (!context.Request.HasJsonContentType())
+        {
+            return (null, Error(StatusCodes.Status400BadRequest, "Content-Type must be application/json"));
+        }
+        try
+        {
+            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) is JsonObject request
+                ? (request, null)
+                : (null, Error(StatusCodes.Status400BadRequest, "the body must be a JSON object"));
+        }
+        catch (JsonException e)
+        {
+            return (null, Error(StatusCodes.Status400BadRequest, $"the body is not valid JSON: {e.Message}"));
+        }
+        catch (BadHttpRequestException e)
+        {
+            return (null, Error(e.StatusCode, $"the request body is over the {options.MaxRequestBytes}-byte limit"));
+        }
+    }
+
+    /// <summary>modelsToRun, frameStep and videoName, as both kinds of analysis take them.</summary>
+    private static (IReadOnlyList<string> Models, int FrameStep, string? Name) ReadSettings(JsonObject request, ServerOptions options)
+    {
+        var models = ReadModels(request["modelsToRun"], options);
+        var frameStep = ReadFrameStep(request["frameStep"]);
+        var name = request["videoName"] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            _ => throw new RequestRefusedException("videoName must be a string"),
+        };
+        return (models, frameStep, string.IsNullOrWhiteSpace(name) ? null : name);
     }
 
     private static IReadOnlyList<string> ReadModels(JsonNode? node, ServerOptions options)

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Reel.Media;
 using Reel.Media.Extraction;
@@ -32,6 +30,12 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
     {
         foreach (var unfinished in (await store.ListAsync(null, stoppingToken)).Where(a => a.Status is AnalysisStatus.Pending or AnalysisStatus.Processing))
         {
+            if (unfinished.VideoUrl.StartsWith("rtmp://", StringComparison.Ordinal))
+            {
+                // Its stream went with the server that received it.
+                await store.SetStatusAsync(unfinished.Id, AnalysisStatus.Failed, "the server stopped during the live stream", stoppingToken);
+                continue;
+            }
             Enqueue(unfinished.Id);
         }
         await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
@@ -78,65 +82,29 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
             throw new RequestRefusedException($"the video lasts {duration:g}, over the {options.MaxVideoDuration:g} limit");
         }
 
-        var models = analysis.Models.Select(m => SeedModels.TryGetReelModel(m, out var reel) ? reel : m).ToList();
-        var analyzeOptions = new AnalyzeOptions
-        {
-            OutputDirectory = Path.Combine(directory, "out"),
-            Models = models,
-            Sampling = analysis.FrameStep > 1 ? new FrameSampling { Mode = SamplingMode.Every, Step = analysis.FrameStep } : FrameSampling.AllFrames,
-            ObjectModel = options.ObjectModel,
-            EmotionModel = options.EmotionModel,
-        };
+        var analyzeOptions = AnalyzeOptionsFor(analysis, Path.Combine(directory, "out"),
+            analysis.FrameStep > 1 ? new FrameSampling { Mode = SamplingMode.Every, Step = analysis.FrameStep } : FrameSampling.AllFrames);
         var progress = new Progress(store, analysis, cancellationToken);
         var result = (await new VideoAnalyzer(analyzeOptions, progress).RunAsync([source], cancellationToken)).Single();
         if (result.Outcome == VideoOutcome.Failed)
         {
             throw new IOException(result.Error ?? "the analysis failed");
         }
-        var rows = ReadRows(Path.Combine(result.OutputDirectory, ResultsFileName));
-        await store.SaveResultsAsync(analysis.Id, rows, cancellationToken);
+        var rows = ResultRows.Read(Path.Combine(result.OutputDirectory, ResultRows.FileName));
+        await store.SaveResultsAsync(analysis.Id, rows, replace: true, cancellationToken);
         await store.SetProgressAsync(analysis.Id, rows.Count == 0 ? -1 : rows.Max(r => r.Frame), cancellationToken);
     }
 
-    private const string ResultsFileName = "results.jsonl";
-
-    /// <summary>Reel's results.jsonl as the API's rows: boxes as [x, y, width, height], colors as hex.</summary>
-    private static List<AnalysisRow> ReadRows(string path)
+    /// <summary>Reel's analysis options for an analysis's models.</summary>
+    internal AnalyzeOptions AnalyzeOptionsFor(AnalysisRecord analysis, string outputDirectory, FrameSampling sampling) => new()
     {
-        var rows = new List<AnalysisRow>();
-        foreach (var line in File.ReadLines(path))
-        {
-            var node = JsonNode.Parse(line)!.AsObject();
-            var model = (string)node["model"]!;
-            var items = new JsonArray();
-            if (node["colors"] is JsonArray colors)
-            {
-                foreach (var color in colors)
-                {
-                    items.Add(new JsonObject { ["color"] = (string)color!["hex"]!, ["percentage"] = Math.Round((double)color["share"]! * 100, 2) });
-                }
-            }
-            if (node["detections"] is JsonArray detections)
-            {
-                foreach (var detection in detections)
-                {
-                    var box = detection!["box"]!;
-                    items.Add(new JsonObject
-                    {
-                        ["label"] = (string)detection["label"]!,
-                        ["probability"] = Math.Round((double)detection["score"]!, 4),
-                        ["coordinates"] = new JsonArray(
-                            (int)Math.Round((double)box["x"]!), (int)Math.Round((double)box["y"]!),
-                            (int)Math.Round((double)box["width"]!), (int)Math.Round((double)box["height"]!)),
-                    });
-                }
-            }
-            rows.Add(new AnalysisRow(
-                (int)node["frame"]!, SeedModels.SeedName(model), (double)node["time"]!, items.ToJsonString(),
-                node["inferenceMs"] is JsonNode ms ? (double)ms : 0));
-        }
-        return rows;
-    }
+        OutputDirectory = outputDirectory,
+        Models = analysis.Models.Select(m => SeedModels.TryGetReelModel(m, out var reel) ? reel : m).ToList(),
+        Sampling = sampling,
+        ObjectModel = options.ObjectModel,
+        EmotionModel = options.EmotionModel,
+        Overwrite = true,
+    };
 
     /// <summary>Records the greatest frame analyzed as frames finish, at most a few times a second.</summary>
     private sealed class Progress(AnalysisStore store, AnalysisRecord analysis, CancellationToken cancellationToken) : IVideoProgress

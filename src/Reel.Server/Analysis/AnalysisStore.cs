@@ -82,19 +82,20 @@ public sealed class AnalysisStore : IAsyncDisposable
     public Task SetProgressAsync(Guid id, int greatestFrame, CancellationToken cancellationToken) => ExecuteAsync(
         "UPDATE analyses SET greatest_frame = max(greatest_frame, $frame) WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$frame", greatestFrame));
 
-    /// <summary>Replaces an analysis's results with <paramref name="rows"/> in one transaction.</summary>
-    public async Task SaveResultsAsync(Guid id, IReadOnlyList<AnalysisRow> rows, CancellationToken cancellationToken)
+    /// <summary>Adds <paramref name="rows"/> to an analysis's results (replacing them all first when <paramref name="replace"/>), in one transaction.</summary>
+    public async Task SaveResultsAsync(Guid id, IReadOnlyList<AnalysisRow> rows, bool replace, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
             await using var transaction = await _db.BeginTransactionAsync(cancellationToken);
-            await using (var delete = Command("DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id))))
+            if (replace)
             {
+                await using var delete = Command("DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id)));
                 await delete.ExecuteNonQueryAsync(cancellationToken);
             }
             await using var insert = Command(
-                "INSERT INTO analysis_results(video_id, frame_number, model, timestamp, results, inference_ms) VALUES ($id, $frame, $model, $time, $results, $ms)",
+                "INSERT OR REPLACE INTO analysis_results(video_id, frame_number, model, timestamp, results, inference_ms) VALUES ($id, $frame, $model, $time, $results, $ms)",
                 ("$id", Key(id)), ("$frame", 0), ("$model", ""), ("$time", 0.0), ("$results", ""), ("$ms", 0.0));
             foreach (var row in rows)
             {
