@@ -1,4 +1,5 @@
 using Reel.Server.Analysis;
+using Reel.Server.Api;
 using Scalar.AspNetCore;
 
 namespace Reel.Server;
@@ -41,6 +42,7 @@ public static class ReelServer
         app.UseCors();
         app.UseBearerToken(options);
         app.MapAnalysis();
+        app.MapApi();
         // The API described at a stable URL, and an interactive page for it.
         app.MapOpenApi("/openapi/v1.json");
         app.MapScalarApiReference("/docs", o => o.WithOpenApiRoutePattern("/openapi/v1.json"));

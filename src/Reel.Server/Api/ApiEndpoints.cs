@@ -1,0 +1,210 @@
+using System.Text.Json.Nodes;
+using Reel.Data;
+using Reel.Pipelines.Jobs;
+using Reel.Pipelines.Specs;
+using Reel.Server.Analysis;
+
+namespace Reel.Server.Api;
+
+/// <summary>
+/// The REST API under <c>/api/v1</c>: repos, files (uploaded and downloaded as streams), commits, pipelines, jobs,
+/// datums and logs. Each request opens its own connection to the data directory, so requests never wait on each
+/// other in this process; SQLite and the data directory's write lock order the writers.
+/// </summary>
+public static class ApiEndpoints
+{
+    public static void MapApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1");
+        api.MapGet("/repos", (ServerOptions o, CancellationToken ct) => WithData(o, async d => Results.Json(await d.Data.ListReposAsync(ct)), ct));
+        api.MapPost("/repos", CreateRepoAsync);
+        api.MapGet("/repos/{repo}", (string repo, ServerOptions o, CancellationToken ct) => WithData(o, async d => Results.Json(await d.Data.GetRepoAsync(repo, ct)), ct));
+        api.MapDelete("/repos/{repo}", (string repo, bool? force, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+        {
+            await d.Data.DeleteRepoAsync(repo, force ?? false, ct);
+            return Results.NoContent();
+        }, ct));
+        api.MapGet("/repos/{repo}/branches/{branch}/commits", (string repo, string branch, ServerOptions o, CancellationToken ct) =>
+            WithData(o, async d => Results.Json(await d.Data.LogAsync(repo, branch, ct)), ct));
+        api.MapGet("/repos/{repo}/branches/{branch}/files/{**path}", GetFileAsync);
+        api.MapGet("/repos/{repo}/branches/{branch}/files", GetFileAsync);
+        api.MapPut("/repos/{repo}/branches/{branch}/files/{**path}", PutFileAsync);
+        api.MapDelete("/repos/{repo}/branches/{branch}/files/{**path}", DeleteFileAsync);
+
+        api.MapGet("/pipelines", (ServerOptions o, CancellationToken ct) =>
+            WithData(o, async d => Results.Json((await d.Pipelines.ListPipelinesAsync(ct)).Select(PipelineView).ToList()), ct));
+        api.MapGet("/pipelines/{name}", (string name, ServerOptions o, CancellationToken ct) =>
+            WithData(o, async d => Results.Json(PipelineView(await d.Pipelines.GetPipelineAsync(name, ct))), ct));
+        api.MapPost("/pipelines", CreatePipelineAsync);
+        api.MapDelete("/pipelines/{name}", (string name, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+        {
+            await d.Pipelines.DeletePipelineAsync(name, ct);
+            return Results.NoContent();
+        }, ct));
+        api.MapGet("/jobs", (string? pipeline, ServerOptions o, CancellationToken ct) =>
+            WithData(o, async d => Results.Json(await d.Pipelines.ListJobsAsync(pipeline, ct)), ct));
+        api.MapGet("/jobs/{id}", (string id, ServerOptions o, CancellationToken ct) => WithData(o, async d => Results.Json(await d.Pipelines.GetJobAsync(id, ct)), ct));
+        api.MapPost("/jobs/{id}/stop", (string id, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+        {
+            await d.Pipelines.RequestStopAsync(id, ct);
+            return Results.Accepted();
+        }, ct));
+        api.MapGet("/jobs/{id}/datums", (string id, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+            Results.Json(await d.Pipelines.ListDatumsAsync((await d.Pipelines.GetJobAsync(id, ct)).Id, ct)), ct));
+        api.MapGet("/jobs/{id}/logs", JobLogsAsync);
+    }
+
+    private static async Task<IResult> CreateRepoAsync(HttpContext context, ServerOptions options, CancellationToken cancellationToken)
+    {
+        var body = await ReadObjectAsync(context, cancellationToken);
+        if (body?["name"] is not JsonValue v || !v.TryGetValue<string>(out var name))
+        {
+            return AnalysisEndpoints.Error(StatusCodes.Status400BadRequest, "the body must be a JSON object with the repo's \"name\"");
+        }
+        return await WithData(options, async d => Results.Created($"/api/v1/repos/{name}", await d.Data.CreateRepoAsync(name, cancellationToken)), cancellationToken);
+    }
+
+    /// <summary>A file's content, streamed; or, for a directory (or the branch root), its entries as JSON.</summary>
+    private static Task<IResult> GetFileAsync(string repo, string branch, string? path, ServerOptions options, CancellationToken cancellationToken) =>
+        WithData(options, async d =>
+        {
+            var target = RepoPath(path);
+            var head = await d.Data.GetHeadAsync(repo, branch, cancellationToken);
+            var files = await d.Data.ListFilesAsync(head.Id, target, cancellationToken);
+            if (files.Count == 1 && files[0].Path == target)
+            {
+                return Results.Stream(d.Data.Objects.Open(files[0].Hash), "application/octet-stream", Path.GetFileName(target));
+            }
+            if (files.Count == 0)
+            {
+                throw new DataException(DataErrorKind.NotFound, $"{repo}@{branch}:{target} does not exist");
+            }
+            return Results.Json(files);
+        }, cancellationToken);
+
+    /// <summary>The request body, streamed into the object store, as one new commit holding the file.</summary>
+    private static Task<IResult> PutFileAsync(string repo, string branch, string path, HttpContext context, ServerOptions options, CancellationToken cancellationToken) =>
+        WithData(options, async d =>
+        {
+            var target = RepoPath(path);
+            await using var writer = await d.Data.BeginCommitAsync(repo, branch, $"put {target} over HTTP", cancellationToken);
+            var entry = await writer.PutFileAsync(target, context.Request.Body, cancellationToken);
+            var commit = await writer.FinishAsync(cancellationToken);
+            return Results.Created($"/api/v1/repos/{repo}/branches/{branch}/files{target}", new { commit = commit.Id, file = entry });
+        }, cancellationToken, unlimitedBody: context);
+
+    private static Task<IResult> DeleteFileAsync(string repo, string branch, string path, ServerOptions options, CancellationToken cancellationToken) =>
+        WithData(options, async d =>
+        {
+            var target = RepoPath(path);
+            await using var writer = await d.Data.BeginCommitAsync(repo, branch, $"delete {target} over HTTP", cancellationToken);
+            await writer.DeleteAsync(target, cancellationToken);
+            return Results.Json(new { commit = (await writer.FinishAsync(cancellationToken)).Id });
+        }, cancellationToken);
+
+    /// <summary>A pipeline from a spec in the body (YAML or JSON, Reel's or Pachyderm's); <c>?update=true</c> replaces one.</summary>
+    private static async Task<IResult> CreatePipelineAsync(HttpContext context, bool? update, ServerOptions options, CancellationToken cancellationToken)
+    {
+        using var reader = new StreamReader(context.Request.Body);
+        string text;
+        try
+        {
+            text = await reader.ReadToEndAsync(cancellationToken);
+        }
+        catch (BadHttpRequestException e)
+        {
+            return AnalysisEndpoints.Error(e.StatusCode, $"the spec is over the {options.MaxRequestBytes}-byte limit");
+        }
+        return await WithData(options, async d =>
+        {
+            // Commands of specs sent over HTTP run in the data directory; specs beside their scripts belong on disk.
+            var spec = SpecReader.Parse(text, "spec", options.DataDirectory);
+            var pipeline = update == true
+                ? await d.Pipelines.UpdatePipelineAsync(spec, text, "spec", options.DataDirectory, cancellationToken)
+                : await d.Pipelines.CreatePipelineAsync(spec, text, "spec", options.DataDirectory, cancellationToken);
+            return Results.Created($"/api/v1/pipelines/{pipeline.Name}", PipelineView(pipeline));
+        }, cancellationToken);
+    }
+
+    /// <summary>Every datum log of a job, each line prefixed by its datum, streamed as plain text.</summary>
+    private static Task<IResult> JobLogsAsync(string id, ServerOptions options, CancellationToken cancellationToken) =>
+        WithData(options, async d =>
+        {
+            var job = await d.Pipelines.GetJobAsync(id, cancellationToken);
+            var logs = (await d.Pipelines.ListDatumsAsync(job.Id, cancellationToken)).Select(datum => (datum.Id, Path: d.Pipelines.LogPath(job.Id, datum.Id)))
+                .Where(l => File.Exists(l.Path)).ToList();
+            return Results.Stream(async output =>
+            {
+                await using var writer = new StreamWriter(output);
+                foreach (var (datum, path) in logs)
+                {
+                    foreach (var line in await File.ReadAllLinesAsync(path, cancellationToken))
+                    {
+                        await writer.WriteLineAsync($"{datum[..12]} {line}");
+                    }
+                }
+            }, "text/plain; charset=utf-8");
+        }, cancellationToken);
+
+    /// <summary>The repo path a URL names; an encoded '/' is a '/', so "..%2F" is refused like "../".</summary>
+    private static string RepoPath(string? path) => DataPath.Normalize(Uri.UnescapeDataString(path ?? "/"));
+
+    private static object PipelineView(PipelineInfo pipeline)
+    {
+        var spec = pipeline.Spec;
+        return new
+        {
+            pipeline.Name,
+            pipeline.Version,
+            spec.Description,
+            Inputs = spec.Input.Repos.Select(r => $"{r.Repo}@{r.Branch}:{r.Glob}").ToList(),
+            Transform = spec.Transform.Steps.Count > 0 ? spec.Transform.Steps.Select(s => s.Name).ToList() : spec.Transform.Cmd,
+            pipeline.Created,
+            pipeline.Updated,
+        };
+    }
+
+    private static async Task<JsonObject?> ReadObjectAsync(HttpContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return context.Request.HasJsonContentType() ? await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) as JsonObject : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the data directory, mapping data and spec errors to their 4xx.</summary>
+    private static async Task<IResult> WithData(
+        ServerOptions options, Func<(DataStore Data, PipelineStore Pipelines), Task<IResult>> work, CancellationToken cancellationToken,
+        HttpContext? unlimitedBody = null)
+    {
+        if (unlimitedBody?.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            // Uploads stream into the object store; only the JSON requests have a size limit.
+            limit.MaxRequestBodySize = null;
+        }
+        try
+        {
+            // Streamed results read object and log files, not the database, so the store can close before they are sent.
+            await using var data = await DataStore.OpenAsync(options.DataDirectory, TimeProvider.System, cancellationToken);
+            return await work((data, await PipelineStore.OpenAsync(data, cancellationToken)));
+        }
+        catch (DataException e)
+        {
+            return AnalysisEndpoints.Error(e.Kind switch
+            {
+                DataErrorKind.NotFound => StatusCodes.Status404NotFound,
+                DataErrorKind.Conflict => StatusCodes.Status409Conflict,
+                DataErrorKind.Busy => StatusCodes.Status503ServiceUnavailable,
+                _ => StatusCodes.Status400BadRequest,
+            }, e.Message);
+        }
+        catch (SpecException e)
+        {
+            return AnalysisEndpoints.Error(StatusCodes.Status400BadRequest, e.Message);
+        }
+    }
+}
