@@ -67,10 +67,12 @@ public static class AnalysisEndpoints
             var (models, frameStep, name) = ReadSettings(request, options);
             var id = Guid.NewGuid();
             var local = context.Connection.LocalIpAddress ?? System.Net.IPAddress.Loopback;
-            var pending = new AnalysisRecord(id, "", name ?? $"live-{id:N}", models, frameStep, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
-            var endpoint = live.Open(pending, local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local, context.Request.Host.Host);
+            var pending = new AnalysisRecord(id, "rtmp://", name ?? $"live-{id:N}", models, frameStep, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
+            // Recorded before the endpoint opens, so a stream pushed at once finds its analysis.
+            await store.CreateAsync(pending, cancellationToken);
+            var endpoint = await live.OpenAsync(pending, local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local, context.Request.Host.Host, cancellationToken);
+            await store.SetVideoUrlAsync(id, endpoint, cancellationToken);
             var analysis = pending with { VideoUrl = endpoint };
-            await store.CreateAsync(analysis, cancellationToken);
             var view = View(context, analysis);
             view["rtmp_endpoint"] = endpoint;
             return Results.Created(StatusUrl(context, analysis.Id), view);

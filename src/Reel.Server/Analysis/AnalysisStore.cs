@@ -79,6 +79,9 @@ public sealed class AnalysisStore : IAsyncDisposable
         "UPDATE analyses SET status = $status, error = $error WHERE id = $id", cancellationToken,
         ("$id", Key(id)), ("$status", status.ToString()), ("$error", error));
 
+    public Task SetVideoUrlAsync(Guid id, string url, CancellationToken cancellationToken) =>
+        ExecuteAsync("UPDATE analyses SET video_url = $url WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$url", url));
+
     public Task SetProgressAsync(Guid id, int greatestFrame, CancellationToken cancellationToken) => ExecuteAsync(
         "UPDATE analyses SET greatest_frame = max(greatest_frame, $frame) WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$frame", greatestFrame));
 

@@ -23,8 +23,11 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ILog
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Process> _listeners = [];
 
-    /// <summary>Opens an endpoint on <paramref name="address"/> and starts watching it; returns its rtmp:// URL for <paramref name="host"/>.</summary>
-    public string Open(AnalysisRecord analysis, IPAddress address, string host)
+    /// <summary>
+    /// Opens an endpoint on <paramref name="address"/> and starts watching it; returns its rtmp:// URL for
+    /// <paramref name="host"/> once ffmpeg listens, so a client may push at once.
+    /// </summary>
+    public async Task<string> OpenAsync(AnalysisRecord analysis, IPAddress address, string host, CancellationToken cancellationToken)
     {
         var port = FreePort(address);
         var directory = runner.Directory(analysis.Id);
@@ -49,6 +52,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ILog
             _listeners.Add(listener);
         }
         _ = Task.Run(() => WatchAsync(analysis, listener, segments, _stopping.Token));
+        await WaitUntilListeningAsync(port, listener, cancellationToken);
         var shownHost = host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host;
         return $"rtmp://{shownHost}:{port}/{path}";
     }
@@ -130,6 +134,32 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ILog
         var frames = probe.Frames.Count;
         var seconds = frames / ((double)probe.FrameRate.Numerator / probe.FrameRate.Denominator);
         return (frameOffset + frames, timeOffset + seconds);
+    }
+
+    /// <summary>
+    /// Waits for the port to appear as listening in /proc/net/tcp(6). Connecting to find out would take the one
+    /// connection <c>ffmpeg -listen 1</c> accepts.
+    /// </summary>
+    private static async Task WaitUntilListeningAsync(int port, Process listener, CancellationToken cancellationToken)
+    {
+        var portHex = $":{port:X4} ";
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(10) && !listener.HasExited)
+        {
+            foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+            {
+                if (File.Exists(table) && File.ReadLines(table).Skip(1).Any(line =>
+                {
+                    var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return fields.Length > 3 && (fields[1] + " ").EndsWith(portHex, StringComparison.Ordinal) && fields[3] == "0A";
+                }))
+                {
+                    return;
+                }
+            }
+            await Task.Delay(20, cancellationToken);
+        }
+        throw new IOException($"ffmpeg did not start listening on port {port}");
     }
 
     private static int FreePort(IPAddress address)
