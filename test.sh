@@ -2,8 +2,8 @@
 # Installs what Reel needs, builds it, and runs every test. Arguments go to 'dotnet test' (e.g. --filter Name~Fps).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
-# The Pachyderm demo test runs a Python script as the demo does: python (python3) is a test-only package.
-reel_ensure_packages python3 python-is-python3
+# Test-only packages: python for the Pachyderm demo script (run as the demo runs it), chromium for the dashboard tests.
+reel_ensure_packages python3 python-is-python3 chromium
 reel_ensure_models
 cd "$REEL_ROOT"
 log="$(mktemp)"

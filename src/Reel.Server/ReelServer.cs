@@ -25,6 +25,7 @@ public static class ReelServer
         builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
         builder.Services.AddSingleton<LiveStreams>();
         builder.Services.AddOpenApi();
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddCors(cors => cors.AddPolicy(AnalysisEndpoints.CorsPolicy, policy =>
         {
             if (options.CorsOrigins.Contains("*"))
@@ -43,6 +44,7 @@ public static class ReelServer
         app.UseBearerToken(options);
         app.MapAnalysis();
         app.MapApi();
+        app.MapDashboard();
         // The API described at a stable URL, and an interactive page for it.
         app.MapOpenApi("/openapi/v1.json");
         app.MapScalarApiReference("/docs", o => o.WithOpenApiRoutePattern("/openapi/v1.json"));

@@ -23,6 +23,62 @@ public static class AnalysisEndpoints
         group.MapGet("/{id}/frame/{frame:int}", FrameAsync);
         group.MapGet("/{id}/frame/{frame:int}/results", FrameResultsAsync);
         group.MapGet("/{id}/metrics", MetricsAsync);
+
+        // For the dashboard: every analysis with its progress, and videos uploaded rather than named by URL.
+        var api = app.MapGroup("/api/v1/analyses");
+        api.MapGet("", async (HttpContext context, AnalysisStore store, CancellationToken ct) =>
+            Results.Json(new JsonArray((await store.ListAsync(null, ct)).OrderByDescending(a => a.Created).Select(a => (JsonNode)View(context, a)).ToArray())));
+        api.MapPost("", UploadAsync);
+    }
+
+    /// <summary>
+    /// A video in the request body (streamed to disk, within the size limit), analyzed like a URL's:
+    /// <c>POST /api/v1/analyses?videoName=clip.mp4&amp;models=color_detection,faces_detection&amp;frameStep=10</c>.
+    /// </summary>
+    private static async Task<IResult> UploadAsync(
+        HttpContext context, string? videoName, string? models, string? frameStep, AnalysisStore store, AnalysisRunner runner, ServerOptions options,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var settings = new JsonObject
+            {
+                ["modelsToRun"] = new JsonArray((models ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(m => (JsonNode)m).ToArray()),
+                ["frameStep"] = frameStep,
+                ["videoName"] = videoName,
+            };
+            var (modelList, step, name) = ReadSettings(settings, options);
+            name ??= "upload";
+            if (Path.GetFileName(name) != name || name.StartsWith('.'))
+            {
+                throw new RequestRefusedException($"videoName '{name}' must be a plain file name");
+            }
+            var analysis = new AnalysisRecord(Guid.NewGuid(), AnalysisRunner.UploadScheme + name, name, modelList, step, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
+            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = options.MaxVideoBytes;
+            }
+            var directory = runner.Directory(analysis.Id);
+            Directory.CreateDirectory(directory);
+            var extension = Path.GetExtension(name) is { Length: > 1 and <= 6 } given ? given : ".mp4";
+            try
+            {
+                await using var file = new FileStream(Path.Combine(directory, "source" + extension), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await context.Request.Body.CopyToAsync(file, cancellationToken);
+            }
+            catch (BadHttpRequestException e)
+            {
+                Directory.Delete(directory, recursive: true);
+                return Error(e.StatusCode, $"the video is over the {options.MaxVideoBytes}-byte limit");
+            }
+            await store.CreateAsync(analysis, cancellationToken);
+            runner.Enqueue(analysis.Id);
+            return Results.Created(StatusUrl(context, analysis.Id), View(context, analysis));
+        }
+        catch (RequestRefusedException e)
+        {
+            return Error(e.Status, e.Message);
+        }
     }
 
     public static IResult Error(int status, string message) => Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
@@ -263,6 +319,8 @@ public static class AnalysisEndpoints
             ["models_to_run"] = new JsonArray(analysis.Models.Select(m => (JsonNode)m).ToArray()),
             ["frame_step"] = analysis.FrameStep,
             ["greatest_frame_analyzed"] = analysis.GreatestFrame,
+            ["frames_planned"] = analysis.FramesPlanned,
+            ["frames_done"] = analysis.FramesDone,
             ["status_url"] = StatusUrl(context, analysis.Id),
         };
         if (analysis.Status == AnalysisStatus.Completed)

@@ -24,6 +24,9 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         ? System.IO.Directory.EnumerateFiles(Directory(id), "source.*").FirstOrDefault()
         : null;
 
+    /// <summary>How an analysis of an uploaded video names it: <c>upload:&lt;file name&gt;</c>.</summary>
+    public const string UploadScheme = "upload:";
+
     public void Enqueue(Guid id) => _queue.Writer.TryWrite(id);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -66,15 +69,23 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
     private async Task RunAsync(AnalysisRecord analysis, CancellationToken cancellationToken)
     {
         var directory = Directory(analysis.Id);
-        if (System.IO.Directory.Exists(directory))
+        if (System.IO.Directory.Exists(Path.Combine(directory, "out")))
         {
-            System.IO.Directory.Delete(directory, recursive: true);
+            System.IO.Directory.Delete(Path.Combine(directory, "out"), recursive: true);
         }
         System.IO.Directory.CreateDirectory(directory);
-        var url = fetcher.Parse(analysis.VideoUrl);
-        var extension = Path.GetExtension(url.AbsolutePath) is { Length: > 1 and <= 6 } e ? e : ".mp4";
-        var source = Path.Combine(directory, "source" + extension);
-        await fetcher.FetchAsync(url, source, cancellationToken);
+        string source;
+        if (analysis.VideoUrl.StartsWith(UploadScheme, StringComparison.Ordinal))
+        {
+            source = SourceOf(analysis.Id) ?? throw new IOException("the uploaded video is gone");
+        }
+        else
+        {
+            var url = fetcher.Parse(analysis.VideoUrl);
+            var extension = Path.GetExtension(url.AbsolutePath) is { Length: > 1 and <= 6 } e ? e : ".mp4";
+            source = Path.Combine(directory, "source" + extension);
+            await fetcher.FetchAsync(url, source, cancellationToken);
+        }
         var probe = VideoProbe.Probe(source, cancellationToken);
         var duration = TimeSpan.FromSeconds(probe.RelativeSeconds(probe.EndPts));
         if (duration > options.MaxVideoDuration)
@@ -112,8 +123,12 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         private int _done;
         private long _lastWrite;
 
+        private int _planned;
+
         public void VideoStarted(string input, int framesPlanned)
         {
+            _planned = framesPlanned;
+            _ = store.SetCountsAsync(analysis.Id, framesPlanned, 0, cancellationToken);
         }
 
         public void FramesDone(string input, int count)
@@ -124,11 +139,11 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
             {
                 Interlocked.Exchange(ref _lastWrite, now);
                 _ = store.SetProgressAsync(analysis.Id, (done - 1) * analysis.FrameStep, cancellationToken);
+                _ = store.SetCountsAsync(analysis.Id, _planned, done, cancellationToken);
             }
         }
 
-        public void VideoFinished(VideoResult result)
-        {
-        }
+        public void VideoFinished(VideoResult result) =>
+            _ = store.SetCountsAsync(analysis.Id, _planned, Volatile.Read(ref _done), cancellationToken);
     }
 }

@@ -15,7 +15,13 @@ public enum AnalysisStatus
 /// <summary>One requested analysis, as the API reports it.</summary>
 public sealed record AnalysisRecord(
     Guid Id, string VideoUrl, string VideoName, IReadOnlyList<string> Models, int FrameStep, AnalysisStatus Status, string? Error,
-    int GreatestFrame, DateTimeOffset Created);
+    int GreatestFrame, DateTimeOffset Created)
+{
+    /// <summary>Frames to analyze and analyzed so far, for progress bars (0 until the video is opened).</summary>
+    public int FramesPlanned { get; init; }
+
+    public int FramesDone { get; init; }
+}
 
 /// <summary>One model's results on one frame; <see cref="Results"/> is the JSON list the API returns.</summary>
 public sealed record AnalysisRow(int Frame, string Model, double Timestamp, string Results, double InferenceMs);
@@ -36,7 +42,9 @@ public sealed class AnalysisStore : IAsyncDisposable
             status TEXT NOT NULL,
             error TEXT,
             greatest_frame INTEGER NOT NULL DEFAULT -1,
-            created TEXT NOT NULL);
+            created TEXT NOT NULL,
+            frames_planned INTEGER NOT NULL DEFAULT 0,
+            frames_done INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS analysis_results (
             video_id TEXT NOT NULL,
             frame_number INTEGER NOT NULL,
@@ -85,6 +93,10 @@ public sealed class AnalysisStore : IAsyncDisposable
     public Task SetProgressAsync(Guid id, int greatestFrame, CancellationToken cancellationToken) => ExecuteAsync(
         "UPDATE analyses SET greatest_frame = max(greatest_frame, $frame) WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$frame", greatestFrame));
 
+    public Task SetCountsAsync(Guid id, int planned, int done, CancellationToken cancellationToken) => ExecuteAsync(
+        "UPDATE analyses SET frames_planned = $planned, frames_done = $done WHERE id = $id", cancellationToken,
+        ("$id", Key(id)), ("$planned", planned), ("$done", done));
+
     /// <summary>Adds <paramref name="rows"/> to an analysis's results (replacing them all first when <paramref name="replace"/>), in one transaction.</summary>
     public async Task SaveResultsAsync(Guid id, IReadOnlyList<AnalysisRow> rows, bool replace, CancellationToken cancellationToken)
     {
@@ -129,14 +141,18 @@ public sealed class AnalysisStore : IAsyncDisposable
         _gate.Dispose();
     }
 
-    private const string Select = "SELECT id, video_url, video_name, models, frame_step, status, error, greatest_frame, created FROM analyses";
+    private const string Select = "SELECT id, video_url, video_name, models, frame_step, status, error, greatest_frame, created, frames_planned, frames_done FROM analyses";
 
     private const string RowSelect = "SELECT frame_number, model, timestamp, results, inference_ms FROM analysis_results";
 
     private static AnalysisRecord ReadAnalysis(SqliteDataReader r) => new(
         Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), JsonSerializer.Deserialize<List<string>>(r.GetString(3))!, r.GetInt32(4),
         Enum.Parse<AnalysisStatus>(r.GetString(5)), r.IsDBNull(6) ? null : r.GetString(6), r.GetInt32(7),
-        DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal));
+        DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal))
+    {
+        FramesPlanned = r.GetInt32(9),
+        FramesDone = r.GetInt32(10),
+    };
 
     private static AnalysisRow ReadRow(SqliteDataReader r) => new(r.GetInt32(0), r.GetString(1), r.GetDouble(2), r.GetString(3), r.GetDouble(4));
 

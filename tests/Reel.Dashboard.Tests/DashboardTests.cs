@@ -1,0 +1,73 @@
+using Microsoft.Playwright;
+using Reel.Server.Tests;
+using Reel.Testing;
+
+namespace Reel.Dashboard.Tests;
+
+/// <summary>
+/// The dashboard in a real browser: Debian's chromium driven by Playwright (no browser download), clicking
+/// through upload → progress → results. Screenshots go to the test output's screenshots/ folder (or
+/// $REEL_SCREENSHOTS).
+/// </summary>
+public sealed class DashboardTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    private static string Screenshots => Environment.GetEnvironmentVariable("REEL_SCREENSHOTS") is { Length: > 0 } dir
+        ? dir
+        : Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    [Fact]
+    public async Task UploadAVideo_WatchItFinish_AndScrubItsFrames()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (test.sh does)");
+        Directory.CreateDirectory(Screenshots);
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
+        page.SetDefaultTimeout(120_000);
+
+        await page.GotoAsync(server.Client.BaseAddress!.ToString());
+        await page.SetInputFilesAsync("#upload-file", TestMedia.Fixture("samsungfun.mp4"));
+        await page.CheckAsync("input[value=faces_detection]");
+        await page.FillAsync("#frame-step", "15");
+        await page.ClickAsync("#start");
+
+        var row = page.Locator("#analyses tbody tr").Filter(new() { HasText = "samsungfun.mp4" });
+        await row.Locator(".status-Completed").WaitForAsync();
+        Assert.Equal("Completed", await row.Locator(".status").InnerTextAsync());
+        Assert.Equal("color_detection, faces_detection", await row.Locator("td").Nth(3).InnerTextAsync());
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-analyses.png") });
+
+        await row.Locator("a").ClickAsync();
+        await page.Locator("#results tbody tr").First.WaitForAsync();
+        // Frame 150 (t = 5 s) is the 11th analyzed frame at step 15: three faces, drawn and listed.
+        await page.Locator("#scrubber").FillAsync("10");
+        await page.Locator("#frame-number").Filter(new() { HasText = "150" }).WaitForAsync();
+        var faces = page.Locator("#results tbody tr").Filter(new() { HasText = "faces_detection" });
+        await faces.Locator("td").Nth(1).Filter(new() { HasTextRegex = new System.Text.RegularExpressions.Regex("(face .*){3}", System.Text.RegularExpressions.RegexOptions.Singleline) }).WaitForAsync();
+        await page.WaitForFunctionAsync("() => { const i = document.getElementById('frame'); return i.src.endsWith('/frame/150') && i.complete && i.naturalWidth === 1920; }");
+        Assert.Contains("faces_detection", await page.Locator("#detections-legend").InnerTextAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-video.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task StartWithABadUrl_ShowsTheServersReason()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (test.sh does)");
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync();
+        page.SetDefaultTimeout(60_000);
+
+        await page.GotoAsync(server.Client.BaseAddress!.ToString());
+        await page.FillAsync("#video-url", "http://127.0.0.1:9/clip.mp4");
+        await page.ClickAsync("#start");
+
+        await page.Locator("#start-error").Filter(new() { HasText = "127.0.0.1" }).WaitForAsync();
+        Assert.StartsWith("videoURL host '127.0.0.1'", await page.Locator("#start-error").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("#analyses tbody tr").CountAsync());
+    }
+}
