@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 # Test-only packages: python for the Pachyderm demo script (run as the demo runs it), chromium for the dashboard tests.
-reel_ensure_packages python3 python-is-python3 chromium
+reel_ensure_packages python3 python-is-python3 chromium fonts-dejavu-core
 reel_ensure_models
 cd "$REEL_ROOT"
 log="$(mktemp)"
