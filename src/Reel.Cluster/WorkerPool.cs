@@ -27,6 +27,10 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private readonly ConcurrentDictionary<string, PipelineSpec> _specs = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
     private long _lastRenew = Stopwatch.GetTimestamp();
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private long _done;
+    private long _failed;
+    private double _busySeconds;
     private readonly ConcurrentStack<DatumRunner> _freeRunners = new(Enumerable.Range(0, options.Slots).Reverse()
         .Select(slot => new DatumRunner(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch", slot.ToString(CultureInfo.InvariantCulture)))));
     private readonly string _scratch = Path.Combine(options.DataDirectory, "scratch");
@@ -63,6 +67,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         if (Stopwatch.GetElapsedTime(_lastRenew) > RenewEvery)
         {
             await RenewAsync();
+            await ReportSelfAsync(stoppingToken);
             _lastRenew = Stopwatch.GetTimestamp();
         }
         var leased = 0;
@@ -144,6 +149,8 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 }
             }
         }
+        Interlocked.Increment(ref outcome.Succeeded ? ref _done : ref _failed);
+        AddBusy(clock.Elapsed.TotalSeconds);
         // The runner goes back before the slot counts as free, so whoever sees the free slot finds a runner.
         _freeRunners.Push(running.Runner);
         _running.TryRemove(Key(task), out _);
@@ -177,6 +184,16 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         }
     }
 
+    /// <summary>Tells the data directory how this pool stands, for <c>/api/v1/workers</c> and the dashboard.</summary>
+    private Task ReportSelfAsync(CancellationToken cancellationToken)
+    {
+        var (host, address) = PipelineStore.ThisMachine();
+        var worker = new WorkerInfo(
+            _worker, "datums", host, address, options.Slots, _running.Count, Interlocked.Read(ref _done), Interlocked.Read(ref _failed),
+            Interlocked.Read(ref _done) + Interlocked.Read(ref _failed), Volatile.Read(ref _busySeconds), _started, DateTimeOffset.UtcNow);
+        return database.UseAsync(s => s.ReportWorkerAsync(worker, cancellationToken), cancellationToken);
+    }
+
     private async Task RenewAsync()
     {
         foreach (var group in _running.Values.GroupBy(r => r.Task.JobId))
@@ -197,6 +214,17 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 }
             }
         }
+    }
+
+    private void AddBusy(double seconds)
+    {
+        double seen, updated;
+        do
+        {
+            seen = Volatile.Read(ref _busySeconds);
+            updated = seen + seconds;
+        }
+        while (Interlocked.CompareExchange(ref _busySeconds, updated, seen) != seen);
     }
 
     private static string Key(DatumTask task) => task.JobId + "/" + task.DatumId;

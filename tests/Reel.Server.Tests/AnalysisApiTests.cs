@@ -62,6 +62,14 @@ public sealed class AnalysisApiTests
         var videos = await server.Client.GetFromJsonAsync<JsonElement>("/analysis/videos");
         Assert.Equal(id.ToString(), Assert.Single(videos.EnumerateArray().ToList()).GetProperty("video_id").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync($"/analysis/{id}/frame/89")).StatusCode);
+
+        // The analysis worker reports itself: one analysis done, its frames, a rate.
+        var worker = Assert.Single((await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/workers")).EnumerateArray().ToList());
+        Assert.Equal("analyses", worker.GetProperty("kind").GetString());
+        Assert.Equal(1, worker.GetProperty("done").GetInt64());
+        Assert.Equal(9, worker.GetProperty("frames").GetInt64());
+        Assert.True(worker.GetProperty("framesPerSecond").GetDouble() > 0);
+        Assert.False(string.IsNullOrEmpty(worker.GetProperty("address").GetString()));
     }
 
     [Fact]

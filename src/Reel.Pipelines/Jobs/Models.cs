@@ -52,3 +52,17 @@ public sealed record DatumInfo(
 
 /// <summary>How one try of a datum ended, as a worker reports it.</summary>
 public sealed record DatumOutcome(string DatumId, bool Succeeded, int Tries, IReadOnlyList<Data.FileEntry> Outputs, DateTimeOffset Started, double Seconds, string? Error);
+
+/// <summary>
+/// A node's worker pool as it last reported itself: where it runs, how many slots it has and uses, and what it has
+/// done. <see cref="Frames"/> and <see cref="BusySeconds"/> give frames per second and milliseconds per frame where
+/// the work is frames (analyses); for datums they count datums.
+/// </summary>
+public sealed record WorkerInfo(
+    string Id, string Kind, string Host, string Address, int Slots, int Running, long Done, long Failed, long Frames, double BusySeconds,
+    DateTimeOffset Started, DateTimeOffset Seen)
+{
+    public double FramesPerSecond => BusySeconds > 0 ? Frames / BusySeconds : 0;
+
+    public double MillisecondsPerFrame => Frames > 0 ? BusySeconds * 1000 / Frames : 0;
+}

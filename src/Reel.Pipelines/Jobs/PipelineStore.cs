@@ -49,6 +49,19 @@ public sealed class PipelineStore
             error TEXT,
             outputs_from TEXT,
             PRIMARY KEY (job_id, id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS workers (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            host TEXT NOT NULL,
+            address TEXT NOT NULL,
+            slots INTEGER NOT NULL,
+            running INTEGER NOT NULL,
+            done INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            frames INTEGER NOT NULL,
+            busy_seconds REAL NOT NULL,
+            started TEXT NOT NULL,
+            seen TEXT NOT NULL);
         """;
 
     private readonly DataStore _data;
@@ -458,6 +471,35 @@ public sealed class PipelineStore
 
     /// <summary>The error text that marks a running job a user asked to stop.</summary>
     public const string StopRequested = "stopped by user";
+
+    // ---- workers ----
+
+    /// <summary>Records how a worker pool stands now (its row is replaced).</summary>
+    public Task ReportWorkerAsync(WorkerInfo worker, CancellationToken cancellationToken) => _data.ExecuteAsync(
+        """
+        INSERT OR REPLACE INTO workers(id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen)
+        VALUES ($id, $kind, $host, $address, $slots, $running, $done, $failed, $frames, $busy, $started, $seen)
+        """, cancellationToken, ("$id", worker.Id), ("$kind", worker.Kind), ("$host", worker.Host), ("$address", worker.Address),
+        ("$slots", worker.Slots), ("$running", worker.Running), ("$done", worker.Done), ("$failed", worker.Failed), ("$frames", worker.Frames),
+        ("$busy", worker.BusySeconds), ("$started", Format(worker.Started)), ("$seen", Format(worker.Seen)));
+
+    /// <summary>Workers seen within <paramref name="within"/>, most recently seen first.</summary>
+    public Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(TimeSpan within, CancellationToken cancellationToken) => _data.QueryAsync(
+        "SELECT id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen FROM workers WHERE seen >= $since ORDER BY seen DESC",
+        r => new WorkerInfo(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), r.GetInt64(6), r.GetInt64(7),
+            r.GetInt64(8), r.GetDouble(9), Parse(r.GetString(10)), Parse(r.GetString(11))),
+        cancellationToken, ("$since", Format(_data.Time.GetUtcNow() - within)));
+
+    /// <summary>This machine's name and first non-loopback IPv4 address, as workers report themselves.</summary>
+    public static (string Host, string Address) ThisMachine()
+    {
+        var address = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(i => i.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !System.Net.IPAddress.IsLoopback(a));
+        return (Environment.MachineName, address?.ToString() ?? "127.0.0.1");
+    }
 
     // ---- reading rows ----
 

@@ -1,8 +1,10 @@
 using System.Threading.Channels;
+using Reel.Data;
 using Reel.Media;
 using Reel.Media.Extraction;
 using Reel.Media.Sampling;
 using Reel.Operators.Analysis;
+using Reel.Pipelines.Jobs;
 
 namespace Reel.Server.Analysis;
 
@@ -41,17 +43,21 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
             }
             Enqueue(unfinished.Id);
         }
+        await ReportSelfAsync(running: 0, stoppingToken);
         await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
         {
             if (await store.GetAsync(id, stoppingToken) is not { } analysis)
             {
                 continue;
             }
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
                 await store.SetStatusAsync(id, AnalysisStatus.Processing, null, stoppingToken);
-                await RunAsync(analysis, stoppingToken);
+                await ReportSelfAsync(running: 1, stoppingToken);
+                _frames += await RunAsync(analysis, stoppingToken);
                 await store.SetStatusAsync(id, AnalysisStatus.Completed, null, stoppingToken);
+                _done++;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -62,11 +68,33 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
                 var reason = e is RequestRefusedException or MediaException or IOException or HttpRequestException ? e.Message : e.ToString();
                 logger.LogWarning("analysis {Id} failed: {Reason}", id, reason);
                 await store.SetStatusAsync(id, AnalysisStatus.Failed, reason.Split('\n')[0], CancellationToken.None);
+                _failed++;
             }
+            _busySeconds += clock.Elapsed.TotalSeconds;
+            await ReportSelfAsync(running: 0, CancellationToken.None);
         }
     }
 
-    private async Task RunAsync(AnalysisRecord analysis, CancellationToken cancellationToken)
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private long _done;
+    private long _failed;
+    private long _frames;
+    private double _busySeconds;
+
+    /// <summary>Tells the data directory how the analysis worker stands, for <c>/api/v1/workers</c> and the dashboard.</summary>
+    private async Task ReportSelfAsync(int running, CancellationToken cancellationToken)
+    {
+        var (host, address) = PipelineStore.ThisMachine();
+        await using var data = await DataStore.OpenAsync(options.DataDirectory, TimeProvider.System, cancellationToken);
+        var pipelines = await PipelineStore.OpenAsync(data, cancellationToken);
+        await pipelines.ReportWorkerAsync(
+            new WorkerInfo($"{host}/{Environment.ProcessId}/analyses", "analyses", host, address, 1, running, _done, _failed, _frames, _busySeconds, _started,
+                DateTimeOffset.UtcNow),
+            cancellationToken);
+    }
+
+    /// <returns>How many frames were analyzed.</returns>
+    private async Task<int> RunAsync(AnalysisRecord analysis, CancellationToken cancellationToken)
     {
         var directory = Directory(analysis.Id);
         if (System.IO.Directory.Exists(Path.Combine(directory, "out")))
@@ -104,6 +132,7 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         var rows = ResultRows.Read(Path.Combine(result.OutputDirectory, ResultRows.FileName));
         await store.SaveResultsAsync(analysis.Id, rows, replace: true, cancellationToken);
         await store.SetProgressAsync(analysis.Id, rows.Count == 0 ? -1 : rows.Max(r => r.Frame), cancellationToken);
+        return result.FramesWritten;
     }
 
     /// <summary>Reel's analysis options for an analysis's models.</summary>

@@ -52,6 +52,12 @@ public static class ApiEndpoints
         api.MapGet("/jobs/{id}/datums", (string id, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
             Results.Json(await d.Pipelines.ListDatumsAsync((await d.Pipelines.GetJobAsync(id, ct)).Id, ct)), ct));
         api.MapGet("/jobs/{id}/logs", JobLogsAsync);
+        api.MapGet("/workers", (ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+            Results.Json((await d.Pipelines.ListWorkersAsync(TimeSpan.FromMinutes(1), ct)).Select(w => new
+            {
+                w.Id, w.Kind, w.Host, w.Address, w.Slots, w.Running, w.Done, w.Failed, w.Frames,
+                FramesPerSecond = Math.Round(w.FramesPerSecond, 2), MillisecondsPerFrame = Math.Round(w.MillisecondsPerFrame, 2), w.Started, w.Seen,
+            })), ct));
     }
 
     private static async Task<IResult> CreateRepoAsync(HttpContext context, ServerOptions options, CancellationToken cancellationToken)
