@@ -23,7 +23,40 @@ internal static class GetCommand
         {
             address, output, recursive, dataDir,
         };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("get", async r =>
+            {
+                var source = DataAddress.Parse(result.GetRequiredValue(address));
+                if (result.GetValue(recursive))
+                {
+                    throw Remote.Unsupported("over --server, get takes one file");
+                }
+                var path = Remote.FilePath(source.Repo, source.Branch, source.Path);
+                if (result.GetValue(output) is { } destination)
+                {
+                    // Into a temporary file first, so a failed download never leaves a partial file under the name.
+                    var temporary = destination + ".part";
+                    try
+                    {
+                        await using (var file = File.Create(temporary))
+                        {
+                            await r.DownloadAsync(path, file);
+                        }
+                        File.Move(temporary, destination, overwrite: true);
+                    }
+                    finally
+                    {
+                        File.Delete(temporary);
+                    }
+                }
+                else
+                {
+                    await using var stdout = Console.OpenStandardOutput();
+                    await r.DownloadAsync(path, stdout);
+                }
+                return ExitCodes.Ok;
+            })
+            : RunAsync(
             "get", result, dataDir, () => DataAddress.Parse(result.GetRequiredValue(address)),
             async (store, source) =>
             {

@@ -32,7 +32,11 @@ internal static class JobCommand
         var pipeline = new Option<string?>("--pipeline", "-p") { Description = "Only this pipeline's jobs" };
         var json = JsonOption();
         var command = new Command("list", "List jobs, newest first.") { pipeline, json };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("job list", async r => await PrintJobsAsync(
+                await r.GetAsync<List<JobInfo>>("api/v1/jobs" + (result.GetValue(pipeline) is { } p ? $"?pipeline={Uri.EscapeDataString(p)}" : "")),
+                result.GetValue(json)))
+            : RunAsync(
             "job list", result, dataDir, () => (Pipeline: result.GetValue(pipeline), Json: result.GetValue(json)),
             async (store, args) =>
             {
@@ -40,21 +44,25 @@ internal static class JobCommand
                 {
                     await store.GetPipelineAsync(args.Pipeline, cancellationToken);
                 }
-                var jobs = await store.ListJobsAsync(args.Pipeline, cancellationToken);
-                if (args.Json)
-                {
-                    await WriteJsonAsync<IReadOnlyList<JobView>>(jobs.Select(JobView.Of).ToList(), PipelineJson.Default.IReadOnlyListJobView);
-                    return ExitCodes.Ok;
-                }
-                await WriteTableAsync(
-                    ["ID", "PIPELINE", "STATE", "DATUMS", "STARTED", "DURATION", "OUTPUT"],
-                    jobs.Select(j => (IReadOnlyList<string>)[
-                        Short(j.Id), j.Pipeline, j.State.ToString(), Progress(j), Time(j.Started ?? j.Created), Elapsed(j),
-                        j.OutputCommit is null ? "-" : Short(j.OutputCommit)]));
-                return ExitCodes.Ok;
+                return await PrintJobsAsync(await store.ListJobsAsync(args.Pipeline, cancellationToken), args.Json);
             },
             cancellationToken));
         return command;
+    }
+
+    private static async Task<int> PrintJobsAsync(IReadOnlyList<JobInfo> jobs, bool asJson)
+    {
+        if (asJson)
+        {
+            await WriteJsonAsync<IReadOnlyList<JobView>>(jobs.Select(JobView.Of).ToList(), PipelineJson.Default.IReadOnlyListJobView);
+            return ExitCodes.Ok;
+        }
+        await WriteTableAsync(
+            ["ID", "PIPELINE", "STATE", "DATUMS", "STARTED", "DURATION", "OUTPUT"],
+            jobs.Select(j => (IReadOnlyList<string>)[
+                Short(j.Id), j.Pipeline, j.State.ToString(), Progress(j), Time(j.Started ?? j.Created), Elapsed(j),
+                j.OutputCommit is null ? "-" : Short(j.OutputCommit)]));
+        return ExitCodes.Ok;
     }
 
     private static Command InspectVerb(Option<string?> dataDir)
@@ -97,7 +105,9 @@ internal static class JobCommand
         var id = new Argument<string?>("JOB") { Description = "Job id or prefix (default: every unfinished job, and those they start)", Arity = ArgumentArity.ZeroOrOne };
         var pipeline = new Option<string?>("--pipeline", "-p") { Description = "Wait for this pipeline's jobs" };
         var command = new Command("wait", "Wait for jobs to finish, with progress; exit code 1 when one of them failed.") { id, pipeline };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("job wait", r => WaitRemoteAsync(r, result.GetValue(id), result.GetValue(pipeline), cancellationToken))
+            : RunAsync(
             "job wait", result, dataDir, () => (Id: result.GetValue(id), Pipeline: result.GetValue(pipeline)),
             async (store, args) =>
             {
@@ -175,6 +185,38 @@ internal static class JobCommand
             },
             cancellationToken));
         return command;
+    }
+
+    /// <summary>
+    /// Waits on a server's jobs (of one job or pipeline, or all) until none is unfinished; its engine creates jobs for
+    /// new commits within a moment, so an empty list is believed only after a second look.
+    /// </summary>
+    private static async Task<int> WaitRemoteAsync(Remote remote, string? id, string? pipeline, CancellationToken cancellationToken)
+    {
+        var seen = new Dictionary<string, JobInfo>(StringComparer.Ordinal);
+        var quietRounds = 0;
+        while (true)
+        {
+            var jobs = id is not null ? [await remote.GetAsync<JobInfo>($"api/v1/jobs/{Uri.EscapeDataString(id)}")]
+                : await remote.GetAsync<List<JobInfo>>("api/v1/jobs" + (pipeline is null ? "" : $"?pipeline={Uri.EscapeDataString(pipeline)}"));
+            var unfinished = jobs.Where(j => !j.IsFinished).ToList();
+            foreach (var job in unfinished.Concat(jobs.Where(j => seen.ContainsKey(j.Id) || id is not null)))
+            {
+                seen[job.Id] = job;
+            }
+            quietRounds = unfinished.Count == 0 ? quietRounds + 1 : 0;
+            if (quietRounds >= (id is null ? 3 : 1))
+            {
+                break;
+            }
+            await Task.Delay(PollInterval, cancellationToken);
+        }
+        foreach (var job in seen.Values.OrderBy(j => j.Created))
+        {
+            await Console.Error.WriteLineAsync($"job {Short(job.Id)} of {job.Pipeline}: {job.State}, {Progress(job)} datums in {Elapsed(job)}"
+                + (job.Error is null ? "" : $": {job.Error}"));
+        }
+        return seen.Values.All(j => j.State == JobState.Success) ? ExitCodes.Ok : ExitCodes.InputFailed;
     }
 
     private static Command StopVerb(Option<string?> dataDir)

@@ -21,7 +21,14 @@ internal static class LsCommand
         {
             address, json, dataDir,
         };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("ls", async r =>
+            {
+                var target = DataAddress.Parse(result.GetRequiredValue(address));
+                var files = await r.GetAsync<List<FileEntry>>(Remote.FilePath(target.Repo, target.Branch, target.Path) + "?list=true");
+                return await PrintAsync(Entries(target.Path, files), result.GetValue(json));
+            })
+            : RunAsync(
             "ls", result, dataDir, () => DataAddress.Parse(result.GetRequiredValue(address)),
             async (store, target) =>
             {
@@ -31,21 +38,23 @@ internal static class LsCommand
                 {
                     throw new DataException(DataErrorKind.NotFound, $"{target} does not exist");
                 }
-                var entries = Entries(target.Path, files);
-                if (result.GetValue(json))
-                {
-                    await WriteJsonAsync(entries, DataJson.Default.IReadOnlyListListingEntry);
-                }
-                else
-                {
-                    await WriteTableAsync(
-                        ["NAME", "TYPE", "SIZE"],
-                        entries.Select(e => (IReadOnlyList<string>)[e.Path, e.Type, Size(e.Size)]));
-                }
-                return ExitCodes.Ok;
+                return await PrintAsync(Entries(target.Path, files), result.GetValue(json));
             },
             cancellationToken));
         return command;
+    }
+
+    private static async Task<int> PrintAsync(IReadOnlyList<ListingEntry> entries, bool asJson)
+    {
+        if (asJson)
+        {
+            await WriteJsonAsync(entries, DataJson.Default.IReadOnlyListListingEntry);
+        }
+        else
+        {
+            await WriteTableAsync(["NAME", "TYPE", "SIZE"], entries.Select(e => (IReadOnlyList<string>)[e.Path, e.Type, Size(e.Size)]));
+        }
+        return ExitCodes.Ok;
     }
 
     /// <summary>A file listed by its own path is just that file; otherwise the children, directories summed.</summary>

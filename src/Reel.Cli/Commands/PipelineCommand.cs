@@ -40,7 +40,16 @@ internal static class PipelineCommand
         {
             file,
         };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync($"pipeline {verb}", async r =>
+            {
+                var path = result.GetRequiredValue(file);
+                SpecReader.ReadFile(path);
+                var created = await r.PostTextAsync(update ? "api/v1/pipelines?update=true" : "api/v1/pipelines", await File.ReadAllTextAsync(path, cancellationToken));
+                await Console.Out.WriteLineAsync($"{created.GetProperty("name").GetString()} (version {created.GetProperty("version").GetInt32()})");
+                return ExitCodes.Ok;
+            })
+            : RunAsync(
             $"pipeline {verb}", result, dataDir, () => Path.GetFullPath(result.GetRequiredValue(file)),
             async (store, path) =>
             {

@@ -29,7 +29,19 @@ internal static class PutCommand
         {
             address, file, recursive, message, dataDir,
         };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("put", async r =>
+            {
+                var plan = Plan(result.GetRequiredValue(address), result.GetRequiredValue(file), result.GetValue(recursive));
+                if (plan.Files is not [var (source, target)] || IsUrl(source) || result.GetValue(recursive))
+                {
+                    throw Remote.Unsupported("over --server, put takes one local file (each upload is one commit)");
+                }
+                var put = await r.PutFileAsync(Remote.FilePath(plan.Target.Repo, plan.Target.Branch, target), source);
+                await Console.Out.WriteLineAsync(put.GetProperty("commit").GetString());
+                return ExitCodes.Ok;
+            })
+            : RunAsync(
             "put", result, dataDir, () => Plan(result.GetRequiredValue(address), result.GetRequiredValue(file), result.GetValue(recursive)),
             async (store, plan) =>
             {

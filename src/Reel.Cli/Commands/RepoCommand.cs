@@ -27,7 +27,13 @@ internal static class RepoCommand
     {
         var name = new Argument<string>("NAME") { Description = "Repo name: letters, digits, '_', '-', '.'" };
         var command = new Command("create", "Create an empty repo.\n\nExample:\n  reel repo create videos") { name };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("repo create", async r =>
+            {
+                await r.PostJsonAsync("api/v1/repos", new { name = result.GetRequiredValue(name) });
+                return ExitCodes.Ok;
+            })
+            : RunAsync(
             "repo create", result, dataDir, () => result.GetRequiredValue(name),
             async (store, repo) =>
             {
@@ -42,27 +48,28 @@ internal static class RepoCommand
     {
         var json = JsonOption();
         var command = new Command("list", "List repos with their branches and commit counts.\n\nExample:\n  reel repo list") { json };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("repo list", async r => await PrintReposAsync(await r.GetAsync<List<RepoInfo>>("api/v1/repos"), result.GetValue(json)))
+            : RunAsync(
             "repo list", result, dataDir, () => result.GetValue(json),
-            async (store, asJson) =>
-            {
-                var repos = await store.ListReposAsync(cancellationToken);
-                if (asJson)
-                {
-                    await WriteJsonAsync(repos, DataJson.Default.IReadOnlyListRepoInfo);
-                }
-                else
-                {
-                    await WriteTableAsync(
-                        ["NAME", "CREATED", "COMMITS", "BRANCHES"],
-                        repos.Select(r => (IReadOnlyList<string>)
-                            [r.Name, Time(r.Created), Number(r.Commits),
-                             string.Join(',', r.Branches.Select(b => b.Name))]));
-                }
-                return ExitCodes.Ok;
-            },
+            async (store, asJson) => await PrintReposAsync(await store.ListReposAsync(cancellationToken), asJson),
             cancellationToken));
         return command;
+    }
+
+    private static async Task<int> PrintReposAsync(IReadOnlyList<RepoInfo> repos, bool asJson)
+    {
+        if (asJson)
+        {
+            await WriteJsonAsync(repos, DataJson.Default.IReadOnlyListRepoInfo);
+        }
+        else
+        {
+            await WriteTableAsync(
+                ["NAME", "CREATED", "COMMITS", "BRANCHES"],
+                repos.Select(r => (IReadOnlyList<string>)[r.Name, Time(r.Created), Number(r.Commits), string.Join(',', r.Branches.Select(b => b.Name))]));
+        }
+        return ExitCodes.Ok;
     }
 
     private static Command InspectVerb(Option<string?> dataDir)

@@ -70,18 +70,18 @@ public static class ApiEndpoints
         return await WithData(options, async d => Results.Created($"/api/v1/repos/{name}", await d.Data.CreateRepoAsync(name, cancellationToken)), cancellationToken);
     }
 
-    /// <summary>A file's content, streamed; or, for a directory (or the branch root), its entries as JSON.</summary>
-    private static Task<IResult> GetFileAsync(string repo, string branch, string? path, ServerOptions options, CancellationToken cancellationToken) =>
+    /// <summary>A file's content, streamed; or, for a directory (or the branch root, or with <c>?list=true</c>), its entries as JSON.</summary>
+    private static Task<IResult> GetFileAsync(string repo, string branch, string? path, bool? list, ServerOptions options, CancellationToken cancellationToken) =>
         WithData(options, async d =>
         {
             var target = RepoPath(path);
             var head = await d.Data.GetHeadAsync(repo, branch, cancellationToken);
             var files = await d.Data.ListFilesAsync(head.Id, target, cancellationToken);
-            if (files.Count == 1 && files[0].Path == target)
+            if (files.Count == 1 && files[0].Path == target && list != true)
             {
                 return Results.Stream(d.Data.Objects.Open(files[0].Hash), "application/octet-stream", Path.GetFileName(target));
             }
-            if (files.Count == 0)
+            if (files.Count == 0 && target != DataPath.Root)
             {
                 throw new DataException(DataErrorKind.NotFound, $"{repo}@{branch}:{target} does not exist");
             }
@@ -96,6 +96,8 @@ public static class ApiEndpoints
             await using var writer = await d.Data.BeginCommitAsync(repo, branch, $"put {target} over HTTP", cancellationToken);
             var entry = await writer.PutFileAsync(target, context.Request.Body, cancellationToken);
             var commit = await writer.FinishAsync(cancellationToken);
+            // The commit's jobs exist when the request returns, as after a local put; the engine runs them.
+            await d.Pipelines.CreateDueJobsAsync(cancellationToken);
             return Results.Created($"/api/v1/repos/{repo}/branches/{branch}/files{target}", new { commit = commit.Id, file = entry });
         }, cancellationToken, unlimitedBody: context);
 
@@ -105,7 +107,9 @@ public static class ApiEndpoints
             var target = RepoPath(path);
             await using var writer = await d.Data.BeginCommitAsync(repo, branch, $"delete {target} over HTTP", cancellationToken);
             await writer.DeleteAsync(target, cancellationToken);
-            return Results.Json(new { commit = (await writer.FinishAsync(cancellationToken)).Id });
+            var commit = await writer.FinishAsync(cancellationToken);
+            await d.Pipelines.CreateDueJobsAsync(cancellationToken);
+            return Results.Json(new { commit = commit.Id });
         }, cancellationToken);
 
     /// <summary>A pipeline from a spec in the body (YAML or JSON, Reel's or Pachyderm's); <c>?update=true</c> replaces one.</summary>
@@ -128,6 +132,7 @@ public static class ApiEndpoints
             var pipeline = update == true
                 ? await d.Pipelines.UpdatePipelineAsync(spec, text, "spec", options.DataDirectory, cancellationToken)
                 : await d.Pipelines.CreatePipelineAsync(spec, text, "spec", options.DataDirectory, cancellationToken);
+            await d.Pipelines.CreateDueJobsAsync(cancellationToken);
             return Results.Created($"/api/v1/pipelines/{pipeline.Name}", PipelineView(pipeline));
         }, cancellationToken);
     }
