@@ -232,47 +232,74 @@ public sealed class ServerTests
 public sealed class LiveStreamTests
 {
     [Fact]
-    public async Task RtmpPush_IsAnalyzedWhileLive_AndCompletesWhenTheStreamEnds()
+    public async Task TwoRtmpPushesAtOnce_AreAnalyzedWhileLive_AndCompleteWhenTheStreamsEnd()
     {
         var clip = TestMedia.Generate("live-6s.mp4", "-f lavfi -i testsrc2=size=320x240:rate=25:duration=6 -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p");
         await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
 
-        using var created = await server.Client.PostAsync("/analysis/rtmp-endpoint", new StringContent(
-            """{"modelsToRun": ["color_detection"], "frameStep": 5, "videoName": "live"}""", Encoding.UTF8, "application/json"));
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var live = await created.Content.ReadFromJsonAsync<JsonElement>();
-        var endpoint = live.GetProperty("rtmp_endpoint").GetString()!;
-        var id = live.GetProperty("video_id").GetString()!;
-        Assert.Matches($"^rtmp://127\\.0\\.0\\.1:[0-9]+/live/{id}$", endpoint);
+        var streams = new List<(string Id, Process Push)>();
+        foreach (var name in new[] { "cam1", "cam2" })
+        {
+            using var created = await server.Client.PostAsync("/analysis/rtmp-endpoint", new StringContent(
+                $$"""{"modelsToRun": ["color_detection"], "frameStep": 5, "videoName": "{{name}}"}""", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var live = await created.Content.ReadFromJsonAsync<JsonElement>();
+            var endpoint = live.GetProperty("rtmp_endpoint").GetString()!;
+            var id = live.GetProperty("video_id").GetString()!;
+            Assert.Matches($"^rtmp://127\\.0\\.0\\.1:[0-9]+/live/{id}$", endpoint);
+            streams.Add((id, Process.Start(new ProcessStartInfo("ffmpeg", ["-nostdin", "-v", "error", "-re", "-i", clip, "-c", "copy", "-f", "flv", endpoint])
+            {
+                RedirectStandardError = true,
+            })!));
+        }
 
-        using var push = Process.Start(new ProcessStartInfo("ffmpeg", ["-nostdin", "-v", "error", "-re", "-i", clip, "-c", "copy", "-f", "flv", endpoint])
+        var resultsWhileLive = new Dictionary<string, int>();
+        while (streams.Any(s => !s.Push.HasExited))
         {
-            RedirectStandardError = true,
-        })!;
-        var resultsWhileLive = 0;
-        while (!push.HasExited)
-        {
-            var status = await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}");
-            if (status.GetProperty("status").GetString() == "Processing")
+            foreach (var (id, _) in streams)
             {
                 using var rows = await server.Client.GetAsync($"/analysis/{id}/results");
-                if (rows.IsSuccessStatusCode)
+                var status = await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}");
+                if (rows.IsSuccessStatusCode && status.GetProperty("status").GetString() == "Processing")
                 {
-                    resultsWhileLive = Math.Max(resultsWhileLive, (await rows.Content.ReadFromJsonAsync<JsonElement>()).GetArrayLength());
+                    resultsWhileLive[id] = (await rows.Content.ReadFromJsonAsync<JsonElement>()).GetArrayLength();
                 }
             }
             await Task.Delay(250);
         }
-        Assert.True(push.ExitCode == 0, await push.StandardError.ReadToEndAsync());
-        Assert.True(resultsWhileLive > 0, "no results appeared while the stream was live");
+        foreach (var (id, push) in streams)
+        {
+            Assert.True(push.ExitCode == 0, await push.StandardError.ReadToEndAsync());
+            Assert.True(resultsWhileLive.GetValueOrDefault(id) > 0, $"no results appeared for {id} while its stream was live");
 
-        var final = await server.WaitAsync($"/analysis/{id}");
-        Assert.Equal("Completed", final.GetProperty("status").GetString());
-        var results = (await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}/results")).EnumerateArray().ToList();
-        Assert.Equal(Enumerable.Range(0, 30).Select(i => i * 5), results.Select(r => r.GetProperty("frame_number").GetInt32()));
-        Assert.All(results, r => Assert.Equal(r.GetProperty("frame_number").GetInt32() / 25.0, r.GetProperty("video_timestamp").GetDouble(), 3));
-        var jpeg = await server.Client.GetByteArrayAsync($"/analysis/{id}/frame/145");
-        using var image = Cv2.ImDecode(jpeg, ImreadModes.Color);
-        Assert.Equal((320, 240), (image.Width, image.Height));
+            var final = await server.WaitAsync($"/analysis/{id}");
+            Assert.Equal("Completed", final.GetProperty("status").GetString());
+            var results = (await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}/results")).EnumerateArray().ToList();
+            Assert.Equal(Enumerable.Range(0, 30).Select(i => i * 5), results.Select(r => r.GetProperty("frame_number").GetInt32()));
+            Assert.All(results, r => Assert.Equal(r.GetProperty("frame_number").GetInt32() / 25.0, r.GetProperty("video_timestamp").GetDouble(), 3));
+            var jpeg = await server.Client.GetByteArrayAsync($"/analysis/{id}/frame/145");
+            using var image = Cv2.ImDecode(jpeg, ImreadModes.Color);
+            Assert.Equal((320, 240), (image.Width, image.Height));
+            push.Dispose();
+        }
+    }
+}
+
+/// <summary>CORS on the analysis API, as configured.</summary>
+public sealed class CorsTests
+{
+    [Fact]
+    public async Task AnalysisApi_AnswersPreflightForAllowedOrigins()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/analysis/start");
+        preflight.Headers.Add("Origin", "https://client.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", "content-type");
+
+        using var response = await server.Client.SendAsync(preflight);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
     }
 }

@@ -22,6 +22,7 @@ internal static class ServeCommand
         var emotionModel = new Option<string?>("--emotion-model") { Description = "Emotion classifier ONNX file that emotions_detection runs" };
         var token = new Option<string?>("--token") { Description = "Bearer token every changing request must carry (default: $REEL_SERVER_TOKEN; none: open)" };
         var tokenForReads = new Option<bool>("--token-for-reads") { Description = "Require the token for reading too" };
+        var cors = new Option<string[]>("--cors-origin") { Description = "Browser origins allowed to call /analysis (repeatable; default: any)", AllowMultipleArgumentsPerToken = true };
         var maxVideo = new Option<long>("--max-video-mb") { Description = "Largest video a URL may deliver, in MiB", DefaultValueFactory = _ => 2048 };
         var command = new Command(
             "serve",
@@ -30,7 +31,7 @@ internal static class ServeCommand
             + "to try it at /docs. Runs the pipeline engine too, unless one already runs.\n\n"
             + "Example:\n  reel serve --urls http://0.0.0.0:8000")
         {
-            dataDir, urls, allowPrivate, allowFile, objectModel, emotionModel, maxVideo, token, tokenForReads,
+            dataDir, urls, allowPrivate, allowFile, objectModel, emotionModel, maxVideo, token, tokenForReads, cors,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -54,6 +55,7 @@ internal static class ServeCommand
                 MaxVideoBytes = result.GetValue(maxVideo) * 1024 * 1024,
                 Token = result.GetValue(token) ?? Environment.GetEnvironmentVariable("REEL_SERVER_TOKEN"),
                 OpenReads = !result.GetValue(tokenForReads),
+                CorsOrigins = result.GetValue(cors) is { Length: > 0 } origins ? origins : ["*"],
             };
             await using var app = await ReelServer.BuildAsync(options, cancellationToken);
             try
