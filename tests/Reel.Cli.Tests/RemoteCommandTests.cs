@@ -76,6 +76,10 @@ public sealed class RemoteCommandTests : IAsyncLifetime
         Assert.Equal(1, missing.ExitCode);
         Assert.Equal("reel ls: repo 'nothing' does not exist", missing.StdErr.Trim());
 
+        var unsupported = Run("log", "inbox@master");
+        Assert.Equal(2, unsupported.ExitCode);
+        Assert.StartsWith("reel log: --server (or $REEL_SERVER) is not supported by this command", unsupported.StdErr.Trim(), StringComparison.Ordinal);
+
         var refused = ReelProcess.Run("repo", "list", "--server", "http://127.0.0.1:9");
         Assert.Equal(1, refused.ExitCode);
         Assert.StartsWith("reel repo list: cannot reach http://127.0.0.1:9/", refused.StdErr.Trim(), StringComparison.Ordinal);

@@ -25,6 +25,13 @@ internal static class DataCommandSupport
     public static async Task<int> RunAsync<T>(
         string verb, ParseResult result, Option<string?> dataDir, Func<T> parse, Func<DataStore, T, Task<int>> run, CancellationToken cancellationToken)
     {
+        if (Remote.For(result) is { } remote)
+        {
+            // Verbs that work over a server branch off before this; the others must not quietly use local data instead.
+            remote.Dispose();
+            await Console.Error.WriteLineAsync($"reel {verb}: --server (or $REEL_SERVER) is not supported by this command; run it where the data directory is");
+            return ExitCodes.Usage;
+        }
         T arguments;
         try
         {
