@@ -23,6 +23,9 @@ public sealed record ServerOptions
     /// <summary>Longest video accepted, by its container's duration.</summary>
     public TimeSpan MaxVideoDuration { get; init; } = TimeSpan.FromHours(3);
 
+    /// <summary>Live streams received at once; more are refused with 429 until one ends.</summary>
+    public int MaxLiveStreams { get; init; } = 16;
+
     /// <summary>Largest JSON request body.</summary>
     public long MaxRequestBytes { get; init; } = 1 << 20;
 

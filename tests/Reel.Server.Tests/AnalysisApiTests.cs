@@ -285,6 +285,25 @@ public sealed class LiveStreamTests
     }
 }
 
+/// <summary>Live streams are capped: one over the limit is refused with 429 and leaves no analysis behind.</summary>
+public sealed class LiveStreamLimitTests
+{
+    [Fact]
+    public async Task StreamOverTheLimit_Is429_AndCreatesNothing()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false, maxLiveStreams: 1);
+        const string body = """{"modelsToRun": ["color_detection"]}""";
+
+        using var first = await server.Client.PostAsync("/analysis/rtmp-endpoint", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        using var second = await server.Client.PostAsync("/analysis/rtmp-endpoint", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.StartsWith("1 live streams are already open", (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Single((await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/analyses")).EnumerateArray().ToList());
+    }
+}
+
 /// <summary>CORS on the analysis API, as configured.</summary>
 public sealed class CorsTests
 {

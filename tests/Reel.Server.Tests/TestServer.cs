@@ -33,11 +33,14 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string DataDirectory { get; }
 
-    public static async Task<TestServer> StartAsync(bool allowPrivateUrls, string? token = null)
+    public static async Task<TestServer> StartAsync(bool allowPrivateUrls, string? token = null, int maxLiveStreams = 16)
     {
         var data = Path.Combine(TestMedia.TempDirectory(), "data");
         var app = await ReelServer.BuildAsync(
-            new ServerOptions { DataDirectory = data, Urls = ["http://127.0.0.1:0"], AllowPrivateUrls = allowPrivateUrls, Token = token },
+            new ServerOptions
+            {
+                DataDirectory = data, Urls = ["http://127.0.0.1:0"], AllowPrivateUrls = allowPrivateUrls, Token = token, MaxLiveStreams = maxLiveStreams,
+            },
             CancellationToken.None);
         await app.StartAsync();
         var files = WebApplication.CreateSlimBuilder();

@@ -126,7 +126,16 @@ public static class AnalysisEndpoints
             var pending = new AnalysisRecord(id, "rtmp://", name ?? $"live-{id:N}", models, frameStep, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
             // Recorded before the endpoint opens, so a stream pushed at once finds its analysis.
             await store.CreateAsync(pending, cancellationToken);
-            var endpoint = await live.OpenAsync(pending, local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local, context.Request.Host.Host, cancellationToken);
+            string endpoint;
+            try
+            {
+                endpoint = await live.OpenAsync(pending, local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local, context.Request.Host.Host, cancellationToken);
+            }
+            catch (RequestRefusedException)
+            {
+                await store.DeleteAsync(id, CancellationToken.None);
+                throw;
+            }
             await store.SetVideoUrlAsync(id, endpoint, cancellationToken);
             var analysis = pending with { VideoUrl = endpoint };
             var view = View(context, analysis);

@@ -87,6 +87,10 @@ public sealed class AnalysisStore : IAsyncDisposable
         "UPDATE analyses SET status = $status, error = $error WHERE id = $id", cancellationToken,
         ("$id", Key(id)), ("$status", status.ToString()), ("$error", error));
 
+    /// <summary>Removes an analysis that never started (its endpoint was refused).</summary>
+    public Task DeleteAsync(Guid id, CancellationToken cancellationToken) =>
+        ExecuteAsync("DELETE FROM analyses WHERE id = $id", cancellationToken, ("$id", Key(id)));
+
     public Task SetVideoUrlAsync(Guid id, string url, CancellationToken cancellationToken) =>
         ExecuteAsync("UPDATE analyses SET video_url = $url WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$url", url));
 

@@ -15,7 +15,7 @@ namespace Reel.Server.Analysis;
 /// frame images). Each segment is analyzed as soon as the next one starts, so results appear while the stream is
 /// live; the analysis completes when the stream ends. Streams are independent, so several can run at once.
 /// </summary>
-public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ILogger<LiveStreams> logger) : IDisposable
+public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ServerOptions options, ILogger<LiveStreams> logger) : IDisposable
 {
     /// <summary>How long an endpoint waits for a stream before the analysis fails.</summary>
     private static readonly TimeSpan WaitForStream = TimeSpan.FromMinutes(10);
@@ -29,6 +29,15 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ILog
     /// </summary>
     public async Task<string> OpenAsync(AnalysisRecord analysis, IPAddress address, string host, CancellationToken cancellationToken)
     {
+        lock (_listeners)
+        {
+            _listeners.RemoveAll(l => l.HasExited);
+            if (_listeners.Count >= options.MaxLiveStreams)
+            {
+                throw new RequestRefusedException(
+                    $"{options.MaxLiveStreams} live streams are already open; try again when one ends", StatusCodes.Status429TooManyRequests);
+            }
+        }
         var port = FreePort(address);
         var directory = runner.Directory(analysis.Id);
         var segments = Path.Combine(directory, "live");
