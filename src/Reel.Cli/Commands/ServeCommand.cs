@@ -69,8 +69,15 @@ internal static class ServeCommand
             }
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
             await Console.Out.WriteLineAsync($"reel serve: listening on {string.Join(", ", addresses)} (data: {directory})");
-            // The engine stops by itself only when told to: it serves this data directory while the server runs.
-            var engine = Engine.RunAsync(new EngineOptions { DataDirectory = directory }, cancellationToken);
+            // The engine serves this data directory while the server runs. When another engine holds it (one a
+            // command started, which stops once idle), this one takes over as soon as the lock is free.
+            var engine = Task.Run(async () =>
+            {
+                while (!await Engine.RunAsync(new EngineOptions { DataDirectory = directory }, cancellationToken))
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+                }
+            }, CancellationToken.None);
             try
             {
                 await app.WaitForShutdownAsync(cancellationToken);
