@@ -55,7 +55,6 @@ public sealed class RemoteCommandTests : IAsyncLifetime
         Assert.Matches("^[0-9a-f]{32}$", commit);
         var wait = Run("job", "wait");
         Assert.True(wait.ExitCode == 0, wait.StdErr);
-        Assert.Contains("Success", wait.StdErr, StringComparison.Ordinal);
 
         using var ls = JsonDocument.Parse(Ok("ls", "upper@master:/", "--json"));
         Assert.Equal("/note.txt", Assert.Single(ls.RootElement.EnumerateArray().ToList()).GetProperty("path").GetString());
@@ -64,7 +63,15 @@ public sealed class RemoteCommandTests : IAsyncLifetime
         Assert.Equal("HELLO SERVER\n", File.ReadAllText(got));
         Assert.Contains("inbox", Ok("repo", "list"), StringComparison.Ordinal);
         using var jobs = JsonDocument.Parse(Ok("job", "list", "--json"));
-        Assert.Equal("Success", Assert.Single(jobs.RootElement.EnumerateArray().ToList()).GetProperty("state").GetString());
+        var job = Assert.Single(jobs.RootElement.EnumerateArray().ToList());
+        Assert.Equal("Success", job.GetProperty("state").GetString());
+        var id = job.GetProperty("id").GetString()!;
+        Assert.Contains("1 succeeded", Ok("job", "inspect", id[..8]), StringComparison.Ordinal);
+        using var datums = JsonDocument.Parse(Ok("datum", "list", id, "--json"));
+        Assert.Equal("inbox:/note.txt", Assert.Single(datums.RootElement.EnumerateArray().ToList()).GetProperty("files")[0].GetString());
+        var stop = Run("job", "stop", id);
+        Assert.Equal(1, stop.ExitCode);
+        Assert.Contains("already finished", stop.StdErr, StringComparison.Ordinal);
         // Nothing of this touched a local data directory.
         Assert.False(Directory.Exists(Path.Combine(_work, "local-data")));
     }

@@ -70,34 +70,45 @@ internal static class JobCommand
         var id = new Argument<string>("JOB") { Description = "Job id or a unique prefix of it" };
         var json = JsonOption();
         var command = new Command("inspect", "Show a job: state, input commits (provenance), output commit, datum counts, failed datums.") { id, json };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("job inspect", async r =>
+            {
+                var job = await r.GetAsync<JobInfo>($"api/v1/jobs/{Uri.EscapeDataString(result.GetRequiredValue(id))}");
+                return await PrintJobAsync(job, await r.GetAsync<List<DatumInfo>>($"api/v1/jobs/{job.Id}/datums"), result.GetValue(json));
+            })
+            : RunAsync(
             "job inspect", result, dataDir, () => (Id: result.GetRequiredValue(id), Json: result.GetValue(json)),
             async (store, args) =>
             {
                 var job = await store.GetJobAsync(args.Id, cancellationToken);
-                if (args.Json)
-                {
-                    await WriteJsonAsync(JobView.Of(job), PipelineJson.Default.JobView);
-                    return ExitCodes.Ok;
-                }
-                await Console.Out.WriteLineAsync($"""
-                    Job:      {job.Id}
-                    Pipeline: {job.Pipeline} (version {job.Version})
-                    State:    {job.State}{(job.Error is null ? "" : $" ({job.Error})")}
-                    Inputs:   {string.Join(", ", job.Inputs.Select(i => $"{i.Key}@{Short(i.Value)}"))}
-                    Output:   {(job.OutputCommit is null ? "-" : $"{job.Pipeline}@{job.OutputCommit}")}
-                    Datums:   {job.Counts.Total} total, {job.Counts.Success} succeeded, {job.Counts.Skipped} skipped, {job.Counts.Failed} failed, {job.Counts.Pending + job.Counts.Running} to run
-                    Started:  {(job.Started is { } s ? Time(s) : "-")}
-                    Duration: {Elapsed(job)}
-                    """);
-                foreach (var datum in (await store.ListDatumsAsync(job.Id, cancellationToken)).Where(d => d.State == DatumState.Failed))
-                {
-                    await Console.Out.WriteLineAsync($"  failed {Short(datum.Id)} {Describe(datum)}: {datum.Error}");
-                }
-                return ExitCodes.Ok;
+                return await PrintJobAsync(job, await store.ListDatumsAsync(job.Id, cancellationToken), args.Json);
             },
             cancellationToken));
         return command;
+    }
+
+    private static async Task<int> PrintJobAsync(JobInfo job, IReadOnlyList<DatumInfo> datums, bool asJson)
+    {
+        if (asJson)
+        {
+            await WriteJsonAsync(JobView.Of(job), PipelineJson.Default.JobView);
+            return ExitCodes.Ok;
+        }
+        await Console.Out.WriteLineAsync($"""
+            Job:      {job.Id}
+            Pipeline: {job.Pipeline} (version {job.Version})
+            State:    {job.State}{(job.Error is null ? "" : $" ({job.Error})")}
+            Inputs:   {string.Join(", ", job.Inputs.Select(i => $"{i.Key}@{Short(i.Value)}"))}
+            Output:   {(job.OutputCommit is null ? "-" : $"{job.Pipeline}@{job.OutputCommit}")}
+            Datums:   {job.Counts.Total} total, {job.Counts.Success} succeeded, {job.Counts.Skipped} skipped, {job.Counts.Failed} failed, {job.Counts.Pending + job.Counts.Running} to run
+            Started:  {(job.Started is { } s ? Time(s) : "-")}
+            Duration: {Elapsed(job)}
+            """);
+        foreach (var datum in datums.Where(d => d.State == DatumState.Failed))
+        {
+            await Console.Out.WriteLineAsync($"  failed {Short(datum.Id)} {Describe(datum)}: {datum.Error}");
+        }
+        return ExitCodes.Ok;
     }
 
     private static Command WaitVerb(Option<string?> dataDir)
@@ -223,7 +234,13 @@ internal static class JobCommand
     {
         var id = new Argument<string>("JOB") { Description = "Job id or a unique prefix of it" };
         var command = new Command("stop", "Stop a running job: its running datums are killed and nothing is committed.") { id };
-        command.SetAction((result, cancellationToken) => RunAsync(
+        command.SetAction((result, cancellationToken) => Remote.For(result) is { } remote
+            ? remote.RunAsync("job stop", async r =>
+            {
+                await r.PostJsonAsync($"api/v1/jobs/{Uri.EscapeDataString(result.GetRequiredValue(id))}/stop", new { });
+                return ExitCodes.Ok;
+            })
+            : RunAsync(
             "job stop", result, dataDir, () => result.GetRequiredValue(id),
             async (store, job) =>
             {
