@@ -18,6 +18,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     : BackgroundService
 {
     private static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan NoJobsWait = TimeSpan.FromMilliseconds(200);
 
@@ -27,6 +28,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private readonly ConcurrentDictionary<string, PipelineSpec> _specs = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
     private long _lastRenew = Stopwatch.GetTimestamp();
+    private long _lastReport;
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private long _done;
     private long _failed;
@@ -67,8 +69,12 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         if (Stopwatch.GetElapsedTime(_lastRenew) > RenewEvery)
         {
             await RenewAsync();
-            await ReportSelfAsync(stoppingToken);
             _lastRenew = Stopwatch.GetTimestamp();
+        }
+        if (Stopwatch.GetElapsedTime(_lastReport) > ReportEvery)
+        {
+            await ReportSelfAsync(stoppingToken);
+            _lastReport = Stopwatch.GetTimestamp();
         }
         var leased = 0;
         var free = options.Slots - _running.Count;

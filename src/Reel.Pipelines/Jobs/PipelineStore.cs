@@ -237,9 +237,23 @@ public sealed class PipelineStore
     /// </summary>
     public async Task<IReadOnlyList<JobInfo>> CreateDueJobsAsync(CancellationToken cancellationToken)
     {
+        // Looking needs no write lock; most rounds find nothing due, and they must not hold up other writers.
+        if (!await AnyJobDueAsync(create: false, [], cancellationToken))
+        {
+            return [];
+        }
         // An immediate transaction: the engine and a command may both look, and only one may create the job.
         await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
         var created = new List<JobInfo>();
+        await AnyJobDueAsync(create: true, created, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return created;
+    }
+
+    /// <summary>Whether some pipeline's inputs moved since its last job; with <paramref name="create"/>, creates those jobs.</summary>
+    private async Task<bool> AnyJobDueAsync(bool create, List<JobInfo> created, CancellationToken cancellationToken)
+    {
+        var due = false;
         var unfinished = (await ListUnfinishedJobsAsync(cancellationToken)).Select(j => j.Pipeline).ToHashSet(StringComparer.Ordinal);
         foreach (var pipeline in await ListPipelinesAsync(cancellationToken))
         {
@@ -266,11 +280,14 @@ public sealed class PipelineStore
                 && heads.All(h => last.Inputs.TryGetValue(h.Key, out var c) && c == h.Value);
             if (!same)
             {
-                created.Add(await CreateJobAsync(pipeline, heads, rerun: null, cancellationToken));
+                due = true;
+                if (create)
+                {
+                    created.Add(await CreateJobAsync(pipeline, heads, rerun: null, cancellationToken));
+                }
             }
         }
-        await transaction.CommitAsync(cancellationToken);
-        return created;
+        return due;
     }
 
     /// <summary>Cuts a starting job's input commits into datums (see <see cref="DatumPlanner"/>) and records them.</summary>

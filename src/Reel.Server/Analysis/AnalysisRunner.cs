@@ -144,6 +144,8 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         ObjectModel = options.ObjectModel,
         EmotionModel = options.EmotionModel,
         Overwrite = true,
+        // One core stays free for requests: a server busy analyzing still answers status calls at once.
+        Workers = Math.Max(1, Environment.ProcessorCount - 1),
     };
 
     /// <summary>Records the greatest frame analyzed as frames finish, at most a few times a second.</summary>

@@ -28,7 +28,8 @@ public sealed record AnalysisRow(int Frame, string Model, double Timestamp, stri
 
 /// <summary>
 /// Analyses and their results in the data directory's database, so a restarted server still serves them.
-/// Safe for concurrent requests: one statement at a time on one connection.
+/// Each operation takes its own pooled connection: in WAL mode reads never wait for a writer, so status requests stay
+/// fast while analyses record their progress.
 /// </summary>
 public sealed class AnalysisStore : IAsyncDisposable
 {
@@ -55,18 +56,20 @@ public sealed class AnalysisStore : IAsyncDisposable
             PRIMARY KEY (video_id, frame_number, model)) WITHOUT ROWID;
         """;
 
-    private readonly SqliteConnection _db;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly string _connectionString;
 
-    private AnalysisStore(SqliteConnection db) => _db = db;
+    private AnalysisStore(string connectionString) => _connectionString = connectionString;
 
     public static async Task<AnalysisStore> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(dataDirectory);
-        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataDirectory, "reel.db"), Pooling = false }.ToString());
-        await db.OpenAsync(cancellationToken);
-        var store = new AnalysisStore(db);
-        await store.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + Schema, cancellationToken);
+        var store = new AnalysisStore(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(dataDirectory, "reel.db"),
+            Pooling = true,
+            DefaultTimeout = 60,
+        }.ToString());
+        await store.ExecuteAsync("PRAGMA journal_mode=WAL;" + Schema, cancellationToken);
         return store;
     }
 
@@ -104,33 +107,26 @@ public sealed class AnalysisStore : IAsyncDisposable
     /// <summary>Adds <paramref name="rows"/> to an analysis's results (replacing them all first when <paramref name="replace"/>), in one transaction.</summary>
     public async Task SaveResultsAsync(Guid id, IReadOnlyList<AnalysisRow> rows, bool replace, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        await using var db = await ConnectAsync(cancellationToken);
+        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        if (replace)
         {
-            await using var transaction = await _db.BeginTransactionAsync(cancellationToken);
-            if (replace)
-            {
-                await using var delete = Command("DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id)));
-                await delete.ExecuteNonQueryAsync(cancellationToken);
-            }
-            await using var insert = Command(
-                "INSERT OR REPLACE INTO analysis_results(video_id, frame_number, model, timestamp, results, inference_ms) VALUES ($id, $frame, $model, $time, $results, $ms)",
-                ("$id", Key(id)), ("$frame", 0), ("$model", ""), ("$time", 0.0), ("$results", ""), ("$ms", 0.0));
-            foreach (var row in rows)
-            {
-                insert.Parameters["$frame"].Value = row.Frame;
-                insert.Parameters["$model"].Value = row.Model;
-                insert.Parameters["$time"].Value = row.Timestamp;
-                insert.Parameters["$results"].Value = row.Results;
-                insert.Parameters["$ms"].Value = row.InferenceMs;
-                await insert.ExecuteNonQueryAsync(cancellationToken);
-            }
-            await transaction.CommitAsync(cancellationToken);
+            await using var delete = Command(db, "DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id)));
+            await delete.ExecuteNonQueryAsync(cancellationToken);
         }
-        finally
+        await using var insert = Command(db,
+            "INSERT OR REPLACE INTO analysis_results(video_id, frame_number, model, timestamp, results, inference_ms) VALUES ($id, $frame, $model, $time, $results, $ms)",
+            ("$id", Key(id)), ("$frame", 0), ("$model", ""), ("$time", 0.0), ("$results", ""), ("$ms", 0.0));
+        foreach (var row in rows)
         {
-            _gate.Release();
+            insert.Parameters["$frame"].Value = row.Frame;
+            insert.Parameters["$model"].Value = row.Model;
+            insert.Parameters["$time"].Value = row.Timestamp;
+            insert.Parameters["$results"].Value = row.Results;
+            insert.Parameters["$ms"].Value = row.InferenceMs;
+            await insert.ExecuteNonQueryAsync(cancellationToken);
         }
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>An analysis's results, by frame then model; of one frame when <paramref name="frame"/> is given.</summary>
@@ -139,10 +135,10 @@ public sealed class AnalysisStore : IAsyncDisposable
         : QueryAsync(RowSelect + " WHERE video_id = $id AND frame_number = $frame ORDER BY model", ReadRow, cancellationToken,
             ("$id", Key(id)), ("$frame", frame.Value));
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        await _db.DisposeAsync();
-        _gate.Dispose();
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        return ValueTask.CompletedTask;
     }
 
     private const string Select = "SELECT id, video_url, video_name, models, frame_step, status, error, greatest_frame, created, frames_planned, frames_done FROM analyses";
@@ -162,44 +158,37 @@ public sealed class AnalysisStore : IAsyncDisposable
 
     private static string Key(Guid id) => id.ToString("D");
 
+    private async Task<SqliteConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var db = new SqliteConnection(_connectionString);
+        await db.OpenAsync(cancellationToken);
+        return db;
+    }
+
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            await using var command = Command(sql, parameters);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        await using var db = await ConnectAsync(cancellationToken);
+        await using var command = Command(db, sql, parameters);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<IReadOnlyList<T>> QueryAsync<T>(
         string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        await using var db = await ConnectAsync(cancellationToken);
+        await using var command = Command(db, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
         {
-            await using var command = Command(sql, parameters);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var rows = new List<T>();
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add(read(reader));
-            }
-            return rows;
+            rows.Add(read(reader));
         }
-        finally
-        {
-            _gate.Release();
-        }
+        return rows;
     }
 
-    private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    private static SqliteCommand Command(SqliteConnection db, string sql, params (string Name, object? Value)[] parameters)
     {
-        var command = _db.CreateCommand();
+        var command = db.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
