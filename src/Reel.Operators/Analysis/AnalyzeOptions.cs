@@ -23,7 +23,7 @@ public sealed record AnalyzeOptions
 
     /// <summary>
     /// Where faces are also looked for besides the whole frame; null chooses: squares for video (a wide frame is
-    /// searched at the scale of a frame-tall square, for its small faces: one network input about 1.8 times the
+    /// searched at the scale of a frame-tall square, for its small faces: one network input about 1.7 times the
     /// size of a square for 16:9), dense tiles for still images. None is about 1.5 times faster on 16:9 video but
     /// misses faces smaller than about a sixth of the frame height.
     /// </summary>

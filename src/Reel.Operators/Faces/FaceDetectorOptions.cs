@@ -21,7 +21,7 @@ public enum FaceTiling
 
     /// <summary>
     /// Pictures at least 1.5 times as wide as tall (or as tall as wide) are searched at the scale of squares as tall
-    /// as the picture instead of as a whole: in one input that wide for the short-range network (about 1.8 square
+    /// as the picture instead of as a whole: in one input that wide for the short-range network (about 1.7 square
     /// passes' cost for 16:9 video), in overlapping squares for the full-range one. Cheap, suits video frames.
     /// </summary>
     Squares,
