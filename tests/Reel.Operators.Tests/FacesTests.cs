@@ -55,6 +55,35 @@ public class FacesTests
         }
     }
 
+    [Theory]
+    [InlineData(FaceModel.ShortRange, false)]
+    [InlineData(FaceModel.ShortRange, true)]
+    [InlineData(FaceModel.FullRange, false)]
+    public void Squares_SmallFaceAlongAWideOrTallFrame_FoundAtEveryPositionWithItsBox(FaceModel model, bool portrait)
+    {
+        var png = Path.Combine(TestMedia.TempDirectory(), "t5.png");
+        TestMedia.Ffmpeg($"-v error -ss 5 -i \"{TestMedia.Fixture("samsungfun.mp4")}\" -frames:v 1 \"{png}\"");
+        using var frame = Cv2.ImRead(png);
+        // The boy's face (about 180 pixels in 1080p), pasted along the frame, including where frame-tall squares meet.
+        using var face = new Mat(frame, new Rect(620, 530, 240, 240));
+        using var canvas = portrait ? new Mat(1920, 1080, MatType.CV_8UC3, Scalar.All(128)) : new Mat(1080, 1920, MatType.CV_8UC3, Scalar.All(128));
+        var centres = Enumerable.Range(0, 7).Select(i => portrait ? new Point2f(540, (i * 280) + 120) : new Point2f((i * 280) + 120, 540)).ToArray();
+        foreach (var c in centres)
+        {
+            using var target = new Mat(canvas, new Rect((int)c.X - 120, (int)c.Y - 120, 240, 240));
+            face.CopyTo(target);
+        }
+        using var analysisSize = canvas.Resize(new Size(canvas.Width / 3, canvas.Height / 3), interpolation: InterpolationFlags.Area);
+        using var detector = new BlazeFaceDetector(new FaceDetectorOptions { Model = model });
+
+        var faces = detector.Detect(analysisSize).Select(f => f with { Box = new Box(f.Box.X * 3, f.Box.Y * 3, f.Box.Width * 3, f.Box.Height * 3) }).ToList();
+
+        var (found, falsePositives) = Match(faces, centres);
+        Assert.Equal(centres.Length, found);
+        Assert.Equal(0, falsePositives);
+        Assert.All(faces, f => Assert.InRange(f.Box.Width, 120, 260));
+    }
+
     [Fact]
     public void Detect_FullRangeModel_LoadsAndFindsTheSameFaces()
     {

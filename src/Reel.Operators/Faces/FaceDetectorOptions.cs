@@ -19,7 +19,11 @@ public enum FaceTiling
     /// <summary>The whole picture only.</summary>
     None,
 
-    /// <summary>Also overlapping squares as tall as the picture (two for 16:9 video): cheap, suits video frames.</summary>
+    /// <summary>
+    /// Pictures at least 1.5 times as wide as tall (or as tall as wide) are searched at the scale of squares as tall
+    /// as the picture instead of as a whole: in one input that wide for the short-range network (about 1.7 square
+    /// passes' cost for 16:9 video), in overlapping squares for the full-range one. Cheap, suits video frames.
+    /// </summary>
     Squares,
 
     /// <summary>Squares, plus overlapping tiles a quarter and a sixth of the longer side: for group photos.</summary>
