@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Reel.Media.Imaging;
 using Reel.Media.Native;
 
 namespace Reel.Media;
@@ -97,11 +98,15 @@ internal sealed unsafe class MediaReader : IDisposable
 
     public bool Seek(long timestamp) => AvNative.Seek(_handle, timestamp) >= 0;
 
-    /// <summary>Converts the last received frame into the given planes of a libav pixel format.</summary>
+    /// <summary>Converts (and scales) the last received frame into a picture of the destination's size and layout.</summary>
     /// <param name="fast">Bilinear, without exact rounding: for analysis, not for images people keep.</param>
-    public void Convert(int pixelFormat, int width, int height, byte** planes, int* strides, bool fast = false)
+    public void Convert(FrameImage destination, bool fast = false)
     {
-        var code = AvNative.Convert(_handle, pixelFormat, width, height, planes, strides, fast ? 1 : 0);
+        var planes = stackalloc byte*[4];
+        var strides = stackalloc int[4];
+        destination.Describe(planes, strides);
+        var code = AvNative.Convert(_handle, destination.AvPixelFormat, destination.Width, destination.Height, planes, strides, fast ? 1 : 0);
+        destination.VerifyGuard("libswscale");
         if (code < 0)
         {
             throw new MediaException($"cannot convert the frame: {AvNative.Describe(code)}");

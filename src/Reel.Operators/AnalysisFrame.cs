@@ -1,4 +1,5 @@
 using OpenCvSharp;
+using Reel.Media.Imaging;
 
 namespace Reel.Operators;
 
@@ -8,6 +9,8 @@ namespace Reel.Operators;
 /// </summary>
 public sealed class AnalysisFrame : IDisposable
 {
+    private readonly FrameImage? _memory;
+
     /// <param name="bgr">The picture, 8-bit BGR, upright; the frame takes ownership.</param>
     /// <param name="index">Position in the source, presentation order.</param>
     /// <param name="time">The source's timestamp in seconds.</param>
@@ -16,6 +19,20 @@ public sealed class AnalysisFrame : IDisposable
         Bgr = bgr;
         Index = index;
         Time = time;
+    }
+
+    /// <param name="bgr">A decoded <see cref="PixelLayout.Bgr24"/> picture, upright; the frame takes ownership.</param>
+    /// <param name="index">Position in the source, presentation order.</param>
+    /// <param name="time">The source's timestamp in seconds.</param>
+    public AnalysisFrame(FrameImage bgr, int index, double time)
+        : this(PictureMats.View(bgr), index, time)
+    {
+        if (bgr.Layout != PixelLayout.Bgr24)
+        {
+            Bgr.Dispose();
+            throw new ArgumentException($"expected a Bgr24 picture, got {bgr.Layout}", nameof(bgr));
+        }
+        _memory = bgr;
     }
 
     public Mat Bgr { get; }
@@ -28,5 +45,9 @@ public sealed class AnalysisFrame : IDisposable
 
     public int Height => Bgr.Height;
 
-    public void Dispose() => Bgr.Dispose();
+    public void Dispose()
+    {
+        Bgr.Dispose();
+        _memory?.Dispose();
+    }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using OpenCvSharp;
 using Reel.Media;
 using Reel.Media.Decoding;
+using Reel.Media.Imaging;
 using Reel.Testing;
 
 namespace Reel.Operators.Tests;
@@ -41,8 +42,8 @@ internal static class MotionTestVideos
             var decoder = video.Start(segment);
             while (decoder.TryNext(out var frame))
             {
-                var bgr = new Mat(source.Height, source.Width, MatType.CV_8UC3);
-                decoder.ConvertToBgr(bgr.Data, (int)bgr.Step(), source.Width, source.Height);
+                var bgr = new FrameImage(PixelLayout.Bgr24, source.Width, source.Height);
+                decoder.Convert(bgr);
                 yield return new AnalysisFrame(bgr, frame.Index, source.Seconds(frame.Pts));
             }
             Assert.Empty(decoder.Missing);

@@ -9,8 +9,6 @@ namespace Reel.Media.Decoding;
 /// </summary>
 public sealed class SegmentDecoder
 {
-    private static readonly int Bgr24 = AvNative.PixelFormatId("bgr24");
-
     private readonly Segment _segment;
     private readonly MediaReader _reader;
     private readonly HashSet<long> _wantedPts;
@@ -109,20 +107,12 @@ public sealed class SegmentDecoder
     internal FrameImage Convert(FrameConverter converter) => converter.Convert(_reader, _frame);
 
     /// <summary>
-    /// Writes the frame <see cref="TryNext"/> just stopped at as packed 8-bit BGR (OpenCV's layout), scaled to the
-    /// given coded size (before rotation), into caller-owned memory.
+    /// Writes the frame <see cref="TryNext"/> just stopped at into <paramref name="destination"/>, scaled to its size
+    /// (the coded size, before rotation) and converted to its layout.
     /// </summary>
-    /// <param name="destination">The first pixel.</param>
-    /// <param name="stride">Bytes from one row to the next.</param>
-    /// <param name="width">Width to scale to.</param>
-    /// <param name="height">Height to scale to.</param>
+    /// <param name="destination">The picture to fill.</param>
     /// <param name="fast">Bilinear scaling without exact rounding: fine for analysis, about twice as fast.</param>
-    public unsafe void ConvertToBgr(nint destination, int stride, int width, int height, bool fast = false)
-    {
-        var planes = stackalloc byte*[] { (byte*)destination, null, null, null };
-        var strides = stackalloc int[] { stride, 0, 0, 0 };
-        _reader.Convert(Bgr24, width, height, planes, strides, fast);
-    }
+    public void Convert(FrameImage destination, bool fast = false) => _reader.Convert(destination, fast);
 
     private void Send(PacketInfo packet)
     {

@@ -12,8 +12,6 @@ internal sealed unsafe class FrameConverter
     private static readonly int Yuv444 = AvNative.PixelFormatId("yuv444p");
     private static readonly int Yuvj444 = AvNative.PixelFormatId("yuvj444p");
     private static readonly int Gray8 = AvNative.PixelFormatId("gray");
-    private static readonly int Rgb24 = AvNative.PixelFormatId("rgb24");
-    private static readonly int Bgra = AvNative.PixelFormatId("bgra");
 
     private readonly ImageFormat _format;
     private readonly int? _width;
@@ -39,27 +37,16 @@ internal sealed unsafe class FrameConverter
             return CopyPlanes(frame, layout);
         }
 
-        var (target, pixelFormat) = _format switch
+        var target = _format switch
         {
-            ImageFormat.Png => (PixelLayout.Rgb24, Rgb24),
-            ImageFormat.Webp => (PixelLayout.Bgra, Bgra),
-            _ => (PixelLayout.Yuv420, Yuvj420),
+            ImageFormat.Png => PixelLayout.Rgb24,
+            ImageFormat.Webp => PixelLayout.Bgra,
+            _ => PixelLayout.Yuv420,
         };
         var image = new FrameImage(target, width, height);
         try
         {
-            fixed (byte* p0 = image.Plane(0))
-            fixed (byte* p1 = image.PlaneCount() > 1 ? image.Plane(1) : null)
-            fixed (byte* p2 = image.PlaneCount() > 2 ? image.Plane(2) : null)
-            {
-                var planes = stackalloc byte*[] { p0, p1, p2, null };
-                var strides = stackalloc int[4];
-                for (var i = 0; i < image.PlaneCount(); i++)
-                {
-                    strides[i] = image.Strides[i];
-                }
-                reader.Convert(pixelFormat, width, height, planes, strides);
-            }
+            reader.Convert(image);
             return image;
         }
         catch

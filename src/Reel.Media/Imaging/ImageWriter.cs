@@ -26,7 +26,7 @@ public sealed unsafe class ImageWriter : IDisposable
     /// <summary>The pixel layout this writer encodes from; <see cref="FrameImage"/>s of other layouts are refused.</summary>
     public static bool Accepts(ImageFormat format, PixelLayout layout) => format switch
     {
-        ImageFormat.Jpeg => layout is not (PixelLayout.Rgb24 or PixelLayout.Bgra),
+        ImageFormat.Jpeg => layout is PixelLayout.Yuv420 or PixelLayout.Yuv422 or PixelLayout.Yuv440 or PixelLayout.Yuv444 or PixelLayout.Gray,
         ImageFormat.Png => layout == PixelLayout.Rgb24,
         _ => layout == PixelLayout.Bgra,
     };
@@ -73,39 +73,30 @@ public sealed unsafe class ImageWriter : IDisposable
             _bufferSize = needed;
         }
 
-        fixed (byte* y = image.Plane(0))
-        fixed (byte* u = image.PlaneCount() > 1 ? image.Plane(1) : null)
-        fixed (byte* v = image.PlaneCount() > 2 ? image.Plane(2) : null)
-        fixed (int* strides = image.Strides)
+        var planes = stackalloc byte*[4];
+        var strides = stackalloc int[4];
+        image.Describe(planes, strides);
+        var output = _buffer;
+        var size = _bufferSize;
+        var code = TurboJpeg.CompressFromYuvPlanes(
+            _jpeg, planes, image.Width, strides, image.Height, sampling, &output, &size, _quality, TurboJpeg.FlagNoRealloc);
+        if (code != 0)
         {
-            var planes = stackalloc byte*[] { y, u, v };
-            var output = _buffer;
-            var size = _bufferSize;
-            var code = TurboJpeg.CompressFromYuvPlanes(
-                _jpeg, planes, image.Width, strides, image.Height, sampling, &output, &size, _quality, TurboJpeg.FlagNoRealloc);
-            if (code != 0)
-            {
-                throw new MediaException($"JPEG encoding failed: {TurboJpeg.LastError(_jpeg)}");
-            }
-            WriteFile(path, new ReadOnlySpan<byte>(output, checked((int)size)));
+            throw new MediaException($"JPEG encoding failed: {TurboJpeg.LastError(_jpeg)}");
         }
+        WriteFile(path, new ReadOnlySpan<byte>(output, checked((int)size)));
     }
 
     private void WriteWithLibav(FrameImage image, string path)
     {
         var (encoder, pixelFormat) = _format == ImageFormat.Png ? ("png", "rgb24") : ("libwebp", "bgra");
         var error = stackalloc byte[256];
-        byte* output;
-        int size;
-        int code;
-        fixed (byte* plane = image.Plane(0))
-        {
-            var planes = stackalloc byte*[] { plane, null, null, null };
-            var strides = stackalloc int[] { image.Strides[0], 0, 0, 0 };
-            code = AvNative.EncodeImage(
-                encoder, AvNative.PixelFormatId(pixelFormat), image.Width, image.Height, planes, strides, _quality,
-                out output, out size, error, 256);
-        }
+        var planes = stackalloc byte*[4];
+        var strides = stackalloc int[4];
+        image.Describe(planes, strides);
+        var code = AvNative.EncodeImage(
+            encoder, AvNative.PixelFormatId(pixelFormat), image.Width, image.Height, planes, strides, _quality,
+            out var output, out var size, error, 256);
         if (code < 0)
         {
             throw new MediaException(Marshal.PtrToStringUTF8((nint)error) ?? AvNative.Describe(code));

@@ -22,4 +22,7 @@ public enum PixelLayout
 
     /// <summary>One plane, 4 bytes per pixel: B, G, R, A.</summary>
     Bgra,
+
+    /// <summary>One plane, 3 bytes per pixel: B, G, R (OpenCV's order).</summary>
+    Bgr24,
 }

@@ -4,7 +4,7 @@ namespace Reel.Media.Imaging;
 internal static class Rotation
 {
     /// <summary>Returns a new image turned clockwise by degrees (90, 180 or 270); the source is left as it is.</summary>
-    public static FrameImage Rotate(FrameImage source, int degrees)
+    public static unsafe FrameImage Rotate(FrameImage source, int degrees)
     {
         var quarter = degrees is 90 or 270;
         var layout = (quarter, source.Layout) switch
@@ -18,12 +18,12 @@ internal static class Rotation
         for (var p = 0; p < source.PlaneCount(); p++)
         {
             var (w, h) = source.PlaneSize(p);
-            RotatePlane(source.Plane(p), source.Strides[p], result.Plane(p), result.Strides[p], w, h, bpp, degrees);
+            RotatePlane(source.Plane(p), source.Stride(p), result.Plane(p), result.Stride(p), w, h, bpp, degrees);
         }
         return result;
     }
 
-    private static unsafe void RotatePlane(byte[] source, int sourceStride, byte[] destination, int destinationStride, int w, int h, int bpp, int degrees)
+    private static unsafe void RotatePlane(byte* src, int sourceStride, byte* dst, int destinationStride, int w, int h, int bpp, int degrees)
     {
         const int Tile = 64;
         var rows = degrees == 180 ? h : w;
@@ -35,41 +35,37 @@ internal static class Rotation
             270 => sourceStride,
             _ => -bpp,
         };
-        fixed (byte* src = source)
-        fixed (byte* dst = destination)
+        // Tiles keep the source lines a column walk touches in cache.
+        for (var ty = 0; ty < rows; ty += Tile)
         {
-            // Tiles keep the source lines a column walk touches in cache.
-            for (var ty = 0; ty < rows; ty += Tile)
+            for (var tx = 0; tx < columns; tx += Tile)
             {
-                for (var tx = 0; tx < columns; tx += Tile)
+                var rowEnd = Math.Min(ty + Tile, rows);
+                var columnEnd = Math.Min(tx + Tile, columns);
+                for (var dy = ty; dy < rowEnd; dy++)
                 {
-                    var rowEnd = Math.Min(ty + Tile, rows);
-                    var columnEnd = Math.Min(tx + Tile, columns);
-                    for (var dy = ty; dy < rowEnd; dy++)
+                    var (sx, sy) = degrees switch
                     {
-                        var (sx, sy) = degrees switch
+                        90 => (dy, h - 1 - tx),
+                        180 => (w - 1 - tx, h - 1 - dy),
+                        _ => (w - 1 - dy, tx),
+                    };
+                    var from = src + ((long)sy * sourceStride) + ((long)sx * bpp);
+                    var to = dst + ((long)dy * destinationStride) + ((long)tx * bpp);
+                    if (bpp == 1)
+                    {
+                        for (var dx = tx; dx < columnEnd; dx++, from += step)
                         {
-                            90 => (dy, h - 1 - tx),
-                            180 => (w - 1 - tx, h - 1 - dy),
-                            _ => (w - 1 - dy, tx),
-                        };
-                        var from = src + ((long)sy * sourceStride) + ((long)sx * bpp);
-                        var to = dst + ((long)dy * destinationStride) + ((long)tx * bpp);
-                        if (bpp == 1)
-                        {
-                            for (var dx = tx; dx < columnEnd; dx++, from += step)
-                            {
-                                *to++ = *from;
-                            }
+                            *to++ = *from;
                         }
-                        else
+                    }
+                    else
+                    {
+                        for (var dx = tx; dx < columnEnd; dx++, from += step, to += bpp)
                         {
-                            for (var dx = tx; dx < columnEnd; dx++, from += step, to += bpp)
+                            for (var b = 0; b < bpp; b++)
                             {
-                                for (var b = 0; b < bpp; b++)
-                                {
-                                    to[b] = from[b];
-                                }
+                                to[b] = from[b];
                             }
                         }
                     }

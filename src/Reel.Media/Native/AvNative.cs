@@ -92,6 +92,9 @@ internal static unsafe partial class AvNative
         string encoder, int pixelFormat, int width, int height, byte** data, int* linesize, int quality,
         out byte* output, out int outputSize, byte* error, int errorLength);
 
+    [LibraryImport(Library, EntryPoint = "reel_image_layout")]
+    public static partial long ImageLayout(int pixelFormat, int width, int height, int* linesize, long* offset);
+
     [LibraryImport(Library, EntryPoint = "reel_free")]
     public static partial void Free(void* pointer);
 

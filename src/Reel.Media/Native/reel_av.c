@@ -299,6 +299,38 @@ done:
     return ret;
 }
 
+// Lays out a picture of pix_fmt as av_frame_get_buffer does, so that every writer FFmpeg has (libswscale's SIMD
+// paths, encoders) stays inside it: each line is a multiple of 64 bytes (vector code writes whole blocks past the
+// last pixel), the height is rounded up to 32 rows, and 64 bytes of padding follow every plane. Fills linesize and
+// offset (from the buffer's start) per plane and returns the bytes to allocate, or a negative error.
+REEL_EXPORT int64_t reel_image_layout(int pix_fmt, int width, int height, int linesize[4], int64_t offset[4]) {
+    enum { ALIGN = 64, ROWS = 32, PLANE_PADDING = 64 };
+    memset(linesize, 0, 4 * sizeof *linesize);
+    memset(offset, 0, 4 * sizeof *offset);
+    if (width <= 0 || height <= 0 || av_image_check_size((unsigned)width, (unsigned)height, 0, NULL) < 0) return AVERROR(EINVAL);
+    int ret = 0;
+    // As av_frame_get_buffer: widen by growing powers of two until the first line is aligned.
+    for (int i = 1; i <= ALIGN; i += i) {
+        ret = av_image_fill_linesizes(linesize, (enum AVPixelFormat)pix_fmt, FFALIGN(width, i));
+        if (ret < 0) return ret;
+        if (!(linesize[0] & (ALIGN - 1))) break;
+    }
+    ptrdiff_t lines[4] = {0};
+    for (int i = 0; i < 4 && linesize[i]; i++) {
+        linesize[i] = FFALIGN(linesize[i], ALIGN);
+        lines[i] = linesize[i];
+    }
+    size_t sizes[4] = {0};
+    ret = av_image_fill_plane_sizes(sizes, (enum AVPixelFormat)pix_fmt, FFALIGN(height, ROWS), lines);
+    if (ret < 0) return ret;
+    int64_t total = 0;
+    for (int i = 0; i < 4 && sizes[i]; i++) {
+        offset[i] = total;
+        total += (int64_t)sizes[i] + PLANE_PADDING;
+    }
+    return total;
+}
+
 REEL_EXPORT void reel_free(void *p) { av_free(p); }
 
 REEL_EXPORT int reel_pix_fmt(const char *name) { return av_get_pix_fmt(name); }

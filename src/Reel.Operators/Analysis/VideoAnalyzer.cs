@@ -3,6 +3,7 @@ using OpenCvSharp;
 using Reel.Media;
 using Reel.Media.Decoding;
 using Reel.Media.Extraction;
+using Reel.Media.Imaging;
 
 namespace Reel.Operators.Analysis;
 
@@ -197,21 +198,30 @@ public sealed class VideoAnalyzer
 
     private static AnalysisFrame Decode(SegmentDecoder decoder, VideoSource source, int codedWidth, int codedHeight, SourceFrame frame)
     {
-        var coded = new Mat(codedHeight, codedWidth, MatType.CV_8UC3);
-        decoder.ConvertToBgr(coded.Data, (int)coded.Step(), codedWidth, codedHeight, fast: true);
-        if (source.Rotation == 0)
+        var coded = new FrameImage(PixelLayout.Bgr24, codedWidth, codedHeight);
+        try
         {
-            return new AnalysisFrame(coded, frame.Index, source.Seconds(frame.Pts));
+            decoder.Convert(coded, fast: true);
+            if (source.Rotation == 0)
+            {
+                return new AnalysisFrame(coded, frame.Index, source.Seconds(frame.Pts));
+            }
+            using var view = PictureMats.View(coded);
+            var upright = new Mat();
+            Cv2.Rotate(view, upright, source.Rotation switch
+            {
+                90 => RotateFlags.Rotate90Clockwise,
+                180 => RotateFlags.Rotate180,
+                _ => RotateFlags.Rotate90Counterclockwise,
+            });
+            coded.Dispose();
+            return new AnalysisFrame(upright, frame.Index, source.Seconds(frame.Pts));
         }
-        var upright = new Mat();
-        Cv2.Rotate(coded, upright, source.Rotation switch
+        catch
         {
-            90 => RotateFlags.Rotate90Clockwise,
-            180 => RotateFlags.Rotate180,
-            _ => RotateFlags.Rotate90Counterclockwise,
-        });
-        coded.Dispose();
-        return new AnalysisFrame(upright, frame.Index, source.Seconds(frame.Pts));
+            coded.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Maps a result from analysis pixels to source pixels.</summary>

@@ -6,6 +6,7 @@ using OpenCvSharp;
 using Reel.Media;
 using Reel.Media.Decoding;
 using Reel.Media.Extraction;
+using Reel.Media.Imaging;
 using Reel.Operators.Faces;
 
 namespace Reel.Operators.Rendering;
@@ -152,8 +153,10 @@ public sealed class VideoRenderer
         VideoSource source, Segment segment, string path, VideoDecoder videoDecoder, IFaceDetector? detector, CancellationToken cancellationToken)
     {
         var decoder = videoDecoder.Start(segment);
-        using var coded = new Mat(source.Height, source.Width, MatType.CV_8UC3);
+        using var coded = new FrameImage(PixelLayout.Bgr24, source.Width, source.Height);
+        using var codedView = PictureMats.View(coded);
         using var rotated = new Mat();
+        using var packed = new Mat();
         using var small = new Mat();
         using var encoder = FfmpegProcess.Start(SegmentArguments(source, path), input: true, cancellationToken);
         var stream = encoder.Input;
@@ -161,11 +164,11 @@ public sealed class VideoRenderer
         while (decoder.TryNext(out var frame))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            decoder.ConvertToBgr(coded.Data, (int)coded.Step(), source.Width, source.Height);
-            var upright = coded;
+            decoder.Convert(coded);
+            var upright = codedView;
             if (source.Rotation != 0)
             {
-                Cv2.Rotate(coded, rotated, source.Rotation switch
+                Cv2.Rotate(codedView, rotated, source.Rotation switch
                 {
                     90 => RotateFlags.Rotate90Clockwise,
                     180 => RotateFlags.Rotate180,
@@ -177,6 +180,12 @@ public sealed class VideoRenderer
             foreach (var filter in _options.Filters)
             {
                 filter.Apply(upright, frame.Index, faces);
+            }
+            if (!upright.IsContinuous())
+            {
+                // ffmpeg reads packed lines; the decoded picture's lines are padded.
+                upright.CopyTo(packed);
+                upright = packed;
             }
             try
             {
