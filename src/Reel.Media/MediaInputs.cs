@@ -6,7 +6,7 @@ public static class MediaInputs
     private static readonly HashSet<string> VideoExtensions = new(StringComparer.OrdinalIgnoreCase)
     {
         ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
-        ".flv", ".wmv", ".3gp", ".y4m", ".mxf", ".gif", ".h264", ".264", ".hevc", ".h265", ".ivf",
+        ".flv", ".wmv", ".3gp", ".y4m", ".nut", ".mxf", ".gif", ".h264", ".264", ".hevc", ".h265", ".ivf",
     };
 
     private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase)

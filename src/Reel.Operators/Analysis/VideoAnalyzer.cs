@@ -32,6 +32,9 @@ public sealed class VideoAnalyzer
         // Parallelism comes from frames; OpenCV's own threads would only compete with the workers.
         Cv2.SetNumThreads(1);
         var results = new List<VideoResult>();
+        // Models load once per run and worker, not once per video: a folder of short clips would spend most of its
+        // time loading networks.
+        using var models = new RunModels(_options);
         foreach (var input in inputs)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -39,13 +42,13 @@ public sealed class VideoAnalyzer
                 results.Add(Failed(input, _time.GetTimestamp(), "interrupted before it started"));
                 continue;
             }
-            results.Add(await Task.Run(() => AnalyzeOne(input, cancellationToken), CancellationToken.None).ConfigureAwait(false));
+            results.Add(await Task.Run(() => AnalyzeOne(input, models, cancellationToken), CancellationToken.None).ConfigureAwait(false));
             _progress?.VideoFinished(results[^1]);
         }
         return results;
     }
 
-    private VideoResult AnalyzeOne(string input, CancellationToken cancellationToken)
+    private VideoResult AnalyzeOne(string input, RunModels models, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var output = new ResultsFolder(_options.OutputDirectory, input);
@@ -60,7 +63,7 @@ public sealed class VideoAnalyzer
             }
             var run = MediaInputs.IsImage(input) && File.Exists(input)
                 ? AnalyzeImage(input)
-                : AnalyzeVideo(input, cancellationToken);
+                : AnalyzeVideo(input, models, cancellationToken);
             if (run.Error is not null)
             {
                 return Failed(input, started, run.Error, run.Results.Select(r => r.Frame).Distinct().Count(), run.Planned);
@@ -99,12 +102,11 @@ public sealed class VideoAnalyzer
         return new AnalysisRun(path, results, 1, 1, bgr.Width, bgr.Height, null);
     }
 
-    private AnalysisRun AnalyzeVideo(string path, CancellationToken cancellationToken)
+    private AnalysisRun AnalyzeVideo(string path, RunModels models, CancellationToken cancellationToken)
     {
         var source = VideoProbe.Probe(path, cancellationToken);
         var selected = _options.Sampling.Select(source);
-        // Loading the models once up front turns a bad model file into one clear error before any decoding.
-        using var comparer = new ModelSet(_options, stillImage: false);
+        var comparer = models.Comparer;
         var segments = SegmentPlanner.Plan(source, selected, _options.Workers * 2);
         _progress?.VideoStarted(path, selected.Count);
 
@@ -118,7 +120,7 @@ public sealed class VideoAnalyzer
         var descriptions = new ConcurrentDictionary<(int Model, int Frame), object>();
         var missing = new ConcurrentBag<SourceFrame>();
         var errors = new ConcurrentQueue<string>();
-        using var workerModels = new ThreadLocal<ModelSet>(() => new ModelSet(_options, stillImage: false), trackAllValues: true);
+        var workerModels = models.PerWorker;
         using var decoders = new ThreadLocal<VideoDecoder>(() => new VideoDecoder(), trackAllValues: true);
         try
         {
@@ -129,20 +131,20 @@ public sealed class VideoAnalyzer
                 {
                     try
                     {
-                        var models = workerModels.Value!;
+                        var worker = workerModels.Value!;
                         var decoder = decoders.Value!.Start(segment);
                         while (decoder.TryNext(out var frame))
                         {
                             cancellationToken.ThrowIfCancellationRequested();
                             using var picture = Decode(decoder, source, codedWidth, codedHeight, frame);
-                            models.Faces?.Reset();
-                            foreach (var analyzer in models.FrameAnalyzers)
+                            worker.Faces?.Reset();
+                            foreach (var analyzer in worker.FrameAnalyzers)
                             {
                                 results.Add(Scaled(analyzer.Analyze(picture), toSource));
                             }
-                            for (var m = 0; m < models.SequenceAnalyzers.Count; m++)
+                            for (var m = 0; m < worker.SequenceAnalyzers.Count; m++)
                             {
-                                descriptions[(m, frame.Index)] = models.SequenceAnalyzers[m].Describe(picture);
+                                descriptions[(m, frame.Index)] = worker.SequenceAnalyzers[m].Describe(picture);
                             }
                             _progress?.FramesDone(path, 1);
                         }
@@ -159,10 +161,6 @@ public sealed class VideoAnalyzer
         }
         finally
         {
-            foreach (var models in workerModels.Values)
-            {
-                models.Dispose();
-            }
             foreach (var decoder in decoders.Values)
             {
                 decoder.Dispose();
@@ -245,6 +243,30 @@ public sealed class VideoAnalyzer
 
     private VideoResult Failed(string input, long started, string error, int done = 0, int planned = 0) =>
         new(input, new ResultsFolder(_options.OutputDirectory, input).Path, VideoOutcome.Failed, done, planned, _time.GetElapsedTime(started), error);
+}
+
+/// <summary>The models of one run: a set for in-order comparisons, and one set per worker thread, each loaded on first use.</summary>
+internal sealed class RunModels(AnalyzeOptions options) : IDisposable
+{
+    private readonly Lazy<ModelSet> _comparer = new(() => new ModelSet(options, stillImage: false));
+
+    /// <summary>Loaded before any decoding, so a bad model file is one clear error.</summary>
+    public ModelSet Comparer => _comparer.Value;
+
+    public ThreadLocal<ModelSet> PerWorker { get; } = new(() => new ModelSet(options, stillImage: false), trackAllValues: true);
+
+    public void Dispose()
+    {
+        foreach (var models in PerWorker.Values)
+        {
+            models.Dispose();
+        }
+        PerWorker.Dispose();
+        if (_comparer.IsValueCreated)
+        {
+            _comparer.Value.Dispose();
+        }
+    }
 }
 
 /// <summary>Everything one input produced, before it is written.</summary>

@@ -14,6 +14,8 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
     /// <summary>Keypoint names in BlazeFace's order; "right" is the person's right (the left of the picture).</summary>
     public static readonly IReadOnlyList<string> KeypointNames = ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear"];
 
+    private const int MaxStripSquares = 16;
+
     private static readonly Lock LoadLock = new();
 
     private readonly Net _net;
@@ -104,7 +106,9 @@ public sealed class BlazeFaceDetector : IFaceDetector, IFrameAnalyzer
             // and as wide as the scaled picture equals the overlapping squares (at about 1.7 instead of 3 squares'
             // cost for 16:9) and never cuts a face at a square's edge. Sides are the nearest multiples of its largest
             // stride; where that is shorter the picture is scaled a few percent smaller (16:9 at 360: 224, not 240).
-            var scale = (double)_input / shorter;
+            // A sliver of a picture (a 4097x17 strip) would become a network input tens of thousands of pixels long;
+            // past 16 squares the strip is scaled smaller, as faces in it could not be found at full scale anyway.
+            var scale = Math.Min((double)_input / shorter, _input * MaxStripSquares / (double)longer);
             passes.Add(new Pass(whole, new Size(Stride16(width * scale), Stride16(height * scale)), stripThreshold));
         }
         var sides = new List<int>();
