@@ -54,6 +54,9 @@ public sealed unsafe class FrameImage : IDisposable
 
     public int Height { get; }
 
+    /// <summary>Bytes laid out for the picture, from the first plane's start; the guard band follows.</summary>
+    internal long Size => _size;
+
     /// <summary>The libav pixel format with this picture's memory layout (full-range YUV for the YUV layouts).</summary>
     public int AvPixelFormat => PixelFormat(Layout);
 

@@ -140,7 +140,7 @@ public sealed class VideoAnalyzer
                             worker.Faces?.Reset();
                             foreach (var analyzer in worker.FrameAnalyzers)
                             {
-                                results.Add(Scaled(analyzer.Analyze(picture), toSource));
+                                results.Add(Scaled(analyzer.Analyze(picture), toSource, source.UprightWidth, source.UprightHeight));
                             }
                             for (var m = 0; m < worker.SequenceAnalyzers.Count; m++)
                             {
@@ -175,7 +175,8 @@ public sealed class VideoAnalyzer
             {
                 if (descriptions.TryRemove((m, frame.Index), out var current))
                 {
-                    results.Add(Scaled(comparer.SequenceAnalyzers[m].Compare(previous, current, frame.Index, source.Seconds(frame.Pts)), toSource));
+                    results.Add(Scaled(
+                        comparer.SequenceAnalyzers[m].Compare(previous, current, frame.Index, source.Seconds(frame.Pts)), toSource, source.UprightWidth, source.UprightHeight));
                     previous = current;
                 }
             }
@@ -222,20 +223,25 @@ public sealed class VideoAnalyzer
         }
     }
 
-    /// <summary>Maps a result from analysis pixels to source pixels.</summary>
-    internal static FrameResult Scaled(FrameResult result, double factor)
+    /// <summary>
+    /// Maps a result from analysis pixels to source pixels, inside the source picture: the analysis size is rounded
+    /// to whole pixels, so for a sliver such as 4097x17 (analyzed at 640x3) the factor alone would overshoot.
+    /// </summary>
+    internal static FrameResult Scaled(FrameResult result, double factor, int width, int height)
     {
         if (Math.Abs(factor - 1) < 1e-9)
         {
             return result;
         }
         var f = (float)factor;
+        float X(float x) => Math.Clamp(x * f, 0, width);
+        float Y(float y) => Math.Clamp(y * f, 0, height);
         return result with
         {
             Detections = result.Detections.Select(d => d with
             {
-                Box = new Box(d.Box.X * f, d.Box.Y * f, d.Box.Width * f, d.Box.Height * f),
-                Keypoints = d.Keypoints?.Select(k => k with { X = k.X * f, Y = k.Y * f }).ToList(),
+                Box = new Box(X(d.Box.X), Y(d.Box.Y), X(d.Box.X + d.Box.Width) - X(d.Box.X), Y(d.Box.Y + d.Box.Height) - Y(d.Box.Y)),
+                Keypoints = d.Keypoints?.Select(k => k with { X = X(k.X), Y = Y(k.Y) }).ToList(),
             }).ToList(),
             Motion = result.Motion is { } motion ? motion with { Dx = motion.Dx * factor, Dy = motion.Dy * factor } : null,
         };
