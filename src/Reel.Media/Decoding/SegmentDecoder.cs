@@ -13,6 +13,7 @@ public sealed class SegmentDecoder
     private readonly MediaReader _reader;
     private readonly HashSet<long> _wantedPts;
     private AvNative.Frame _frame;
+    private bool _hasFrame;
     private int _cursor;
     private int _sent;
     private long _ordinal;
@@ -60,6 +61,8 @@ public sealed class SegmentDecoder
     public bool TryNext(out SourceFrame frame)
     {
         var selected = _segment.Selected;
+        // The decoder reuses (or frees) the last frame's buffers on its next call: nothing may convert it after that.
+        _hasFrame = false;
         while (!_done)
         {
             switch (_reader.ReceiveFrame(out _frame))
@@ -74,6 +77,7 @@ public sealed class SegmentDecoder
                     {
                         frame = selected[_cursor++];
                         _done = _cursor == selected.Count;
+                        _hasFrame = true;
                         return true;
                     }
                     _done = _cursor == selected.Count;
@@ -104,7 +108,7 @@ public sealed class SegmentDecoder
     }
 
     /// <summary>Converts the frame <see cref="TryNext"/> just stopped at.</summary>
-    internal FrameImage Convert(FrameConverter converter) => converter.Convert(_reader, _frame);
+    internal FrameImage Convert(FrameConverter converter) => converter.Convert(_reader, CurrentFrame());
 
     /// <summary>
     /// Writes the frame <see cref="TryNext"/> just stopped at into <paramref name="destination"/>, scaled to its size
@@ -112,7 +116,20 @@ public sealed class SegmentDecoder
     /// </summary>
     /// <param name="destination">The picture to fill.</param>
     /// <param name="fast">Bilinear scaling without exact rounding: fine for analysis, about twice as fast.</param>
-    public void Convert(FrameImage destination, bool fast = false) => _reader.Convert(destination, fast);
+    public void Convert(FrameImage destination, bool fast = false)
+    {
+        CurrentFrame();
+        _reader.Convert(destination, fast);
+    }
+
+    private ref readonly AvNative.Frame CurrentFrame()
+    {
+        if (!_hasFrame)
+        {
+            throw new InvalidOperationException("No decoded frame to convert: TryNext has not stopped at one, or the decoder has moved on.");
+        }
+        return ref _frame;
+    }
 
     private void Send(PacketInfo packet)
     {
