@@ -103,7 +103,8 @@ public sealed class AnalysisApiTests
     }
 
     [Theory]
-    [InlineData("text/plain", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "Content-Type must be application/json")]
+    [InlineData("text/plain", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 415, "a request that changes something must be JSON")]
+    [InlineData("application/yaml", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "Content-Type must be application/json")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": [""", 400, "the body is not valid JSON")]
     [InlineData("application/json", """["videoURL"]""", 400, "the body must be a JSON object")]
     [InlineData("application/json", """{"videoURL": "not a url", "modelsToRun": ["color_detection"]}""", 400, "Valid URL must be provided")]
@@ -203,28 +204,28 @@ public sealed class ServerTests
     }
 
     [Fact]
-    public async Task Token_GuardsChangingRequests_ReadsStayOpen()
+    public async Task TokenForAnalysis_GuardsAnalysisStarts_ReadsStayOpen()
     {
-        await using var server = await TestServer.StartAsync(allowPrivateUrls: false, token: "s3cret");
+        await using var server = await TestServer.StartAsync(o => o with { Token = "s3cret", TokenForAnalysis = true });
         const string body = """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["nothing"]}""";
 
-        using (var anonymous = await server.StartAnalysisAsync(body))
+        using (var anonymous = await server.Anonymous.PostAsync("/analysis/start", new StringContent(body, Encoding.UTF8, "application/json")))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         }
-        server.Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "wrong");
-        using (var wrong = await server.StartAnalysisAsync(body))
+        server.Anonymous.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "wrong");
+        using (var wrong = await server.Anonymous.PostAsync("/analysis/start", new StringContent(body, Encoding.UTF8, "application/json")))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         }
-        server.Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "s3cret");
         using (var right = await server.StartAnalysisAsync(body))
         {
             // Past the token, the request itself is judged: the model does not exist.
             Assert.Equal(HttpStatusCode.BadRequest, right.StatusCode);
         }
-        server.Client.DefaultRequestHeaders.Authorization = null;
-        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/analysis/videos")).StatusCode);
+        server.Anonymous.DefaultRequestHeaders.Authorization = null;
+        Assert.Equal(0, (await server.Anonymous.GetFromJsonAsync<JsonElement>("/analysis/videos")).GetArrayLength());
+        Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "analyses")));
     }
 }
 
