@@ -117,9 +117,12 @@ public sealed class AnalysisApiTests
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": "abc"}""", 400, "frameStep must be a whole number")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": 0}""", 400, "frameStep must be a whole number")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": [2]}""", 400, "frameStep must be a whole number")]
-    [InlineData("application/json", """{"videoURL": "http://127.0.0.1:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '127.0.0.1' is 127.0.0.1, a loopback")]
-    [InlineData("application/json", """{"videoURL": "http://169.254.169.254/latest/meta-data", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '169.254.169.254' is 169.254.169.254")]
-    [InlineData("application/json", """{"videoURL": "http://[::1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '::1' is ::1, a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://127.0.0.1:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '127.0.0.1' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://169.254.169.254/latest/meta-data", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '169.254.169.254' is a loopback, private, link-local")]
+    [InlineData("application/json", """{"videoURL": "http://[::1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '::1' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://localhost:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host 'localhost' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://[64:ff9b::a9fe:a9fe]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '64:ff9b::a9fe:a9fe' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://[::ffff:10.0.0.1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '::ffff:10.0.0.1' is a loopback")]
     public async Task BadStart_GetsItsStatusAndReason_AndCreatesNothing(string contentType, string body, int status, string reason)
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
@@ -182,6 +185,22 @@ public sealed class AnalysisApiTests
     [InlineData("fe80::1", false)]
     [InlineData("fd00::1", false)]
     [InlineData("::ffff:127.0.0.1", false)]
+    [InlineData("::ffff:8.8.8.8", true)]
+    [InlineData("::127.0.0.1", false)]
+    [InlineData("::10.0.0.1", false)]
+    [InlineData("::ffff:0:192.168.0.1", false)]
+    [InlineData("64:ff9b::7f00:1", false)]
+    [InlineData("64:ff9b::a9fe:a9fe", false)]
+    [InlineData("64:ff9b::808:808", true)]
+    [InlineData("64:ff9b:1::808:808", false)]
+    [InlineData("2002:7f00:1::1", false)]
+    [InlineData("2002:a00:1::1", false)]
+    [InlineData("2002:808:808::1", true)]
+    [InlineData("2001:0:4136:e378:8000:63bf:80ff:fffe", false)]
+    [InlineData("2001:0:4136:e378:8000:63bf:f5ff:fffe", false)]
+    [InlineData("2001:0:4136:e378:8000:63bf:f7f7:f7f7", true)]
+    [InlineData("2001:db8::1", false)]
+    [InlineData("100::1", false)]
     public void IsPublic_RefusesInternalAddresses(string address, bool expected) =>
         Assert.Equal(expected, VideoFetcher.IsPublic(IPAddress.Parse(address)));
 }

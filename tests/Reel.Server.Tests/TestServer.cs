@@ -52,6 +52,9 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    /// <summary>Where the file server listens: 127.0.0.2, a loopback address tests may let stand for a public host.</summary>
+    public const string FilesAddress = "http://127.0.0.2:0";
+
     public static Task<TestServer> StartAsync(bool allowPrivateUrls, string? token = null, int maxLiveStreams = 16) =>
         StartAsync(o => o with { AllowPrivateUrls = allowPrivateUrls, Token = token, MaxLiveStreams = maxLiveStreams });
 
@@ -62,9 +65,18 @@ internal sealed class TestServer : IAsyncDisposable
         var app = await ReelServer.BuildAsync(configure(new ServerOptions { DataDirectory = data, Urls = ["http://127.0.0.1:0"] }), CancellationToken.None);
         await app.StartAsync();
         var files = WebApplication.CreateSlimBuilder();
-        files.WebHost.UseUrls("http://127.0.0.1:0");
+        files.WebHost.UseUrls(FilesAddress);
         var fileServer = files.Build();
         fileServer.MapGet("/videos/{name}", (string name) => Results.File(TestMedia.Fixture(name), "application/octet-stream"));
+        // A download that starts and then stalls: headers and a little of the body, then nothing until the client gives up.
+        fileServer.MapGet("/stall/{name}", async (HttpContext context) =>
+        {
+            context.Response.ContentLength = 10 << 20;
+            await context.Response.Body.WriteAsync(new byte[64 << 10], context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
+        fileServer.MapGet("/redirect", (string to) => Results.Redirect(to));
         await fileServer.StartAsync();
         return new TestServer(app, fileServer, data);
     }

@@ -54,22 +54,30 @@ public static class AnalysisEndpoints
                 throw new RequestRefusedException($"videoName '{name}' must be a plain file name");
             }
             var analysis = new AnalysisRecord(Guid.NewGuid(), AnalysisRunner.UploadScheme + name, name, modelList, step, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
+            var limitBytes = Math.Min(options.MaxUploadBytes, options.MaxVideoBytes);
             if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
-                limit.MaxRequestBodySize = options.MaxVideoBytes;
+                limit.MaxRequestBodySize = limitBytes;
             }
             var directory = runner.Directory(analysis.Id);
             Directory.CreateDirectory(directory);
-            var extension = Path.GetExtension(name) is { Length: > 1 and <= 6 } given ? given : ".mp4";
+            var extension = Path.GetExtension(name) is { Length: > 1 and <= 6 } given && given[1..].All(char.IsAsciiLetterOrDigit) ? given : ".mp4";
             try
             {
                 await using var file = new FileStream(Path.Combine(directory, "source" + extension), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
                 await context.Request.Body.CopyToAsync(file, cancellationToken);
             }
-            catch (BadHttpRequestException e)
+            catch (Exception e)
             {
+                // Refused, cut short or aborted: no file and no analysis are left behind.
                 Directory.Delete(directory, recursive: true);
-                return Error(e.StatusCode, $"the video is over the {options.MaxVideoBytes}-byte limit");
+                if (e is BadHttpRequestException bad)
+                {
+                    return Error(bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge
+                        ? $"the video is over the {limitBytes}-byte limit"
+                        : "the upload was cut short");
+                }
+                throw;
             }
             await store.CreateAsync(analysis, cancellationToken);
             runner.Enqueue(analysis.Id);
