@@ -43,18 +43,16 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
         var segments = Path.Combine(directory, "live");
         Directory.CreateDirectory(segments);
         var path = $"live/{analysis.Id:D}";
-        var start = new ProcessStartInfo("ffmpeg") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var argument in new[]
-        {
+        var start = Media.ChildGuard.StartInfo("ffmpeg",
+        [
             "-nostdin", "-v", "error", "-listen", "1", "-timeout", ((int)WaitForStream.TotalSeconds).ToString(CultureInfo.InvariantCulture),
             "-i", $"rtmp://{(address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString())}:{port}/{path}",
             "-map", "0:v:0", "-c", "copy", "-f", "segment", "-segment_time", "1", "-segment_format", "mpegts", "-reset_timestamps", "1",
             Path.Combine(segments, "%06d.ts"),
             "-map", "0:v:0", "-c", "copy", "-f", "mpegts", Path.Combine(directory, "source.ts"),
-        })
-        {
-            start.ArgumentList.Add(argument);
-        }
+        ]);
+        start.RedirectStandardError = true;
+        start.RedirectStandardInput = true;
         var listener = Process.Start(start)!;
         lock (_listeners)
         {
