@@ -28,6 +28,7 @@ public static class ReelServer
         builder.Services.AddSingleton<AnalysisRunner>();
         builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
         builder.Services.AddSingleton<LiveStreams>();
+        builder.Services.AddSingleton<FrameImages>();
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddCors(cors => cors.AddPolicy(AnalysisEndpoints.CorsPolicy, policy =>

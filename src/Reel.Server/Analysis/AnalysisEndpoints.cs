@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Reel.Media;
 
 namespace Reel.Server.Analysis;
 
@@ -268,7 +269,7 @@ public static class AnalysisEndpoints
     }
 
     private static async Task<IResult> FrameAsync(
-        string id, int frame, AnalysisStore store, AnalysisRunner runner, CancellationToken cancellationToken)
+        string id, int frame, AnalysisStore store, AnalysisRunner runner, FrameImages images, CancellationToken cancellationToken)
     {
         var (analysis, error) = await FindAsync(id, store, cancellationToken);
         if (analysis is null)
@@ -280,7 +281,15 @@ public static class AnalysisEndpoints
             return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} is not fetched yet ({analysis.Status})");
         }
         var rows = await store.GetResultsAsync(analysis.Id, frame, cancellationToken);
-        var jpeg = frame < 0 ? null : await FrameImages.RenderAsync(source, frame, rows, cancellationToken);
+        byte[]? jpeg;
+        try
+        {
+            jpeg = frame < 0 ? null : await images.RenderAsync(source, frame, rows, cancellationToken);
+        }
+        catch (MediaException e)
+        {
+            return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} cannot be read ({analysis.Status}): {e.Message.Split('\n')[0]}");
+        }
         return jpeg is null ? Error(StatusCodes.Status404NotFound, $"video {analysis.Id} has no frame {frame}") : Results.File(jpeg, "image/jpeg");
     }
 
