@@ -266,7 +266,9 @@ public sealed class LiveStreamTests
             var live = await created.Content.ReadFromJsonAsync<JsonElement>();
             var endpoint = live.GetProperty("rtmp_endpoint").GetString()!;
             var id = live.GetProperty("video_id").GetString()!;
-            Assert.Matches($"^rtmp://127\\.0\\.0\\.1:[0-9]+/live/{id}$", endpoint);
+            Assert.Matches("^rtmp://127\\.0\\.0\\.1:[0-9]+/live/[0-9a-f]{32}$", endpoint);
+            // Only this answer carries the stream key; what anyone can read does not.
+            Assert.DoesNotContain(endpoint.Split('/')[^1], await server.Anonymous.GetStringAsync($"/analysis/{id}"), StringComparison.Ordinal);
             streams.Add((id, Process.Start(new ProcessStartInfo("ffmpeg", ["-nostdin", "-v", "error", "-re", "-i", clip, "-c", "copy", "-f", "flv", endpoint])
             {
                 RedirectStandardError = true,

@@ -145,8 +145,10 @@ public static class AnalysisEndpoints
                 await store.DeleteAsync(id, CancellationToken.None);
                 throw;
             }
-            await store.SetVideoUrlAsync(id, endpoint, cancellationToken);
-            var analysis = pending with { VideoUrl = endpoint };
+            // What others can read names the endpoint, not its stream key: only this response carries the key.
+            var shown = endpoint[..(endpoint.LastIndexOf('/') + 1)] + "<stream key>";
+            await store.SetVideoUrlAsync(id, shown, cancellationToken);
+            var analysis = pending with { VideoUrl = shown };
             var view = View(context, analysis);
             view["rtmp_endpoint"] = endpoint;
             return Results.Created(StatusUrl(context, analysis.Id), view);
