@@ -29,6 +29,7 @@ public static class ReelServer
         builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
         builder.Services.AddSingleton<LiveStreams>();
         builder.Services.AddSingleton<FrameImages>();
+        builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddCors(cors => cors.AddPolicy(AnalysisEndpoints.CorsPolicy, policy =>

@@ -59,9 +59,14 @@ internal sealed class TestServer : IAsyncDisposable
         StartAsync(o => o with { AllowPrivateUrls = allowPrivateUrls, Token = token, MaxLiveStreams = maxLiveStreams });
 
     /// <summary>A server with the options <paramref name="configure"/> makes of the defaults (loopback, a fresh data directory).</summary>
-    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions> configure)
+    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions> configure, Func<string, Task>? prepare = null)
     {
         var data = Path.Combine(TestMedia.TempDirectory(), "data");
+        if (prepare is not null)
+        {
+            // What the data directory holds before the server starts (e.g. analyses from long ago).
+            await prepare(data);
+        }
         var app = await ReelServer.BuildAsync(configure(new ServerOptions { DataDirectory = data, Urls = ["http://127.0.0.1:0"] }), CancellationToken.None);
         await app.StartAsync();
         var files = WebApplication.CreateSlimBuilder();

@@ -24,6 +24,7 @@ public static class AnalysisEndpoints
         group.MapGet("/{id}/frame/{frame:int}", FrameAsync);
         group.MapGet("/{id}/frame/{frame:int}/results", FrameResultsAsync);
         group.MapGet("/{id}/metrics", MetricsAsync);
+        group.MapDelete("/{id}", DeleteAsync);
 
         // For the dashboard: every analysis with its progress, and videos uploaded rather than named by URL.
         var api = app.MapGroup("/api/v1/analyses");
@@ -293,6 +294,23 @@ public static class AnalysisEndpoints
             return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} cannot be read ({analysis.Status}): {e.Message.Split('\n')[0]}");
         }
         return jpeg is null ? Error(StatusCodes.Status404NotFound, $"video {analysis.Id} has no frame {frame}") : Results.File(jpeg, "image/jpeg");
+    }
+
+    /// <summary>Removes a finished analysis: its rows, results, fetched video and frames (409 while it runs).</summary>
+    private static async Task<IResult> DeleteAsync(string id, AnalysisStore store, FrameImages images, ServerOptions options, CancellationToken cancellationToken)
+    {
+        var (analysis, error) = await FindAsync(id, store, cancellationToken);
+        if (analysis is null)
+        {
+            return error!;
+        }
+        if (!AnalysisRetention.IsFinished(analysis))
+        {
+            return Error(StatusCodes.Status409Conflict, $"video {analysis.Id} is {analysis.Status}; it can be deleted once it has finished");
+        }
+        await AnalysisRetention.RemoveAsync(store, options.DataDirectory, analysis.Id, cancellationToken);
+        images.Forget(AnalysisRetention.DirectoryOf(options.DataDirectory, analysis.Id));
+        return Results.NoContent();
     }
 
     private static async Task<IResult> MetricsAsync(HttpContext context, string id, AnalysisStore store, CancellationToken cancellationToken)
