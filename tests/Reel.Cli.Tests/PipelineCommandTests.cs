@@ -181,6 +181,34 @@ public sealed class PipelineCommandTests : IDisposable
     }
 
     [Fact]
+    public void CommandThatOverwritesItsInput_CannotChangeTheStoredObject()
+    {
+        var spec = WriteSpec("vandal.yaml", """
+            pipeline: {name: vandal}
+            input: {pfs: {repo: inbox, glob: "/*"}}
+            transform: {cmd: [sh, -c, 'for f in /pfs/inbox/*; do echo owned > "$f"; cat "$f" > /pfs/out/$(basename "$f"); done']}
+            """);
+        Ok("repo", "create", "inbox");
+        Ok("pipeline", "create", "-f", spec);
+        File.WriteAllText(Path.Combine(_work, "x"), "original\n");
+        Ok("put", "inbox@master:/x", "-f", Path.Combine(_work, "x"));
+        AssertJobsSucceed();
+
+        // The command wrote to its own copy: the stored input (checked against its hash by get) is as it was.
+        Assert.Equal("owned\n", Get("vandal@master:/x"));
+        Assert.Equal("original\n", Get("inbox@master:/x"));
+        // Every stored object still matches the hash it is stored under.
+        foreach (var shard in Directory.EnumerateDirectories(Path.Combine(DataDir, "objects")).Where(d => Path.GetFileName(d).Length == 2))
+        {
+            foreach (var file in Directory.EnumerateFiles(shard))
+            {
+                var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)));
+                Assert.Equal(Path.GetFileName(shard) + Path.GetFileName(file), hash);
+            }
+        }
+    }
+
+    [Fact]
     public void JobStop_KillsRunningDatums_AndCommitsNothing()
     {
         var spec = WriteSpec("slow.yaml", """

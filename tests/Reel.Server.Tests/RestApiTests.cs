@@ -90,3 +90,35 @@ public sealed class RestApiTests
         return content;
     }
 }
+
+/// <summary>GET of a stored file checks it against its hash, as <c>reel get</c> does.</summary>
+public sealed class StoredFileCheckTests
+{
+    [Fact]
+    public async Task DamagedObject_IsNeverServedAsTheFile()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        Assert.Equal(HttpStatusCode.Created, (await server.Client.PostAsJsonAsync("/api/v1/repos", new { name = "videos" })).StatusCode);
+        var content = RandomNumberGenerator.GetBytes(300_000);
+        using (var put = await server.Client.PutAsync("/api/v1/repos/videos/branches/master/files/a.bin", new ByteArrayContent(content) { Headers = { ContentType = new("application/octet-stream") } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+        var hash = Convert.ToHexStringLower(SHA256.HashData(content));
+        var stored = Path.Combine(server.DataDirectory, "objects", hash[..2], hash[2..]);
+        Assert.Equal(content, await server.Client.GetByteArrayAsync("/api/v1/repos/videos/branches/master/files/a.bin"));
+
+        // Same size, one byte changed (as a command writing to a hard-linked input would do): the download fails.
+        var damaged = (byte[])content.Clone();
+        damaged[^1] ^= 0xff;
+        File.SetAttributes(stored, FileAttributes.Normal);
+        await File.WriteAllBytesAsync(stored, damaged);
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => server.Client.GetByteArrayAsync("/api/v1/repos/videos/branches/master/files/a.bin"));
+
+        // Another size: refused before anything is sent.
+        await File.WriteAllBytesAsync(stored, content[..1000]);
+        using var response = await server.Client.GetAsync("/api/v1/repos/videos/branches/master/files/a.bin");
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Contains("is damaged", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+}

@@ -79,7 +79,7 @@ public static class ApiEndpoints
             var files = await d.Data.ListFilesAsync(head.Id, target, cancellationToken);
             if (files.Count == 1 && files[0].Path == target && list != true)
             {
-                return Results.Stream(d.Data.Objects.Open(files[0].Hash), "application/octet-stream", Path.GetFileName(target));
+                return CheckedFile(d.Data.Objects, files[0]);
             }
             if (files.Count == 0 && target != DataPath.Root)
             {
@@ -185,6 +185,39 @@ public static class ApiEndpoints
                 }
             }, "text/plain; charset=utf-8");
         }, cancellationToken);
+
+    /// <summary>
+    /// A stored file, checked against its hash as <c>reel get</c> does: a wrong size is refused before anything is
+    /// sent; content that no longer matches its hash cuts the response off, so the client sees a failed download, not
+    /// a damaged file.
+    /// </summary>
+    private static IResult CheckedFile(ObjectStore objects, FileEntry file)
+    {
+        var path = objects.PathOf(file.Hash);
+        if (!File.Exists(path) || new FileInfo(path).Length != file.Size)
+        {
+            return AnalysisEndpoints.Error(StatusCodes.Status500InternalServerError, $"{file.Path}: stored object {file.Hash} is damaged or missing");
+        }
+        return Results.Stream(async body =>
+        {
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            await using var content = objects.Open(file.Hash);
+            var buffer = new byte[1 << 16];
+            int read;
+            long sent = 0;
+            while ((read = await content.ReadAsync(buffer)) > 0 && sent + read <= file.Size)
+            {
+                sha.AppendData(buffer, 0, read);
+                // The last block is held back until the hash is known.
+                if (sent + read == file.Size && Convert.ToHexStringLower(sha.GetHashAndReset()) != file.Hash)
+                {
+                    throw new IOException($"{file.Path}: stored object {file.Hash} is damaged (its content no longer matches its hash)");
+                }
+                await body.WriteAsync(buffer.AsMemory(0, read));
+                sent += read;
+            }
+        }, "application/octet-stream", Path.GetFileName(file.Path));
+    }
 
     /// <summary>The repo path a URL names; an encoded '/' is a '/', so "..%2F" is refused like "../".</summary>
     private static string RepoPath(string? path) => DataPath.Normalize(Uri.UnescapeDataString(path ?? "/"));
