@@ -157,18 +157,35 @@ public sealed class AnalysisApiTests
     }
 
     [Fact]
-    public async Task FrameStep_AcceptsNumberNumericStringOrNothing()
+    public async Task FrameStep_AcceptsNumberNumericStringOrNothing_AndTheResultsAreStepped()
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: true);
         var url = $"{server.FilesUrl}/videos/small.ogv";
+        var started = new List<(string StatusUrl, int Step)>();
         foreach (var (step, expected) in new[] { ("3", 3), ("\"4\"", 4), ("\"\"", 1), ("null", 1) })
         {
             using var response = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"], "frameStep": {{step}}}""");
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            Assert.Equal(expected, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("frame_step").GetInt32());
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(expected, body.GetProperty("frame_step").GetInt32());
+            started.Add((body.GetProperty("status_url").GetString()!, expected));
         }
-        using var absent = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"]}""");
-        Assert.Equal(1, (await absent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("frame_step").GetInt32());
+        using (var absent = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"]}"""))
+        {
+            var body = await absent.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(1, body.GetProperty("frame_step").GetInt32());
+            started.Add((body.GetProperty("status_url").GetString()!, 1));
+        }
+
+        // small.ogv has 89 frames: the rows are exactly every step-th of them.
+        foreach (var (statusUrl, step) in started)
+        {
+            var status = await server.WaitAsync(statusUrl);
+            Assert.Equal("Completed", status.GetProperty("status").GetString());
+            var frames = (await server.Client.GetFromJsonAsync<JsonElement>(status.GetProperty("results_url").GetString()))
+                .EnumerateArray().Select(r => r.GetProperty("frame_number").GetInt32()).ToList();
+            Assert.Equal(Enumerable.Range(0, ((88 / step) + 1)).Select(i => i * step), frames);
+        }
     }
 
     [Theory]
@@ -333,14 +350,38 @@ public sealed class CorsTests
     public async Task AnalysisApi_AnswersPreflightForAllowedOrigins()
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
-        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/analysis/start");
-        preflight.Headers.Add("Origin", "https://client.example");
-        preflight.Headers.Add("Access-Control-Request-Method", "POST");
-        preflight.Headers.Add("Access-Control-Request-Headers", "content-type");
 
-        using var response = await server.Client.SendAsync(preflight);
+        using var response = await server.Client.SendAsync(Preflight("https://client.example"));
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    [Fact]
+    public async Task ConfiguredOrigins_AreAllowed_OthersAreNot()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { CorsOrigins = ["https://client.example"] });
+
+        using (var allowed = await server.Client.SendAsync(Preflight("https://client.example")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, allowed.StatusCode);
+            Assert.Equal("https://client.example", allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        }
+        using (var other = await server.Client.SendAsync(Preflight("https://evil.example")))
+        {
+            Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+        using var read = new HttpRequestMessage(HttpMethod.Get, "/analysis/videos") { Headers = { { "Origin", "https://evil.example" } } };
+        using var readResponse = await server.Client.SendAsync(read);
+        Assert.False(readResponse.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    private static HttpRequestMessage Preflight(string origin)
+    {
+        var preflight = new HttpRequestMessage(HttpMethod.Options, "/analysis/start");
+        preflight.Headers.Add("Origin", origin);
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", "content-type");
+        return preflight;
     }
 }
