@@ -89,7 +89,8 @@ internal static partial class ChildProcess
         }
         var search = environment.LastOrDefault(e => e.Key == "PATH").Value ?? "/usr/local/bin:/usr/bin:/bin";
         return search.Split(':').Select(d => Path.Combine(d.Length == 0 ? workingDirectory : d, program))
-            .FirstOrDefault(p => File.Exists(p) && !OperatingSystem.IsWindows() && (File.GetUnixFileMode(p) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0);
+            .FirstOrDefault(p => File.Exists(p) && !OperatingSystem.IsWindows()
+                && (File.GetUnixFileMode(p) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0);
     }
 
     private static int Wait(int pid)

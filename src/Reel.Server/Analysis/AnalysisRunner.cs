@@ -10,8 +10,9 @@ namespace Reel.Server.Analysis;
 
 /// <summary>
 /// Runs requested analyses in the background, several at once (bounded): fetch the video (within its timeouts),
-/// check its limits, analyze every <c>frameStep</c>-th frame with the requested models, then store the rows. Progress (the greatest frame analyzed) is recorded as frames finish. Analyses a stopped server left
-/// pending or half done start again when it starts.
+/// check its limits, analyze every <c>frameStep</c>-th frame with the requested models, then store the rows.
+/// Progress (the greatest frame analyzed) is recorded as frames finish. Analyses a stopped server left pending or
+/// half done start again when it starts.
 /// </summary>
 public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, ServerOptions options, ILogger<AnalysisRunner> logger)
     : BackgroundService

@@ -15,7 +15,8 @@ namespace Reel.Server.Analysis;
 /// Live analyses: each one gets its own RTMP endpoint, an <c>ffmpeg -listen</c> process that takes the pushed
 /// stream and cuts it, without re-encoding, into short segments at keyframes (and keeps the whole recording for
 /// frame images). Each segment is analyzed as soon as the next one starts, so results appear while the stream is
-/// live; the analysis completes when the stream ends. Streams are independent, so several can run at once.
+/// live; the analysis completes when the stream ends. Streams are independent, so several can run at once. The
+/// endpoint's URL ends in a random stream key that a push must name; each stream has a size and a duration cap.
 /// </summary>
 public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ServerOptions options, ILogger<LiveStreams> logger) : IDisposable
 {
