@@ -78,6 +78,41 @@ public sealed class ResourceLimitTests
     }
 
     [Fact]
+    public async Task SlowUpload_DoesNotHoldUpOtherCommits()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        await SecurityTests.SeedAsync(server);
+        var uri = new Uri(server.Url);
+        using var slow = new TcpClient();
+        await slow.ConnectAsync(uri.Host, uri.Port);
+        var stream = slow.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"PUT /api/v1/repos/videos/branches/master/files/slow.bin HTTP/1.1\r\nHost: {uri.Authority}\r\nAuthorization: Bearer {server.Key}\r\n"
+            + "Content-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n12345"));
+        await stream.FlushAsync();
+        var tmp = Path.Combine(server.DataDirectory, "objects", "tmp");
+        for (var i = 0; i < 200 && !Directory.EnumerateFiles(tmp).Any(); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.NotEmpty(Directory.EnumerateFiles(tmp));
+
+        // Half the upload is in: other writers commit meanwhile (before, the upload held the data directory's write lock).
+        using (var other = await server.Client.PutAsync("/api/v1/repos/videos/branches/master/files/other.txt", RestApiTests.Binary("other")))
+        {
+            Assert.Equal(HttpStatusCode.Created, other.StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.Created, (await server.Client.PostAsJsonAsync("/api/v1/repos", new { name = "more" })).StatusCode);
+
+        await stream.WriteAsync("67890"u8.ToArray());
+        using var reader = new StreamReader(stream);
+        Assert.Equal("HTTP/1.1 201 Created", await reader.ReadLineAsync());
+        Assert.Equal("1234567890", await server.Client.GetStringAsync("/api/v1/repos/videos/branches/master/files/slow.bin"));
+        Assert.Equal(3, (await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/repos/videos/branches/master/commits")).GetArrayLength());
+        Assert.Empty(Directory.EnumerateFiles(tmp));
+    }
+
+    [Fact]
     public async Task StalledDownload_DoesNotHoldUpAnotherAnalysis_AndFailsWithoutLeavingAFile()
     {
         await using var server = await TestServer.StartAsync(o => o with { AllowPrivateUrls = true, DownloadIdleTimeout = TimeSpan.FromSeconds(3) });
