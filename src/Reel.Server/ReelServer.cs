@@ -14,6 +14,7 @@ public static class ReelServer
     /// <exception cref="ArgumentException">The options contradict each other (<c>--no-auth</c> on a non-loopback address).</exception>
     public static async Task<WebApplication> BuildAsync(ServerOptions options, CancellationToken cancellationToken)
     {
+        options.Validate();
         var access = CreateAccess(options);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

@@ -82,4 +82,23 @@ public sealed record ServerOptions
 
     /// <summary>Origins allowed to call the analysis API from a browser; "*" for any.</summary>
     public IReadOnlyList<string> CorsOrigins { get; init; } = ["*"];
+
+    /// <summary>Refuses limits that cannot work, before anything starts.</summary>
+    /// <exception cref="ArgumentException">The first option that is out of range, by its command-line name.</exception>
+    public void Validate()
+    {
+        foreach (var (name, ok) in new (string, bool)[]
+        {
+            ("--max-upload-mb", MaxUploadBytes > 0), ("--max-video-mb", MaxVideoBytes > 0), ("--retain-days", RetainDays is null or >= 1),
+            ("the live stream cap", MaxLiveStreams >= 1 && MaxLiveBytes > 0 && MaxLiveDuration > TimeSpan.Zero),
+            ("the download timeouts", DownloadConnectTimeout > TimeSpan.Zero && DownloadIdleTimeout > TimeSpan.Zero && DownloadTotalTimeout > TimeSpan.Zero),
+            ("the concurrency bounds", MaxConcurrentAnalyses >= 1 && MaxConcurrentFrameRenders >= 1),
+        })
+        {
+            if (!ok)
+            {
+                throw new ArgumentException($"{name} must be above zero");
+            }
+        }
+    }
 }

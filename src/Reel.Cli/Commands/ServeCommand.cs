@@ -83,11 +83,6 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync("reel serve: --no-auth and a key (--token or $REEL_SERVER_TOKEN) contradict each other");
                 return ExitCodes.Usage;
             }
-            if (options.RetainDays is < 1)
-            {
-                await Console.Error.WriteLineAsync("reel serve: --retain-days must be at least 1");
-                return ExitCodes.Usage;
-            }
             WebApplication app;
             try
             {

@@ -8,8 +8,11 @@ using Reel.Testing;
 
 namespace Reel.Cli.Tests;
 
-/// <summary>No child of <c>reel serve</c> outlives it, even when it is killed with SIGKILL and has no chance to clean up.</summary>
-public sealed class ServeKillTests : IDisposable
+/// <summary>
+/// <c>reel serve</c> as a process: no child of it outlives it, even when it is killed with SIGKILL and has no chance to
+/// clean up; unsafe or impossible options are refused before it starts.
+/// </summary>
+public sealed class ServeCommandTests : IDisposable
 {
     private readonly string _work = TestMedia.TempDirectory();
 
@@ -57,6 +60,22 @@ public sealed class ServeKillTests : IDisposable
         await server.WaitForExitAsync();
         await WaitUntilAsync(() => Task.FromResult(!children.Any(TestProcesses.IsAlive)));
         Assert.DoesNotContain(children, TestProcesses.IsAlive);
+    }
+
+    [Theory]
+    [InlineData("--no-auth --urls http://0.0.0.0:0", "reel serve: --no-auth is only for a server bound to loopback addresses")]
+    [InlineData("--no-auth --urls http://127.0.0.1:0 --token abc", "reel serve: --no-auth and a key")]
+    [InlineData("--retain-days 0", "reel serve: --retain-days must be above zero")]
+    [InlineData("--max-upload-mb 0", "reel serve: --max-upload-mb must be above zero")]
+    public void UnsafeOrImpossibleOptions_AreUsageErrors_AndStartNothing(string options, string message)
+    {
+        var data = Path.Combine(_work, "data");
+
+        var serve = ReelProcess.Run(["serve", .. options.Split(' '), "--data-dir", data]);
+
+        Assert.Equal(2, serve.ExitCode);
+        Assert.StartsWith(message, serve.StdErr.Trim(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(data, "server-key")));
     }
 
     public void Dispose() => Directory.Delete(_work, recursive: true);
