@@ -52,6 +52,23 @@ public sealed class SecurityTests
     }
 
     [Fact]
+    public async Task SeedClient_WithoutAKey_StillStartsAndReadsAnalyses_ButCannotDeleteThem()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: true);
+        var body = $$"""{"videoURL": "{{server.FilesUrl}}/videos/small.ogv", "modelsToRun": ["color_detection"], "frameStep": 30}""";
+
+        using var start = await server.Anonymous.PostAsync("/analysis/start", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Created, start.StatusCode);
+        var statusUrl = (await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status_url").GetString()!;
+        Assert.Equal("Completed", (await server.WaitAsync(statusUrl)).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await server.Anonymous.GetAsync(statusUrl + "/results")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.Anonymous.GetAsync(statusUrl + "/frame/30")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await server.Anonymous.DeleteAsync(statusUrl)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.Anonymous.GetAsync(statusUrl)).StatusCode);
+    }
+
+    [Fact]
     public async Task CrossSiteContentTypes_Are415_EvenWithTheKey_AndNothingChanges()
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: true);
