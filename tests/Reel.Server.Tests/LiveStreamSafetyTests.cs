@@ -26,7 +26,9 @@ public sealed class LiveStreamSafetyTests
 
         // Refused: the endpoint drops what came and listens again; the analysis has nothing.
         var live = Path.Combine(server.DataDirectory, "analyses", id, "live");
-        await WaitUntilAsync(() => !Directory.EnumerateFiles(live).Any() && !File.Exists(Path.Combine(server.DataDirectory, "analyses", id, "source.ts")));
+        var port = new Uri(endpoint.Replace("rtmp://", "http://", StringComparison.Ordinal)).Port;
+        await WaitUntilAsync(() => !Directory.EnumerateFiles(live).Any() && !File.Exists(Path.Combine(server.DataDirectory, "analyses", id, "source.ts"))
+            && IsListening(port));
         var status = await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}");
         Assert.Equal("Pending", status.GetProperty("status").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync($"/analysis/{id}/results")).StatusCode);
@@ -111,6 +113,11 @@ public sealed class LiveStreamSafetyTests
         await push.WaitForExitAsync();
         return push.ExitCode;
     }
+
+    /// <summary>Whether a socket listens on the port (from /proc: connecting would take the one push a listener accepts).</summary>
+    private static bool IsListening(int port) => new[] { "/proc/net/tcp", "/proc/net/tcp6" }.Any(table => File.ReadLines(table).Skip(1)
+        .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        .Any(fields => fields[1].EndsWith($":{port:X4}", StringComparison.Ordinal) && fields[3] == "0A"));
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 

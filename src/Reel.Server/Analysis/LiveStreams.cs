@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Reel.Media;
 using Reel.Media.Extraction;
 using Reel.Media.Sampling;
@@ -119,6 +119,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
                 listener.DeleteRecording();
                 listener = listener.Restart(deadline - DateTimeOffset.UtcNow);
                 _listeners[analysis.Id] = listener;
+                await WaitUntilListeningAsync(listener.Port, listener.Process, cancellationToken);
             }
 
             var segments = listener.Segments;
@@ -153,7 +154,14 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
                     {
                         await store.SetStatusAsync(analysis.Id, AnalysisStatus.Processing, null, cancellationToken);
                     }
-                    (frameOffset, timeOffset) = await AnalyzeSegmentAsync(analysis, files[next], frameOffset, timeOffset, cancellationToken);
+                    try
+                    {
+                        (frameOffset, timeOffset) = await AnalyzeSegmentAsync(analysis, files[next], frameOffset, timeOffset, cancellationToken);
+                    }
+                    catch (Exception e) when (capped is not null && next == complete - 1 && e is MediaException or IOException)
+                    {
+                        // The listener was stopped at the cap while it wrote this last segment: what it holds is cut off.
+                    }
                 }
                 if (ended)
                 {
@@ -217,6 +225,8 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
 
         public Process Process { get; }
 
+        public int Port => _port;
+
         public Task<Verdict> Verdict => _verdict.Task;
 
         public string Segments => Path.Combine(_directory, "live");
@@ -232,6 +242,8 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
             [
                 "-nostdin", "-hide_banner", "-nostats", "-v", "info",
                 "-listen", "1", "-timeout", ((int)Math.Max(1, wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture),
+                // FLV names its codec up front: half a second of probing, not the default five, before the first segment is cut.
+                "-analyzeduration", "500000",
                 "-i", $"rtmp://{(address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString())}:{port}/live/{key}",
                 "-map", "0:v:0", "-c", "copy", "-f", "segment", "-segment_time", "1", "-segment_format", "mpegts", "-reset_timestamps", "1",
                 Path.Combine(segments, "%06d.ts"),
