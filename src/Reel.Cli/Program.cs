@@ -26,6 +26,7 @@ internal static class Program
             LogsCommand.Create(),
             EngineCommand.Create(),
             ServeCommand.Create(),
+            AnalysesCommand.Create(),
             Remote.ServerOption,
         };
         var parsed = root.Parse(args);

@@ -105,6 +105,16 @@ public sealed class ObjectStore
         return new StoredObject(hash, size);
     }
 
+    /// <summary>
+    /// A fresh path in the store's temporary folder (on its file system), named so that recovery removes it only once
+    /// this process is gone: for content received slowly (an upload) before a commit takes it in.
+    /// </summary>
+    public string NewTemporaryPath()
+    {
+        Directory.CreateDirectory(TempDirectory);
+        return Path.Combine(TempDirectory, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+    }
+
     /// <summary>Makes every adopted object and its directory entry durable (one syncfs for all of them).</summary>
     public void FlushAll() => DirectorySync.FlushFileSystem(Root);
 

@@ -1,5 +1,6 @@
 using Reel.Server.Analysis;
 using Reel.Server.Api;
+using Reel.Server.Security;
 using Scalar.AspNetCore;
 
 namespace Reel.Server;
@@ -10,8 +11,11 @@ namespace Reel.Server;
 /// </summary>
 public static class ReelServer
 {
+    /// <exception cref="ArgumentException">The options contradict each other (<c>--no-auth</c> on a non-loopback address).</exception>
     public static async Task<WebApplication> BuildAsync(ServerOptions options, CancellationToken cancellationToken)
     {
+        options.Validate();
+        var access = CreateAccess(options);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
@@ -19,11 +23,14 @@ public static class ReelServer
         builder.WebHost.UseUrls([.. options.Urls]);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBytes);
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(access);
         builder.Services.AddSingleton(await AnalysisStore.OpenAsync(options.DataDirectory, cancellationToken));
         builder.Services.AddSingleton<VideoFetcher>();
         builder.Services.AddSingleton<AnalysisRunner>();
         builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
         builder.Services.AddSingleton<LiveStreams>();
+        builder.Services.AddSingleton<FrameImages>();
+        builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddCors(cors => cors.AddPolicy(AnalysisEndpoints.CorsPolicy, policy =>
@@ -41,7 +48,8 @@ public static class ReelServer
 
         var app = builder.Build();
         app.UseCors();
-        app.UseBearerToken(options);
+        app.UseServerAccess(access);
+        app.MapSession();
         app.MapAnalysis();
         app.MapApi();
         app.MapDashboard();
@@ -50,4 +58,29 @@ public static class ReelServer
         app.MapScalarApiReference("/docs", o => o.WithOpenApiRoutePattern("/openapi/v1.json"));
         return app;
     }
+
+    /// <summary>The key (given, or stored in the data directory and generated at first start) and who may do what.</summary>
+    private static ServerAccess CreateAccess(ServerOptions options)
+    {
+        if (options.NoAuth)
+        {
+            if (options.Urls.FirstOrDefault(url => !IsLoopback(url)) is { } open)
+            {
+                throw new ArgumentException(
+                    $"--no-auth is only for a server bound to loopback addresses (127.0.0.1, ::1, localhost), not {open}: anyone who can reach it could run commands");
+            }
+            return new ServerAccess(options, key: null);
+        }
+        if (options.Token is { Length: > 0 } given)
+        {
+            return new ServerAccess(options, given);
+        }
+        var (key, created) = ServerKey.LoadOrCreate(options.DataDirectory);
+        return new ServerAccess(options, key) { KeyFile = ServerKey.PathIn(options.DataDirectory), KeyCreated = created };
+    }
+
+    private static bool IsLoopback(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        && (uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            || (System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address)));
 }

@@ -40,6 +40,15 @@ public sealed class PipelineCommandTests : IDisposable
         var job = Assert.Single(jobs.RootElement.EnumerateArray().ToList());
         Assert.Equal("Success", job.GetProperty("state").GetString());
         Assert.Equal(input, job.GetProperty("inputs").GetProperty("videos").GetString());
+        // Provenance read back from the output side: the commit frames@master points at is the job's output, whose
+        // recorded input is the commit the video went in with.
+        using var log = JsonDocument.Parse(Ok("log", "frames@master", "--json"));
+        var head = log.RootElement.EnumerateArray().First().GetProperty("id").GetString();
+        using var inspect = JsonDocument.Parse(Ok("job", "inspect", job.GetProperty("id").GetString()!, "--json"));
+        Assert.Equal(head, inspect.RootElement.GetProperty("outputCommit").GetString());
+        Assert.Equal(input, inspect.RootElement.GetProperty("inputs").GetProperty("videos").GetString());
+        using var inputLog = JsonDocument.Parse(Ok("log", "videos@master", "--json"));
+        Assert.Equal(input, inputLog.RootElement.EnumerateArray().First().GetProperty("id").GetString());
         Assert.Contains("small.ogv: 89 frames", Ok("logs", "--pipeline", "frames"), StringComparison.Ordinal);
         Assert.Contains("frames (pipeline: master, glob /*)", Ok("pipeline", "graph"), StringComparison.Ordinal);
     }
@@ -172,12 +181,40 @@ public sealed class PipelineCommandTests : IDisposable
     }
 
     [Fact]
+    public void CommandThatOverwritesItsInput_CannotChangeTheStoredObject()
+    {
+        var spec = WriteSpec("vandal.yaml", """
+            pipeline: {name: vandal}
+            input: {pfs: {repo: inbox, glob: "/*"}}
+            transform: {cmd: [sh, -c, 'for f in /pfs/inbox/*; do echo owned > "$f"; cat "$f" > /pfs/out/$(basename "$f"); done']}
+            """);
+        Ok("repo", "create", "inbox");
+        Ok("pipeline", "create", "-f", spec);
+        File.WriteAllText(Path.Combine(_work, "x"), "original\n");
+        Ok("put", "inbox@master:/x", "-f", Path.Combine(_work, "x"));
+        AssertJobsSucceed();
+
+        // The command wrote to its own copy: the stored input (checked against its hash by get) is as it was.
+        Assert.Equal("owned\n", Get("vandal@master:/x"));
+        Assert.Equal("original\n", Get("inbox@master:/x"));
+        // Every stored object still matches the hash it is stored under.
+        foreach (var shard in Directory.EnumerateDirectories(Path.Combine(DataDir, "objects")).Where(d => Path.GetFileName(d).Length == 2))
+        {
+            foreach (var file in Directory.EnumerateFiles(shard))
+            {
+                var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)));
+                Assert.Equal(Path.GetFileName(shard) + Path.GetFileName(file), hash);
+            }
+        }
+    }
+
+    [Fact]
     public void JobStop_KillsRunningDatums_AndCommitsNothing()
     {
         var spec = WriteSpec("slow.yaml", """
             pipeline: {name: slow}
             input: {pfs: {repo: inbox, glob: "/*"}}
-            transform: {cmd: [sh, -c, "echo started > STARTED; exec sleep 600"]}
+            transform: {cmd: [sh, -c, "echo $$ > STARTED.tmp && mv STARTED.tmp STARTED; exec sleep 600"]}
             """.Replace("STARTED", Path.Combine(_work, "started"), StringComparison.Ordinal));
         Ok("repo", "create", "inbox");
         Ok("pipeline", "create", "-f", spec);
@@ -193,6 +230,10 @@ public sealed class PipelineCommandTests : IDisposable
         Assert.Equal("Killed", inspect.RootElement.GetProperty("state").GetString());
         Assert.Equal(JsonValueKind.Null, inspect.RootElement.GetProperty("outputCommit").ValueKind);
         Assert.Equal(1, Run("ls", "slow@master:/").ExitCode);
+        // The command itself (sh, then exec'd into sleep) is gone, not just the job marked Killed.
+        var pid = int.Parse(File.ReadAllText(Path.Combine(_work, "started")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        WaitUntil(() => !TestProcesses.IsAlive(pid));
+        Assert.False(TestProcesses.IsAlive(pid));
     }
 
     [Fact]

@@ -72,7 +72,19 @@ public sealed class RemoteCommandTests : IAsyncLifetime
         var stop = Run("job", "stop", id);
         Assert.Equal(1, stop.ExitCode);
         Assert.Contains("already finished", stop.StdErr, StringComparison.Ordinal);
-        // Nothing of this touched a local data directory.
+    }
+
+    [Fact]
+    public void WithoutTheKey_ChangingVerbsAreRefused_AndChangeNothing()
+    {
+        // Another data directory holds no key: the server refuses what would change its data.
+        string[] elsewhere = ["--server", _url, "--data-dir", Path.Combine(_work, "local-data")];
+        var create = ReelProcess.Run(["repo", "create", "intruder", .. elsewhere]);
+        Assert.Equal(1, create.ExitCode);
+        Assert.Contains("needs the server's key", create.StdErr, StringComparison.Ordinal);
+        // Reads stay open, and show that nothing was created; the local directory was never opened.
+        Assert.DoesNotContain("intruder", ReelProcess.Run(["repo", "list", .. elsewhere]).StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("intruder", Ok("repo", "list"), StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_work, "local-data")));
     }
 
@@ -107,8 +119,9 @@ public sealed class RemoteCommandTests : IAsyncLifetime
         Directory.Delete(_work, recursive: true);
     }
 
+    /// <summary>The CLI as the server's own user on the server's data directory: it finds the server's key there.</summary>
     private (int ExitCode, string StdOut, string StdErr) Run(params string[] arguments) =>
-        ReelProcess.Run([.. arguments, "--server", _url, "--data-dir", Path.Combine(_work, "local-data")]);
+        ReelProcess.Run([.. arguments, "--server", _url, "--data-dir", Path.Combine(_work, "server-data")]);
 
     private string Ok(params string[] arguments)
     {

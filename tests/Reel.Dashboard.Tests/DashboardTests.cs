@@ -72,4 +72,36 @@ public sealed class DashboardTests
         Assert.StartsWith("videoURL host '127.0.0.1'", await page.Locator("#start-error").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await page.Locator("#analyses tbody tr").CountAsync());
     }
+
+    [Fact]
+    public async Task SignIn_WithTheServersKey_SetsAnHttpOnlyCookie_AndOpensWhatNeedsTheKey()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (test.sh does)");
+        await using var server = await TestServer.StartAsync(o => o with { AllowPrivateUrls = true, OpenReads = false, TokenForAnalysis = true });
+        using (var start = await server.StartAnalysisAsync($$"""{"videoURL": "{{server.FilesUrl}}/videos/small.ogv", "modelsToRun": ["color_detection"], "frameStep": 30}"""))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Created, start.StatusCode);
+        }
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var context = await browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(60_000);
+
+        await page.GotoAsync(server.Client.BaseAddress!.ToString());
+        await page.Locator("#sign-in").WaitForAsync();
+        Assert.Equal(0, await page.Locator("#analyses tbody tr").CountAsync());
+        await page.FillAsync("#key", "not-the-key");
+        await page.ClickAsync("#sign-in button");
+        await page.Locator("#sign-in-error").Filter(new() { HasText = "not this server's key" }).WaitForAsync();
+
+        await page.FillAsync("#key", server.Key!);
+        await page.ClickAsync("#sign-in button");
+        await page.Locator("#signed-in").WaitForAsync();
+        await page.Locator("#analyses tbody tr").Filter(new() { HasText = "small.ogv" }).WaitForAsync();
+        var cookie = Assert.Single(await context.CookiesAsync(), c => c.Name == "reel_key");
+        Assert.True(cookie.HttpOnly);
+        Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
+        Assert.DoesNotContain("reel_key", await page.EvaluateAsync<string>("() => document.cookie"), StringComparison.Ordinal);
+    }
 }

@@ -103,7 +103,8 @@ public sealed class AnalysisApiTests
     }
 
     [Theory]
-    [InlineData("text/plain", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "Content-Type must be application/json")]
+    [InlineData("text/plain", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 415, "a request that changes something must be JSON")]
+    [InlineData("application/yaml", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "Content-Type must be application/json")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": [""", 400, "the body is not valid JSON")]
     [InlineData("application/json", """["videoURL"]""", 400, "the body must be a JSON object")]
     [InlineData("application/json", """{"videoURL": "not a url", "modelsToRun": ["color_detection"]}""", 400, "Valid URL must be provided")]
@@ -116,9 +117,12 @@ public sealed class AnalysisApiTests
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": "abc"}""", 400, "frameStep must be a whole number")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": 0}""", 400, "frameStep must be a whole number")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": [2]}""", 400, "frameStep must be a whole number")]
-    [InlineData("application/json", """{"videoURL": "http://127.0.0.1:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '127.0.0.1' is 127.0.0.1, a loopback")]
-    [InlineData("application/json", """{"videoURL": "http://169.254.169.254/latest/meta-data", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '169.254.169.254' is 169.254.169.254")]
-    [InlineData("application/json", """{"videoURL": "http://[::1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '::1' is ::1, a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://127.0.0.1:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '127.0.0.1' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://169.254.169.254/latest/meta-data", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '169.254.169.254' is a loopback, private, link-local")]
+    [InlineData("application/json", """{"videoURL": "http://[::1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '::1' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://localhost:9/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host 'localhost' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://[64:ff9b::a9fe:a9fe]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '64:ff9b::a9fe:a9fe' is a loopback")]
+    [InlineData("application/json", """{"videoURL": "http://[::ffff:10.0.0.1]/a.mp4", "modelsToRun": ["color_detection"]}""", 400, "videoURL host '::ffff:10.0.0.1' is a loopback")]
     public async Task BadStart_GetsItsStatusAndReason_AndCreatesNothing(string contentType, string body, int status, string reason)
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
@@ -153,18 +157,35 @@ public sealed class AnalysisApiTests
     }
 
     [Fact]
-    public async Task FrameStep_AcceptsNumberNumericStringOrNothing()
+    public async Task FrameStep_AcceptsNumberNumericStringOrNothing_AndTheResultsAreStepped()
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: true);
         var url = $"{server.FilesUrl}/videos/small.ogv";
+        var started = new List<(string StatusUrl, int Step)>();
         foreach (var (step, expected) in new[] { ("3", 3), ("\"4\"", 4), ("\"\"", 1), ("null", 1) })
         {
             using var response = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"], "frameStep": {{step}}}""");
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            Assert.Equal(expected, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("frame_step").GetInt32());
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(expected, body.GetProperty("frame_step").GetInt32());
+            started.Add((body.GetProperty("status_url").GetString()!, expected));
         }
-        using var absent = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"]}""");
-        Assert.Equal(1, (await absent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("frame_step").GetInt32());
+        using (var absent = await server.StartAnalysisAsync($$"""{"videoURL": "{{url}}", "modelsToRun": ["color_detection"]}"""))
+        {
+            var body = await absent.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(1, body.GetProperty("frame_step").GetInt32());
+            started.Add((body.GetProperty("status_url").GetString()!, 1));
+        }
+
+        // small.ogv has 89 frames: the rows are exactly every step-th of them.
+        foreach (var (statusUrl, step) in started)
+        {
+            var status = await server.WaitAsync(statusUrl);
+            Assert.Equal("Completed", status.GetProperty("status").GetString());
+            var frames = (await server.Client.GetFromJsonAsync<JsonElement>(status.GetProperty("results_url").GetString()))
+                .EnumerateArray().Select(r => r.GetProperty("frame_number").GetInt32()).ToList();
+            Assert.Equal(Enumerable.Range(0, ((88 / step) + 1)).Select(i => i * step), frames);
+        }
     }
 
     [Theory]
@@ -181,6 +202,22 @@ public sealed class AnalysisApiTests
     [InlineData("fe80::1", false)]
     [InlineData("fd00::1", false)]
     [InlineData("::ffff:127.0.0.1", false)]
+    [InlineData("::ffff:8.8.8.8", true)]
+    [InlineData("::127.0.0.1", false)]
+    [InlineData("::10.0.0.1", false)]
+    [InlineData("::ffff:0:192.168.0.1", false)]
+    [InlineData("64:ff9b::7f00:1", false)]
+    [InlineData("64:ff9b::a9fe:a9fe", false)]
+    [InlineData("64:ff9b::808:808", true)]
+    [InlineData("64:ff9b:1::808:808", false)]
+    [InlineData("2002:7f00:1::1", false)]
+    [InlineData("2002:a00:1::1", false)]
+    [InlineData("2002:808:808::1", true)]
+    [InlineData("2001:0:4136:e378:8000:63bf:80ff:fffe", false)]
+    [InlineData("2001:0:4136:e378:8000:63bf:f5ff:fffe", false)]
+    [InlineData("2001:0:4136:e378:8000:63bf:f7f7:f7f7", true)]
+    [InlineData("2001:db8::1", false)]
+    [InlineData("100::1", false)]
     public void IsPublic_RefusesInternalAddresses(string address, bool expected) =>
         Assert.Equal(expected, VideoFetcher.IsPublic(IPAddress.Parse(address)));
 }
@@ -203,28 +240,28 @@ public sealed class ServerTests
     }
 
     [Fact]
-    public async Task Token_GuardsChangingRequests_ReadsStayOpen()
+    public async Task TokenForAnalysis_GuardsAnalysisStarts_ReadsStayOpen()
     {
-        await using var server = await TestServer.StartAsync(allowPrivateUrls: false, token: "s3cret");
+        await using var server = await TestServer.StartAsync(o => o with { Token = "s3cret", TokenForAnalysis = true });
         const string body = """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["nothing"]}""";
 
-        using (var anonymous = await server.StartAnalysisAsync(body))
+        using (var anonymous = await server.Anonymous.PostAsync("/analysis/start", new StringContent(body, Encoding.UTF8, "application/json")))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         }
-        server.Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "wrong");
-        using (var wrong = await server.StartAnalysisAsync(body))
+        server.Anonymous.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "wrong");
+        using (var wrong = await server.Anonymous.PostAsync("/analysis/start", new StringContent(body, Encoding.UTF8, "application/json")))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         }
-        server.Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "s3cret");
         using (var right = await server.StartAnalysisAsync(body))
         {
             // Past the token, the request itself is judged: the model does not exist.
             Assert.Equal(HttpStatusCode.BadRequest, right.StatusCode);
         }
-        server.Client.DefaultRequestHeaders.Authorization = null;
-        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/analysis/videos")).StatusCode);
+        server.Anonymous.DefaultRequestHeaders.Authorization = null;
+        Assert.Equal(0, (await server.Anonymous.GetFromJsonAsync<JsonElement>("/analysis/videos")).GetArrayLength());
+        Assert.False(Directory.Exists(Path.Combine(server.DataDirectory, "analyses")));
     }
 }
 
@@ -246,7 +283,9 @@ public sealed class LiveStreamTests
             var live = await created.Content.ReadFromJsonAsync<JsonElement>();
             var endpoint = live.GetProperty("rtmp_endpoint").GetString()!;
             var id = live.GetProperty("video_id").GetString()!;
-            Assert.Matches($"^rtmp://127\\.0\\.0\\.1:[0-9]+/live/{id}$", endpoint);
+            Assert.Matches("^rtmp://127\\.0\\.0\\.1:[0-9]+/live/[0-9a-f]{32}$", endpoint);
+            // Only this answer carries the stream key; what anyone can read does not.
+            Assert.DoesNotContain(endpoint.Split('/')[^1], await server.Anonymous.GetStringAsync($"/analysis/{id}"), StringComparison.Ordinal);
             streams.Add((id, Process.Start(new ProcessStartInfo("ffmpeg", ["-nostdin", "-v", "error", "-re", "-i", clip, "-c", "copy", "-f", "flv", endpoint])
             {
                 RedirectStandardError = true,
@@ -311,14 +350,38 @@ public sealed class CorsTests
     public async Task AnalysisApi_AnswersPreflightForAllowedOrigins()
     {
         await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
-        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/analysis/start");
-        preflight.Headers.Add("Origin", "https://client.example");
-        preflight.Headers.Add("Access-Control-Request-Method", "POST");
-        preflight.Headers.Add("Access-Control-Request-Headers", "content-type");
 
-        using var response = await server.Client.SendAsync(preflight);
+        using var response = await server.Client.SendAsync(Preflight("https://client.example"));
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    [Fact]
+    public async Task ConfiguredOrigins_AreAllowed_OthersAreNot()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { CorsOrigins = ["https://client.example"] });
+
+        using (var allowed = await server.Client.SendAsync(Preflight("https://client.example")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, allowed.StatusCode);
+            Assert.Equal("https://client.example", allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        }
+        using (var other = await server.Client.SendAsync(Preflight("https://evil.example")))
+        {
+            Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+        using var read = new HttpRequestMessage(HttpMethod.Get, "/analysis/videos") { Headers = { { "Origin", "https://evil.example" } } };
+        using var readResponse = await server.Client.SendAsync(read);
+        Assert.False(readResponse.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    private static HttpRequestMessage Preflight(string origin)
+    {
+        var preflight = new HttpRequestMessage(HttpMethod.Options, "/analysis/start");
+        preflight.Headers.Add("Origin", origin);
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        preflight.Headers.Add("Access-Control-Request-Headers", "content-type");
+        return preflight;
     }
 }

@@ -17,7 +17,7 @@ public sealed class RestApiTests
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/v1/repos", new { name = "videos" })).StatusCode);
         var content = RandomNumberGenerator.GetBytes(5 << 20);
 
-        using (var put = await client.PutAsync("/api/v1/repos/videos/branches/master/files/clips/a.bin", new StreamContent(new MemoryStream(content))))
+        using (var put = await client.PutAsync("/api/v1/repos/videos/branches/master/files/clips/a.bin", new StreamContent(new MemoryStream(content)) { Headers = { ContentType = new("application/octet-stream") } }))
         {
             Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         }
@@ -59,7 +59,7 @@ public sealed class RestApiTests
         await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
         var client = server.Client;
         await client.PostAsJsonAsync("/api/v1/repos", new { name = "videos" });
-        await client.PutAsync("/api/v1/repos/videos/branches/master/files/a.txt", new StringContent("a"));
+        await client.PutAsync("/api/v1/repos/videos/branches/master/files/a.txt", Binary("a"));
 
         Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync("/api/v1/repos", new StringContent("{", Encoding.UTF8, "application/json"))).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsJsonAsync("/api/v1/repos", new { name = 5 })).StatusCode);
@@ -73,7 +73,7 @@ public sealed class RestApiTests
         // Paths that climb out of the repo are refused, however they are spelled.
         foreach (var path in new[] { "..%2F..%2Fetc%2Fpasswd", "a/..%2F..%2F..%2Fx", "%2E%2E/%2E%2E/x" })
         {
-            using var put = await client.PutAsync($"/api/v1/repos/videos/branches/master/files/{path}", new StringContent("evil"));
+            using var put = await client.PutAsync($"/api/v1/repos/videos/branches/master/files/{path}", Binary("evil"));
             Assert.True((int)put.StatusCode is 400 or 404, $"{path}: {put.StatusCode}");
         }
 
@@ -81,5 +81,44 @@ public sealed class RestApiTests
         Assert.Equal(1, commits.GetArrayLength());
         Assert.Equal("a", await client.GetStringAsync("/api/v1/repos/videos/branches/master/files/a.txt"));
         Assert.Equal(1, (await client.GetFromJsonAsync<JsonElement>("/api/v1/repos")).GetArrayLength());
+    }
+
+    internal static ByteArrayContent Binary(string text)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(text));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        return content;
+    }
+}
+
+/// <summary>GET of a stored file checks it against its hash, as <c>reel get</c> does.</summary>
+public sealed class StoredFileCheckTests
+{
+    [Fact]
+    public async Task DamagedObject_IsNeverServedAsTheFile()
+    {
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        Assert.Equal(HttpStatusCode.Created, (await server.Client.PostAsJsonAsync("/api/v1/repos", new { name = "videos" })).StatusCode);
+        var content = RandomNumberGenerator.GetBytes(300_000);
+        using (var put = await server.Client.PutAsync("/api/v1/repos/videos/branches/master/files/a.bin", new ByteArrayContent(content) { Headers = { ContentType = new("application/octet-stream") } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+        var hash = Convert.ToHexStringLower(SHA256.HashData(content));
+        var stored = Path.Combine(server.DataDirectory, "objects", hash[..2], hash[2..]);
+        Assert.Equal(content, await server.Client.GetByteArrayAsync("/api/v1/repos/videos/branches/master/files/a.bin"));
+
+        // Same size, one byte changed (as a command writing to a hard-linked input would do): the download fails.
+        var damaged = (byte[])content.Clone();
+        damaged[^1] ^= 0xff;
+        File.SetAttributes(stored, FileAttributes.Normal);
+        await File.WriteAllBytesAsync(stored, damaged);
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => server.Client.GetByteArrayAsync("/api/v1/repos/videos/branches/master/files/a.bin"));
+
+        // Another size: refused before anything is sent.
+        await File.WriteAllBytesAsync(stored, content[..1000]);
+        using var response = await server.Client.GetAsync("/api/v1/repos/videos/branches/master/files/a.bin");
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Contains("is damaged", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Reel.Server.Security;
 using Reel.Testing;
 
 namespace Reel.Server.Tests;
@@ -22,31 +23,65 @@ internal sealed class TestServer : IAsyncDisposable
         _app = app;
         _files = files;
         DataDirectory = dataDirectory;
-        Client = new HttpClient { BaseAddress = new Uri(Address(app)), Timeout = TimeSpan.FromMinutes(2) };
+        Url = Address(app);
+        Key = ServerKey.TryRead(dataDirectory) ?? app.Services.GetRequiredService<ServerOptions>().Token;
+        Client = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromMinutes(2) };
+        if (Key is not null)
+        {
+            Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Key);
+        }
+        Anonymous = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromMinutes(2) };
         FilesUrl = Address(files);
     }
 
+    /// <summary>A client that sends the server's key, as the CLI run by the same user does.</summary>
     public HttpClient Client { get; }
+
+    /// <summary>A client without the key, as any other process or a web page would be.</summary>
+    public HttpClient Anonymous { get; }
+
+    public string Url { get; }
+
+    /// <summary>The server's key: generated in the data directory unless one was given.</summary>
+    public string? Key { get; }
+
+    public IServiceProvider Services => _app.Services;
 
     /// <summary>Where the fixtures are served over HTTP: <c>{FilesUrl}/videos/small.ogv</c>.</summary>
     public string FilesUrl { get; }
 
     public string DataDirectory { get; }
 
-    public static async Task<TestServer> StartAsync(bool allowPrivateUrls, string? token = null, int maxLiveStreams = 16)
+    /// <summary>Where the file server listens: 127.0.0.2, a loopback address tests may let stand for a public host.</summary>
+    public const string FilesAddress = "http://127.0.0.2:0";
+
+    public static Task<TestServer> StartAsync(bool allowPrivateUrls, string? token = null, int maxLiveStreams = 16) =>
+        StartAsync(o => o with { AllowPrivateUrls = allowPrivateUrls, Token = token, MaxLiveStreams = maxLiveStreams });
+
+    /// <summary>A server with the options <paramref name="configure"/> makes of the defaults (loopback, a fresh data directory).</summary>
+    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions> configure, Func<string, Task>? prepare = null)
     {
         var data = Path.Combine(TestMedia.TempDirectory(), "data");
-        var app = await ReelServer.BuildAsync(
-            new ServerOptions
-            {
-                DataDirectory = data, Urls = ["http://127.0.0.1:0"], AllowPrivateUrls = allowPrivateUrls, Token = token, MaxLiveStreams = maxLiveStreams,
-            },
-            CancellationToken.None);
+        if (prepare is not null)
+        {
+            // What the data directory holds before the server starts (e.g. analyses from long ago).
+            await prepare(data);
+        }
+        var app = await ReelServer.BuildAsync(configure(new ServerOptions { DataDirectory = data, Urls = ["http://127.0.0.1:0"] }), CancellationToken.None);
         await app.StartAsync();
         var files = WebApplication.CreateSlimBuilder();
-        files.WebHost.UseUrls("http://127.0.0.1:0");
+        files.WebHost.UseUrls(FilesAddress);
         var fileServer = files.Build();
         fileServer.MapGet("/videos/{name}", (string name) => Results.File(TestMedia.Fixture(name), "application/octet-stream"));
+        // A download that starts and then stalls: headers and a little of the body, then nothing until the client gives up.
+        fileServer.MapGet("/stall/{name}", async (HttpContext context) =>
+        {
+            context.Response.ContentLength = 10 << 20;
+            await context.Response.Body.WriteAsync(new byte[64 << 10], context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
+        fileServer.MapGet("/redirect", (string to) => Results.Redirect(to));
         await fileServer.StartAsync();
         return new TestServer(app, fileServer, data);
     }
@@ -72,6 +107,7 @@ internal sealed class TestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        Anonymous.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _files.StopAsync();

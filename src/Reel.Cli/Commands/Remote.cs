@@ -22,20 +22,42 @@ internal sealed class Remote : IDisposable
 
     private readonly HttpClient _http;
 
-    private Remote(Uri server)
+    private Remote(Uri server, string? key)
     {
         _http = new HttpClient { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
-        if (Environment.GetEnvironmentVariable("REEL_SERVER_TOKEN") is { Length: > 0 } token)
+        if (key is not null)
         {
-            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         }
     }
 
-    /// <summary>The server the command line names, if any.</summary>
-    public static Remote? For(ParseResult result) =>
-        (result.GetValue(ServerOption) ?? Environment.GetEnvironmentVariable("REEL_SERVER")) is { Length: > 0 } url
-            ? new Remote(new Uri(url.TrimEnd('/') + "/"))
-            : null;
+    /// <summary>
+    /// The server the command line names, if any, with its key: <c>$REEL_SERVER_TOKEN</c>, else the key a server
+    /// generated in this user's data directory (the one <c>--data-dir</c> or <c>$REEL_DATA_DIR</c> names).
+    /// </summary>
+    public static Remote? For(ParseResult result)
+    {
+        if ((result.GetValue(ServerOption) ?? Environment.GetEnvironmentVariable("REEL_SERVER")) is not { Length: > 0 } url)
+        {
+            return null;
+        }
+        var key = Environment.GetEnvironmentVariable("REEL_SERVER_TOKEN") is { Length: > 0 } token
+            ? token
+            : Reel.Server.Security.ServerKey.TryRead(Reel.Data.DataStore.ResolveDirectory(DataDirectoryOf(result)));
+        return new Remote(new Uri(url.TrimEnd('/') + "/"), key);
+    }
+
+    private static string? DataDirectoryOf(ParseResult result)
+    {
+        for (var command = result.CommandResult; command is not null; command = command.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            if (command.Command.Options.FirstOrDefault(o => o.Name == "--data-dir") is Option<string?> option)
+            {
+                return result.GetValue(option);
+            }
+        }
+        return null;
+    }
 
     /// <summary>Runs a remote verb, turning server and connection errors into one stderr line and an exit code.</summary>
     public async Task<int> RunAsync(string verb, Func<Remote, Task<int>> run)
@@ -75,7 +97,9 @@ internal sealed class Remote : IDisposable
     public async Task<JsonElement> PutFileAsync(string path, string file)
     {
         await using var content = File.OpenRead(file);
-        return await ReadAsync(await _http.PutAsync(Relative(path), new StreamContent(content)));
+        var body = new StreamContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        return await ReadAsync(await _http.PutAsync(Relative(path), body));
     }
 
     /// <summary>Streams a file from the server into <paramref name="target"/>.</summary>

@@ -5,7 +5,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Reel.Cluster;
 using Reel.Data;
+using Microsoft.AspNetCore.Builder;
 using Reel.Server;
+using Reel.Server.Security;
 
 namespace Reel.Cli.Commands;
 
@@ -20,8 +22,21 @@ internal static class ServeCommand
         var allowFile = new Option<bool>("--allow-file-urls") { Description = "Accept file:// video URLs (files of this machine)" };
         var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file that objects_detection runs" };
         var emotionModel = new Option<string?>("--emotion-model") { Description = "Emotion classifier ONNX file that emotions_detection runs" };
-        var token = new Option<string?>("--token") { Description = "Bearer token every changing request must carry (default: $REEL_SERVER_TOKEN; none: open)" };
-        var tokenForReads = new Option<bool>("--token-for-reads") { Description = "Require the token for reading too" };
+        var token = new Option<string?>("--token")
+        {
+            Description = "Key every changing request must carry as 'Authorization: Bearer KEY' (default: $REEL_SERVER_TOKEN, else one generated "
+                + "at first start and kept in DATA_DIR/server-key, readable by this user only)",
+        };
+        var noAuth = new Option<bool>("--no-auth") { Description = "Serve without a key: only for servers bound to loopback addresses" };
+        var tokenForReads = new Option<bool>("--token-for-reads") { Description = "Require the key for reading too" };
+        var tokenForAnalysis = new Option<bool>("--token-for-analysis") { Description = "Require the key to start analyses too (open by default, as the seed's client expects)" };
+        var allowedHost = new Option<string[]>("--allowed-host")
+        {
+            Description = "Host header value to answer besides localhost names, IP addresses and the names bound (repeatable; * for any)",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var maxUpload = new Option<long>("--max-upload-mb") { Description = "Largest upload (file PUT, video upload), in MiB", DefaultValueFactory = _ => 2048 };
+        var retainDays = new Option<int?>("--retain-days") { Description = "Remove analyses (rows, frames, downloads) older than this many days" };
         var cors = new Option<string[]>("--cors-origin") { Description = "Browser origins allowed to call /analysis (repeatable; default: any)", AllowMultipleArgumentsPerToken = true };
         var maxVideo = new Option<long>("--max-video-mb") { Description = "Largest video a URL may deliver, in MiB", DefaultValueFactory = _ => 2048 };
         var command = new Command(
@@ -31,7 +46,8 @@ internal static class ServeCommand
             + "to try it at /docs. Runs the pipeline engine too, unless one already runs.\n\n"
             + "Example:\n  reel serve --urls http://0.0.0.0:8000")
         {
-            dataDir, urls, allowPrivate, allowFile, objectModel, emotionModel, maxVideo, token, tokenForReads, cors,
+            dataDir, urls, allowPrivate, allowFile, objectModel, emotionModel, maxVideo, maxUpload, token, noAuth, tokenForReads, tokenForAnalysis, allowedHost, cors,
+            retainDays,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -53,11 +69,31 @@ internal static class ServeCommand
                 ObjectModel = result.GetValue(objectModel) is { } objects ? Path.GetFullPath(objects) : null,
                 EmotionModel = result.GetValue(emotionModel) is { } emotion ? Path.GetFullPath(emotion) : null,
                 MaxVideoBytes = result.GetValue(maxVideo) * 1024 * 1024,
-                Token = result.GetValue(token) ?? Environment.GetEnvironmentVariable("REEL_SERVER_TOKEN"),
+                Token = result.GetValue(token) ?? (Environment.GetEnvironmentVariable("REEL_SERVER_TOKEN") is { Length: > 0 } t ? t : null),
+                NoAuth = result.GetValue(noAuth),
                 OpenReads = !result.GetValue(tokenForReads),
+                TokenForAnalysis = result.GetValue(tokenForAnalysis),
+                AllowedHosts = result.GetValue(allowedHost) ?? [],
+                MaxUploadBytes = result.GetValue(maxUpload) * 1024 * 1024,
+                RetainDays = result.GetValue(retainDays),
                 CorsOrigins = result.GetValue(cors) is { Length: > 0 } origins ? origins : ["*"],
             };
-            await using var app = await ReelServer.BuildAsync(options, cancellationToken);
+            if (options.NoAuth && options.Token is not null)
+            {
+                await Console.Error.WriteLineAsync("reel serve: --no-auth and a key (--token or $REEL_SERVER_TOKEN) contradict each other");
+                return ExitCodes.Usage;
+            }
+            WebApplication app;
+            try
+            {
+                app = await ReelServer.BuildAsync(options, cancellationToken);
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"reel serve: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            await using var disposeApp = app;
             try
             {
                 await app.StartAsync(cancellationToken);
@@ -69,6 +105,14 @@ internal static class ServeCommand
             }
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
             await Console.Out.WriteLineAsync($"reel serve: listening on {string.Join(", ", addresses)} (data: {directory})");
+            var access = app.Services.GetRequiredService<ServerAccess>();
+            await Console.Out.WriteLineAsync(!access.KeyRequired
+                ? "reel serve: --no-auth: anyone who can reach this address may change data and run pipeline commands"
+                : access.KeyFile is { } keyFile
+                    ? $"reel serve: {(access.KeyCreated ? "generated a key" : "the key is")} in {keyFile} (readable by this user only). Requests that change "
+                      + $"anything need it: curl -H \"Authorization: Bearer $(cat {keyFile})\" ...; 'reel ... --server URL' run by this user "
+                      + "with this data directory finds it; the dashboard signs in with it."
+                    : "reel serve: requests that change anything need the key given with --token (Authorization: Bearer KEY).");
             // The engine serves this data directory while the server runs. When another engine holds it (one a
             // command started, which stops once idle), this one takes over as soon as the lock is free.
             var engine = Task.Run(async () =>

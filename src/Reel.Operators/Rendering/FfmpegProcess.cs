@@ -29,21 +29,15 @@ internal sealed class FfmpegProcess : IDisposable
     /// <exception cref="InvalidOperationException">ffmpeg cannot be started (not installed).</exception>
     public static FfmpegProcess Start(IEnumerable<string> arguments, bool input, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo("ffmpeg")
-        {
-            RedirectStandardInput = input,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            StandardErrorEncoding = Encoding.UTF8,
-            UseShellExecute = false,
-        };
-        foreach (var argument in (string[])["-hide_banner", "-nostats", "-v", "error", .. arguments])
-        {
-            start.ArgumentList.Add(argument);
-        }
+        var start = Media.ChildGuard.StartInfo("ffmpeg", ["-hide_banner", "-nostats", "-v", "error", .. arguments]);
+        start.RedirectStandardInput = input;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.StandardErrorEncoding = Encoding.UTF8;
         if (!input)
         {
-            start.ArgumentList.Insert(0, "-nostdin");
+            // After the guard's own two arguments (its path is the program).
+            start.ArgumentList.Insert(2, "-nostdin");
         }
         Process process;
         try

@@ -23,7 +23,12 @@ internal static partial class ChildProcess
         IReadOnlyList<string> command, IEnumerable<KeyValuePair<string, string>> environment, string workingDirectory, string stdinPath,
         string logPath, CancellationToken cancellationToken)
     {
-        var pid = Start(command, environment, workingDirectory, stdinPath, logPath);
+        var variables = environment.ToList();
+        if (Resolve(command[0], variables, workingDirectory) is null)
+        {
+            throw new StepFailedException($"cannot run '{command[0]}': No such file or directory");
+        }
+        var pid = Start(Media.ChildGuard.Wrap(command), variables, workingDirectory, stdinPath, logPath);
         await using var kill = cancellationToken.Register(() => _ = kill_process(-pid, SignalKill));
         return await Task.Run(() => Wait(pid), CancellationToken.None);
     }
@@ -69,6 +74,23 @@ internal static partial class ChildProcess
             NativeMemory.Free(signals);
             strings.ForEach(Marshal.FreeHGlobal);
         }
+    }
+
+    /// <summary>
+    /// Where <c>execvp</c> would find <paramref name="program"/> (the guard runs it, so its own failure to start
+    /// would only show as exit code 127): a path as given, else the first executable in the command's PATH.
+    /// </summary>
+    private static string? Resolve(string program, List<KeyValuePair<string, string>> environment, string workingDirectory)
+    {
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            var path = Path.Combine(workingDirectory, program);
+            return File.Exists(path) ? path : null;
+        }
+        var search = environment.LastOrDefault(e => e.Key == "PATH").Value ?? "/usr/local/bin:/usr/bin:/bin";
+        return search.Split(':').Select(d => Path.Combine(d.Length == 0 ? workingDirectory : d, program))
+            .FirstOrDefault(p => File.Exists(p) && !OperatingSystem.IsWindows()
+                && (File.GetUnixFileMode(p) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0);
     }
 
     private static int Wait(int pid)

@@ -40,7 +40,14 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
         {
             var target = Path.Combine(pfs, file.Input, file.Path.TrimStart('/'));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            FileLinks.LinkOrCopy(objects.PathOf(file.Hash), target);
+            if (spec.Transform.Steps.Count > 0)
+            {
+                FileLinks.LinkOrCopy(objects.PathOf(file.Hash), target);
+            }
+            else
+            {
+                FileLinks.Copy(objects.PathOf(file.Hash), target);
+            }
         }
         try
         {

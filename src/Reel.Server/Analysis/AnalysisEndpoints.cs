@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Reel.Media;
 
 namespace Reel.Server.Analysis;
 
@@ -23,6 +24,7 @@ public static class AnalysisEndpoints
         group.MapGet("/{id}/frame/{frame:int}", FrameAsync);
         group.MapGet("/{id}/frame/{frame:int}/results", FrameResultsAsync);
         group.MapGet("/{id}/metrics", MetricsAsync);
+        group.MapDelete("/{id}", DeleteAsync);
 
         // For the dashboard: every analysis with its progress, and videos uploaded rather than named by URL.
         var api = app.MapGroup("/api/v1/analyses");
@@ -54,22 +56,30 @@ public static class AnalysisEndpoints
                 throw new RequestRefusedException($"videoName '{name}' must be a plain file name");
             }
             var analysis = new AnalysisRecord(Guid.NewGuid(), AnalysisRunner.UploadScheme + name, name, modelList, step, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
+            var limitBytes = Math.Min(options.MaxUploadBytes, options.MaxVideoBytes);
             if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
-                limit.MaxRequestBodySize = options.MaxVideoBytes;
+                limit.MaxRequestBodySize = limitBytes;
             }
             var directory = runner.Directory(analysis.Id);
             Directory.CreateDirectory(directory);
-            var extension = Path.GetExtension(name) is { Length: > 1 and <= 6 } given ? given : ".mp4";
+            var extension = Path.GetExtension(name) is { Length: > 1 and <= 6 } given && given[1..].All(char.IsAsciiLetterOrDigit) ? given : ".mp4";
             try
             {
                 await using var file = new FileStream(Path.Combine(directory, "source" + extension), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
                 await context.Request.Body.CopyToAsync(file, cancellationToken);
             }
-            catch (BadHttpRequestException e)
+            catch (Exception e)
             {
+                // Refused, cut short or aborted: no file and no analysis are left behind.
                 Directory.Delete(directory, recursive: true);
-                return Error(e.StatusCode, $"the video is over the {options.MaxVideoBytes}-byte limit");
+                if (e is BadHttpRequestException bad)
+                {
+                    return Error(bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge
+                        ? $"the video is over the {limitBytes}-byte limit"
+                        : "the upload was cut short");
+                }
+                throw;
             }
             await store.CreateAsync(analysis, cancellationToken);
             runner.Enqueue(analysis.Id);
@@ -136,8 +146,10 @@ public static class AnalysisEndpoints
                 await store.DeleteAsync(id, CancellationToken.None);
                 throw;
             }
-            await store.SetVideoUrlAsync(id, endpoint, cancellationToken);
-            var analysis = pending with { VideoUrl = endpoint };
+            // What others can read names the endpoint, not its stream key: only this response carries the key.
+            var shown = endpoint[..(endpoint.LastIndexOf('/') + 1)] + "<stream key>";
+            await store.SetVideoUrlAsync(id, shown, cancellationToken);
+            var analysis = pending with { VideoUrl = shown };
             var view = View(context, analysis);
             view["rtmp_endpoint"] = endpoint;
             return Results.Created(StatusUrl(context, analysis.Id), view);
@@ -260,7 +272,7 @@ public static class AnalysisEndpoints
     }
 
     private static async Task<IResult> FrameAsync(
-        string id, int frame, AnalysisStore store, AnalysisRunner runner, CancellationToken cancellationToken)
+        string id, int frame, AnalysisStore store, AnalysisRunner runner, FrameImages images, CancellationToken cancellationToken)
     {
         var (analysis, error) = await FindAsync(id, store, cancellationToken);
         if (analysis is null)
@@ -272,8 +284,33 @@ public static class AnalysisEndpoints
             return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} is not fetched yet ({analysis.Status})");
         }
         var rows = await store.GetResultsAsync(analysis.Id, frame, cancellationToken);
-        var jpeg = frame < 0 ? null : await FrameImages.RenderAsync(source, frame, rows, cancellationToken);
+        byte[]? jpeg;
+        try
+        {
+            jpeg = frame < 0 ? null : await images.RenderAsync(source, frame, rows, cancellationToken);
+        }
+        catch (MediaException e)
+        {
+            return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} cannot be read ({analysis.Status}): {e.Message.Split('\n')[0]}");
+        }
         return jpeg is null ? Error(StatusCodes.Status404NotFound, $"video {analysis.Id} has no frame {frame}") : Results.File(jpeg, "image/jpeg");
+    }
+
+    /// <summary>Removes a finished analysis: its rows, results, fetched video and frames (409 while it runs).</summary>
+    private static async Task<IResult> DeleteAsync(string id, AnalysisStore store, FrameImages images, ServerOptions options, CancellationToken cancellationToken)
+    {
+        var (analysis, error) = await FindAsync(id, store, cancellationToken);
+        if (analysis is null)
+        {
+            return error!;
+        }
+        if (!AnalysisRetention.IsFinished(analysis))
+        {
+            return Error(StatusCodes.Status409Conflict, $"video {analysis.Id} is {analysis.Status}; it can be deleted once it has finished");
+        }
+        await AnalysisRetention.RemoveAsync(store, options.DataDirectory, analysis.Id, cancellationToken);
+        images.Forget(AnalysisRetention.DirectoryOf(options.DataDirectory, analysis.Id));
+        return Results.NoContent();
     }
 
     private static async Task<IResult> MetricsAsync(HttpContext context, string id, AnalysisStore store, CancellationToken cancellationToken)

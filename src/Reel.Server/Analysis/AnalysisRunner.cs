@@ -9,10 +9,10 @@ using Reel.Pipelines.Jobs;
 namespace Reel.Server.Analysis;
 
 /// <summary>
-/// Runs requested analyses one after another in the background (each one already uses every core): fetch the
-/// video, check its limits, analyze every <c>frameStep</c>-th frame with the requested models, then store the
-/// rows. Progress (the greatest frame analyzed) is recorded as frames finish. Analyses a stopped server left
-/// pending or half done start again when it starts.
+/// Runs requested analyses in the background, several at once (bounded): fetch the video (within its timeouts),
+/// check its limits, analyze every <c>frameStep</c>-th frame with the requested models, then store the rows.
+/// Progress (the greatest frame analyzed) is recorded as frames finish. Analyses a stopped server left pending or
+/// half done start again when it starts.
 /// </summary>
 public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, ServerOptions options, ILogger<AnalysisRunner> logger)
     : BackgroundService
@@ -43,52 +43,86 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
             }
             Enqueue(unfinished.Id);
         }
-        await ReportSelfAsync(running: 0, stoppingToken);
-        await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
+        await ReportSelfAsync(stoppingToken);
+        // Several analyses at once, so a slow or stalled download never holds up the others; the analyzing itself
+        // (every core but one) goes one at a time.
+        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, options.MaxConcurrentAnalyses)).Select(_ => Task.Run(() => WorkAsync(stoppingToken), CancellationToken.None)));
+    }
+
+    private readonly SemaphoreSlim _analyzing = new(1, 1);
+    private readonly Lock _counters = new();
+
+    private async Task WorkAsync(CancellationToken stoppingToken)
+    {
+        try
         {
-            if (await store.GetAsync(id, stoppingToken) is not { } analysis)
+            await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
             {
-                continue;
+                await RunOneAsync(id, stoppingToken);
             }
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            try
-            {
-                await store.SetStatusAsync(id, AnalysisStatus.Processing, null, stoppingToken);
-                await ReportSelfAsync(running: 1, stoppingToken);
-                _frames += await RunAsync(analysis, stoppingToken);
-                await store.SetStatusAsync(id, AnalysisStatus.Completed, null, stoppingToken);
-                _done++;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                var reason = e is RequestRefusedException or MediaException or IOException or HttpRequestException ? e.Message : e.ToString();
-                logger.LogWarning("analysis {Id} failed: {Reason}", id, reason);
-                await store.SetStatusAsync(id, AnalysisStatus.Failed, reason.Split('\n')[0], CancellationToken.None);
-                _failed++;
-            }
-            _busySeconds += clock.Elapsed.TotalSeconds;
-            await ReportSelfAsync(running: 0, CancellationToken.None);
         }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunOneAsync(Guid id, CancellationToken stoppingToken)
+    {
+        if (await store.GetAsync(id, stoppingToken) is not { } analysis)
+        {
+            return;
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Interlocked.Increment(ref _running);
+        try
+        {
+            await store.SetStatusAsync(id, AnalysisStatus.Processing, null, stoppingToken);
+            await ReportSelfAsync(stoppingToken);
+            Interlocked.Add(ref _frames, await RunAsync(analysis, stoppingToken));
+            await store.SetStatusAsync(id, AnalysisStatus.Completed, null, stoppingToken);
+            Interlocked.Increment(ref _done);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            var reason = e is RequestRefusedException or MediaException or IOException or HttpRequestException ? e.Message : e.ToString();
+            logger.LogWarning("analysis {Id} failed: {Reason}", id, reason);
+            if (await store.GetAsync(id, CancellationToken.None) is not null)
+            {
+                await store.SetStatusAsync(id, AnalysisStatus.Failed, reason.Split('\n')[0], CancellationToken.None);
+            }
+            Interlocked.Increment(ref _failed);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+        lock (_counters)
+        {
+            _busySeconds += clock.Elapsed.TotalSeconds;
+        }
+        await ReportSelfAsync(CancellationToken.None);
     }
 
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private long _done;
+    private int _running;
     private long _failed;
     private long _frames;
     private double _busySeconds;
 
     /// <summary>Tells the data directory how the analysis worker stands, for <c>/api/v1/workers</c> and the dashboard.</summary>
-    private async Task ReportSelfAsync(int running, CancellationToken cancellationToken)
+    private async Task ReportSelfAsync(CancellationToken cancellationToken)
     {
         var (host, address) = PipelineStore.ThisMachine();
         await using var data = await DataStore.OpenAsync(options.DataDirectory, TimeProvider.System, cancellationToken);
         var pipelines = await PipelineStore.OpenAsync(data, cancellationToken);
         await pipelines.ReportWorkerAsync(
-            new WorkerInfo($"{host}/{Environment.ProcessId}/analyses", "analyses", host, address, 1, running, _done, _failed, _frames, _busySeconds, _started,
+            new WorkerInfo($"{host}/{Environment.ProcessId}/analyses", "analyses", host, address, Math.Max(1, options.MaxConcurrentAnalyses),
+                Volatile.Read(ref _running), Interlocked.Read(ref _done), Interlocked.Read(ref _failed), Interlocked.Read(ref _frames), _busySeconds, _started,
                 DateTimeOffset.UtcNow),
             cancellationToken);
     }
@@ -118,8 +152,22 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         var duration = TimeSpan.FromSeconds(probe.RelativeSeconds(probe.EndPts));
         if (duration > options.MaxVideoDuration)
         {
+            File.Delete(source);
             throw new RequestRefusedException($"the video lasts {duration:g}, over the {options.MaxVideoDuration:g} limit");
         }
+        await _analyzing.WaitAsync(cancellationToken);
+        try
+        {
+            return await AnalyzeAsync(analysis, source, directory, cancellationToken);
+        }
+        finally
+        {
+            _analyzing.Release();
+        }
+    }
+
+    private async Task<int> AnalyzeAsync(AnalysisRecord analysis, string source, string directory, CancellationToken cancellationToken)
+    {
 
         var analyzeOptions = AnalyzeOptionsFor(analysis, Path.Combine(directory, "out"),
             analysis.FrameStep > 1 ? new FrameSampling { Mode = SamplingMode.Every, Step = analysis.FrameStep } : FrameSampling.AllFrames);

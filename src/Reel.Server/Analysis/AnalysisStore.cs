@@ -94,6 +94,19 @@ public sealed class AnalysisStore : IAsyncDisposable
     public Task DeleteAsync(Guid id, CancellationToken cancellationToken) =>
         ExecuteAsync("DELETE FROM analyses WHERE id = $id", cancellationToken, ("$id", Key(id)));
 
+    /// <summary>Removes an analysis and all its results, in one transaction.</summary>
+    public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await ConnectAsync(cancellationToken);
+        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        foreach (var sql in new[] { "DELETE FROM analysis_results WHERE video_id = $id", "DELETE FROM analyses WHERE id = $id" })
+        {
+            await using var command = Command(db, sql, ("$id", Key(id)));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public Task SetVideoUrlAsync(Guid id, string url, CancellationToken cancellationToken) =>
         ExecuteAsync("UPDATE analyses SET video_url = $url WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$url", url));
 

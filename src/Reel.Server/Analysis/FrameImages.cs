@@ -1,24 +1,118 @@
-using System.Diagnostics;
-using System.Globalization;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using OpenCvSharp;
+using Reel.Media;
+using Reel.Media.Decoding;
 using Reel.Operators;
 using Reel.Operators.Filters;
 
 namespace Reel.Server.Analysis;
 
-/// <summary>One frame of an analyzed video as JPEG, with the boxes and labels of its results drawn on it.</summary>
-public static class FrameImages
+/// <summary>
+/// One frame of an analyzed video as JPEG, with the boxes and labels of its results drawn on it. Decoded in-process:
+/// a seek to the frame's keyframe, then only that group of pictures. Probes and drawn frames are cached, identical
+/// requests in flight share one render, and at most <see cref="ServerOptions.MaxConcurrentFrameRenders"/> render at once.
+/// </summary>
+public sealed class FrameImages(ServerOptions options) : IDisposable
 {
+    private const int ProbesKept = 32;
+    private const long ImageBytesKept = 64L << 20;
+
+    private readonly SemaphoreSlim _renders = new(Math.Max(1, options.MaxConcurrentFrameRenders));
+    private readonly ConcurrentDictionary<string, Lazy<Task<VideoSource>>> _probes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<byte[]?>>> _inFlight = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]> _images = new(StringComparer.Ordinal);
+    private readonly Queue<string> _imageOrder = new();
+    private readonly Lock _imagesLock = new();
+    private long _imageBytes;
+    private int _rendering;
+    private int _peakRendering;
+
+    /// <summary>The most renders that ran at the same moment (for tests of the bound).</summary>
+    internal int PeakRendering => Volatile.Read(ref _peakRendering);
+
+    /// <summary>How many frames were decoded (cache hits and shared renders decode nothing).</summary>
+    internal int Decoded => Volatile.Read(ref _decoded);
+
+    private int _decoded;
+
     /// <returns>The JPEG, or null when the video has no frame <paramref name="frame"/>.</returns>
-    public static async Task<byte[]?> RenderAsync(string video, int frame, IEnumerable<AnalysisRow> rows, CancellationToken cancellationToken)
+    /// <exception cref="MediaException">The video cannot be read (yet).</exception>
+    public async Task<byte[]?> RenderAsync(string video, int frame, IReadOnlyList<AnalysisRow> rows, CancellationToken cancellationToken)
     {
-        var png = await DecodeFrameAsync(video, frame, cancellationToken);
-        if (png.Length == 0)
+        var file = new FileInfo(video);
+        var version = $"{video}|{file.Length}|{file.LastWriteTimeUtc.Ticks}";
+        var key = $"{version}|{frame}|{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', rows.Select(r => r.Results)))))}";
+        lock (_imagesLock)
+        {
+            if (_images.TryGetValue(key, out var cached))
+            {
+                return cached;
+            }
+        }
+        var render = _inFlight.GetOrAdd(key, _ => new Lazy<Task<byte[]?>>(() => RenderOnceAsync(key, version, video, frame, rows)));
+        return await render.Value.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>One render, shared by every request for it; not cancelled when one of them goes away.</summary>
+    private async Task<byte[]?> RenderOnceAsync(string key, string version, string video, int frame, IReadOnlyList<AnalysisRow> rows)
+    {
+        try
+        {
+            var source = await ProbeAsync(version, video);
+            if (frame < 0 || frame >= source.Frames.Count)
+            {
+                return null;
+            }
+            await _renders.WaitAsync();
+            byte[]? jpeg;
+            try
+            {
+                InterlockedMax(ref _peakRendering, Interlocked.Increment(ref _rendering));
+                jpeg = await Task.Run(() => Draw(source, frame, rows));
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _rendering);
+                _renders.Release();
+            }
+            if (jpeg is not null)
+            {
+                Keep(key, jpeg);
+            }
+            return jpeg;
+        }
+        finally
+        {
+            _inFlight.TryRemove(key, out _);
+        }
+    }
+
+    private Task<VideoSource> ProbeAsync(string version, string video)
+    {
+        if (_probes.Count > ProbesKept)
+        {
+            _probes.Clear();
+        }
+        var probe = _probes.GetOrAdd(version, _ => new Lazy<Task<VideoSource>>(() => Task.Run(() => VideoProbe.Probe(video))));
+        if (probe.Value.IsFaulted)
+        {
+            // A file still being written may read as damaged now and whole later.
+            _probes.TryRemove(new KeyValuePair<string, Lazy<Task<VideoSource>>>(version, probe));
+        }
+        return probe.Value;
+    }
+
+    private byte[]? Draw(VideoSource source, int frame, IReadOnlyList<AnalysisRow> rows)
+    {
+        using var image = Decode(source, frame);
+        if (image is null)
         {
             return null;
         }
-        using var image = Cv2.ImDecode(png, ImreadModes.Color);
+        Interlocked.Increment(ref _decoded);
         var detections = new List<Detection>();
         foreach (var row in rows)
         {
@@ -37,27 +131,78 @@ public static class FrameImages
         return image.ImEncode(".jpg", new ImageEncodingParam(ImwriteFlags.JpegQuality, 90));
     }
 
-    /// <summary>Frame <paramref name="frame"/> (presentation order, as Reel numbers frames) as PNG, decoded by ffmpeg.</summary>
-    private static async Task<byte[]> DecodeFrameAsync(string video, int frame, CancellationToken cancellationToken)
+    /// <summary>Frame <paramref name="frame"/> (presentation order, as Reel numbers frames), upright, as BGR: decoded from its keyframe.</summary>
+    private static Mat? Decode(VideoSource source, int frame)
     {
-        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[]
+        var segment = SegmentPlanner.Plan(source, [frame], 1).Single();
+        using var decoder = new VideoDecoder();
+        var segmentDecoder = decoder.Start(segment, decoderThreads: 1);
+        if (!segmentDecoder.TryNext(out _))
         {
-            "-nostdin", "-v", "error", "-i", video, "-map", "0:v:0", "-vf", string.Create(CultureInfo.InvariantCulture, $"select=eq(n\\,{frame})"),
-            "-fps_mode", "passthrough", "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-",
-        })
-        {
-            start.ArgumentList.Add(argument);
+            return null;
         }
-        using var process = Process.Start(start)!;
-        using var output = new MemoryStream();
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.StandardOutput.BaseStream.CopyToAsync(output, cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
+        var coded = new Mat(source.Height, source.Width, MatType.CV_8UC3);
+        segmentDecoder.ConvertToBgr(coded.Data, (int)coded.Step(), source.Width, source.Height);
+        if (source.Rotation == 0)
         {
-            throw new IOException($"ffmpeg could not decode frame {frame}: {(await error).Trim()}");
+            return coded;
         }
-        return output.ToArray();
+        var upright = new Mat();
+        Cv2.Rotate(coded, upright, source.Rotation switch
+        {
+            90 => RotateFlags.Rotate90Clockwise,
+            180 => RotateFlags.Rotate180,
+            _ => RotateFlags.Rotate90Counterclockwise,
+        });
+        coded.Dispose();
+        return upright;
     }
+
+    /// <summary>Keeps a drawn frame, forgetting the oldest ones past the memory budget.</summary>
+    private void Keep(string key, byte[] jpeg)
+    {
+        lock (_imagesLock)
+        {
+            if (!_images.TryAdd(key, jpeg))
+            {
+                return;
+            }
+            _imageOrder.Enqueue(key);
+            _imageBytes += jpeg.Length;
+            while (_imageBytes > ImageBytesKept && _imageOrder.TryDequeue(out var oldest))
+            {
+                if (_images.Remove(oldest, out var removed))
+                {
+                    _imageBytes -= removed.Length;
+                }
+            }
+        }
+    }
+
+    /// <summary>Forgets everything cached of one video (when its analysis is deleted).</summary>
+    public void Forget(string directory)
+    {
+        foreach (var probe in _probes.Keys.Where(k => k.StartsWith(directory, StringComparison.Ordinal)))
+        {
+            _probes.TryRemove(probe, out _);
+        }
+        lock (_imagesLock)
+        {
+            foreach (var image in _images.Keys.Where(k => k.StartsWith(directory, StringComparison.Ordinal)).ToList())
+            {
+                _imageBytes -= _images[image].Length;
+                _images.Remove(image);
+            }
+        }
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+
+    public void Dispose() => _renders.Dispose();
 }

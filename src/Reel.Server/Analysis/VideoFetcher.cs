@@ -19,6 +19,9 @@ public sealed class VideoFetcher(ServerOptions options)
 {
     private const int MaxRedirects = 5;
 
+    /// <summary>Addresses tests let stand for the public internet (a loopback server playing a public one); none otherwise.</summary>
+    internal Func<IPAddress, bool> StandsForPublic { get; set; } = _ => false;
+
     /// <summary>The URL, or a refusal: "Valid URL must be provided" for anything that is not a usable URL.</summary>
     public Uri Parse(string? text)
     {
@@ -45,18 +48,54 @@ public sealed class VideoFetcher(ServerOptions options)
         await ResolveAsync(url.IdnHost, cancellationToken);
     }
 
-    /// <summary>Downloads (or, for file://, copies) the video to <paramref name="target"/>.</summary>
+    /// <summary>
+    /// Downloads (or, for file://, copies) the video to <paramref name="target"/>, within the connect, idle and total
+    /// timeouts; a failed, refused or over-long download leaves no file. Failures name the URL given, never an
+    /// address it led to.
+    /// </summary>
     public async Task FetchAsync(Uri url, string target, CancellationToken cancellationToken)
     {
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        total.CancelAfter(options.DownloadTotalTimeout);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
+        try
+        {
+            await FetchWithinAsync(url, target, idle, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            File.Delete(target);
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new RequestRefusedException(total.IsCancellationRequested
+                    ? $"videoURL {Shown(url)}: the download took longer than {options.DownloadTotalTimeout:g}"
+                    : $"videoURL {Shown(url)}: the download stalled (nothing received for {options.DownloadIdleTimeout.TotalSeconds:0} s)");
+            }
+            if (e is HttpRequestException or IOException or SocketException && !cancellationToken.IsCancellationRequested)
+            {
+                // The inner reason may name an address the URL led to (a redirect's or a DNS answer's): give the checked refusal or the kind only.
+                var refused = FindRefusal(e);
+                throw refused ?? new RequestRefusedException($"videoURL {Shown(url)}: the download failed ({Kind(e)})");
+            }
+            throw;
+        }
+    }
+
+    private async Task FetchWithinAsync(Uri url, string target, CancellationTokenSource idle, CancellationToken cancellationToken)
+    {
+        var given = url;
         if (url.Scheme == "file")
         {
             await using var source = File.OpenRead(url.LocalPath);
-            await CopyLimitedAsync(source, target, cancellationToken);
+            await CopyLimitedAsync(source, target, idle, cancellationToken);
             return;
         }
         using var http = new HttpClient(new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
+            // Environment proxies would connect to the checked address's stand-in, unchecked: never use them here.
+            UseProxy = false,
+            ConnectTimeout = options.DownloadConnectTimeout,
             ConnectCallback = ConnectCheckedAsync,
         })
         {
@@ -64,42 +103,76 @@ public sealed class VideoFetcher(ServerOptions options)
         };
         for (var hop = 0; ; hop++)
         {
-            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            idle.CancelAfter(options.DownloadIdleTimeout);
+            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, idle.Token);
             if ((int)response.StatusCode is >= 300 and < 400 && response.Headers.Location is { } location)
             {
                 if (hop == MaxRedirects)
                 {
-                    throw new RequestRefusedException($"videoURL {url}: more than {MaxRedirects} redirects");
+                    throw new RequestRefusedException($"videoURL {Shown(given)}: more than {MaxRedirects} redirects");
                 }
                 url = Parse(new Uri(url, location).ToString());
                 if (url.Scheme == "file")
                 {
-                    throw new RequestRefusedException("videoURL redirects to a file:// URL");
+                    throw new RequestRefusedException($"videoURL {Shown(given)} redirects to a file:// URL");
                 }
                 continue;
             }
             if (!response.IsSuccessStatusCode)
             {
-                throw new RequestRefusedException($"videoURL {url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+                throw new RequestRefusedException($"videoURL {Shown(given)}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
             }
             if (response.Content.Headers.ContentLength > options.MaxVideoBytes)
             {
-                throw new RequestRefusedException($"videoURL {url}: {response.Content.Headers.ContentLength} bytes is over the {options.MaxVideoBytes}-byte limit");
+                throw new RequestRefusedException($"videoURL {Shown(given)}: {response.Content.Headers.ContentLength} bytes is over the {options.MaxVideoBytes}-byte limit");
             }
-            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-            await CopyLimitedAsync(body, target, cancellationToken);
+            await using var body = await response.Content.ReadAsStreamAsync(idle.Token);
+            await CopyLimitedAsync(body, target, idle, cancellationToken);
             return;
         }
     }
 
-    private async Task CopyLimitedAsync(Stream source, string target, CancellationToken cancellationToken)
+    /// <summary>The URL as given, without user information.</summary>
+    private static string Shown(Uri url) => url.Scheme == "file" ? url.ToString() : url.GetComponents(UriComponents.HttpRequestUrl, UriFormat.UriEscaped);
+
+    private static RequestRefusedException? FindRefusal(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is RequestRefusedException refused)
+            {
+                return refused;
+            }
+        }
+        return null;
+    }
+
+    private static string Kind(Exception e) => e switch
+    {
+        HttpRequestException { HttpRequestError: var error } when error != HttpRequestError.Unknown => error switch
+        {
+            HttpRequestError.NameResolutionError => "the host does not resolve",
+            HttpRequestError.ConnectionError => "cannot connect",
+            HttpRequestError.SecureConnectionError => "TLS failed",
+            HttpRequestError.ResponseEnded => "the connection closed early",
+            _ => error.ToString(),
+        },
+        _ => "the connection failed",
+    };
+
+    private async Task CopyLimitedAsync(Stream source, string target, CancellationTokenSource idle, CancellationToken cancellationToken)
     {
         await using var file = new FileStream(target, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
         var buffer = new byte[1 << 16];
         long total = 0;
-        int read;
-        while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+        while (true)
         {
+            idle.CancelAfter(options.DownloadIdleTimeout);
+            var read = await source.ReadAsync(buffer, idle.Token);
+            if (read == 0)
+            {
+                break;
+            }
             total += read;
             if (total > options.MaxVideoBytes)
             {
@@ -140,15 +213,20 @@ public sealed class VideoFetcher(ServerOptions options)
         {
             throw new RequestRefusedException($"videoURL host '{host}' does not resolve");
         }
-        if (!options.AllowPrivateUrls && addresses.FirstOrDefault(a => !IsPublic(a)) is { } blocked)
+        if (!options.AllowPrivateUrls && addresses.Any(a => !IsPublic(a) && !StandsForPublic(a)))
         {
+            // The address is not named: a refusal must not tell an outsider what an internal name resolves to.
             throw new RequestRefusedException(
-                $"videoURL host '{host}' is {blocked}, a loopback, private, link-local or otherwise internal address; such URLs are refused");
+                $"videoURL host '{host}' is a loopback, private, link-local or otherwise internal address; such URLs are refused");
         }
         return addresses;
     }
 
-    /// <summary>Whether an address is on the public internet: not loopback, private, link-local (cloud metadata), CGNAT, multicast or unspecified.</summary>
+    /// <summary>
+    /// Whether an address is on the public internet: not loopback, private, link-local (cloud metadata), CGNAT,
+    /// multicast or unspecified, also when written as an IPv6 form that carries an IPv4 address (IPv4-mapped,
+    /// IPv4-compatible, NAT64, 6to4, Teredo), which is judged by the address it carries.
+    /// </summary>
     internal static bool IsPublic(IPAddress address)
     {
         if (address.IsIPv4MappedToIPv6)
@@ -167,6 +245,42 @@ public sealed class VideoFetcher(ServerOptions options)
                 || (b[0] == 198 && (b[1] == 18 || b[1] == 19)) || b[0] >= 224);
         }
         var v6 = address.GetAddressBytes();
-        return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (v6[0] & 0xfe) == 0xfc);
+        if (address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (v6[0] & 0xfe) == 0xfc)
+        {
+            return false;
+        }
+        if (v6.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0)
+        {
+            // ::a.b.c.d, IPv4-compatible (deprecated): what it reaches depends on the host's tunnels.
+            return IsPublic(new IPAddress(v6.AsSpan(12, 4)));
+        }
+        if (v6.AsSpan(0, 8).IndexOfAnyExcept((byte)0) < 0 && v6[8] == 0xff && v6[9] == 0xff && v6[10] == 0 && v6[11] == 0)
+        {
+            // ::ffff:0:a.b.c.d, IPv4-translated (SIIT).
+            return IsPublic(new IPAddress(v6.AsSpan(12, 4)));
+        }
+        if (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b)
+        {
+            // 64:ff9b::/96, the NAT64 well-known prefix, carries its IPv4 address last; 64:ff9b:1::/48 is for local use only.
+            return v6[4] == 0 && v6[5] == 0 && v6.AsSpan(6, 6).IndexOfAnyExcept((byte)0) < 0 && IsPublic(new IPAddress(v6.AsSpan(12, 4)));
+        }
+        if (v6[0] == 0x20 && v6[1] == 0x02)
+        {
+            // 2002::/16, 6to4: the relay's IPv4 address follows the prefix.
+            return IsPublic(new IPAddress(v6.AsSpan(2, 4)));
+        }
+        if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0 && v6[3] == 0)
+        {
+            // 2001::/32, Teredo: the server's IPv4 address, then the client's with every bit flipped.
+            var client = v6.AsSpan(12, 4).ToArray();
+            for (var i = 0; i < client.Length; i++)
+            {
+                client[i] ^= 0xff;
+            }
+            return IsPublic(new IPAddress(v6.AsSpan(4, 4))) && IsPublic(new IPAddress(client));
+        }
+        // 100::/64 (discard) and 2001:db8::/32 (documentation) reach nothing real.
+        return !(v6[0] == 0x01 && v6[1] == 0 && v6.AsSpan(2, 6).IndexOfAnyExcept((byte)0) < 0)
+            && !(v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x0d && v6[3] == 0xb8);
     }
 }

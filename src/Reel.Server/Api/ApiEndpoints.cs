@@ -79,7 +79,7 @@ public static class ApiEndpoints
             var files = await d.Data.ListFilesAsync(head.Id, target, cancellationToken);
             if (files.Count == 1 && files[0].Path == target && list != true)
             {
-                return Results.Stream(d.Data.Objects.Open(files[0].Hash), "application/octet-stream", Path.GetFileName(target));
+                return CheckedFile(d.Data.Objects, files[0]);
             }
             if (files.Count == 0 && target != DataPath.Root)
             {
@@ -88,18 +88,47 @@ public static class ApiEndpoints
             return Results.Json(files);
         }, cancellationToken);
 
-    /// <summary>The request body, streamed into the object store, as one new commit holding the file.</summary>
+    /// <summary>
+    /// The request body as one new commit holding the file. The body is first streamed to a temporary file (within the
+    /// upload limit, 413 past it) without the data directory's write lock, so a slow upload never holds up commits; an
+    /// aborted or refused upload leaves no file and no commit behind.
+    /// </summary>
     private static Task<IResult> PutFileAsync(string repo, string branch, string path, HttpContext context, ServerOptions options, CancellationToken cancellationToken) =>
         WithData(options, async d =>
         {
             var target = RepoPath(path);
-            await using var writer = await d.Data.BeginCommitAsync(repo, branch, $"put {target} over HTTP", cancellationToken);
-            var entry = await writer.PutFileAsync(target, context.Request.Body, cancellationToken);
-            var commit = await writer.FinishAsync(cancellationToken);
-            // The commit's jobs exist when the request returns, as after a local put; the engine runs them.
-            await d.Pipelines.CreateDueJobsAsync(cancellationToken);
-            return Results.Created($"/api/v1/repos/{repo}/branches/{branch}/files{target}", new { commit = commit.Id, file = entry });
-        }, cancellationToken, unlimitedBody: context);
+            // A missing repo is refused before the body is received.
+            await d.Data.GetRepoAsync(repo, cancellationToken);
+            var spool = d.Data.Objects.NewTemporaryPath();
+            try
+            {
+                try
+                {
+                    await using var file = new FileStream(spool, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                    await context.Request.Body.CopyToAsync(file, cancellationToken);
+                }
+                catch (BadHttpRequestException e)
+                {
+                    return AnalysisEndpoints.Error(e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                        ? $"the upload is over the {options.MaxUploadBytes}-byte limit (--max-upload-mb)"
+                        : "the upload was cut short");
+                }
+                await using var writer = await d.Data.BeginCommitAsync(repo, branch, $"put {target} over HTTP", cancellationToken);
+                FileEntry entry;
+                await using (var content = new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan))
+                {
+                    entry = await writer.PutFileAsync(target, content, cancellationToken);
+                }
+                var commit = await writer.FinishAsync(cancellationToken);
+                // The commit's jobs exist when the request returns, as after a local put; the engine runs them.
+                await d.Pipelines.CreateDueJobsAsync(cancellationToken);
+                return Results.Created($"/api/v1/repos/{repo}/branches/{branch}/files{target}", new { commit = commit.Id, file = entry });
+            }
+            finally
+            {
+                File.Delete(spool);
+            }
+        }, cancellationToken, uploadLimit: context);
 
     private static Task<IResult> DeleteFileAsync(string repo, string branch, string path, ServerOptions options, CancellationToken cancellationToken) =>
         WithData(options, async d =>
@@ -157,6 +186,39 @@ public static class ApiEndpoints
             }, "text/plain; charset=utf-8");
         }, cancellationToken);
 
+    /// <summary>
+    /// A stored file, checked against its hash as <c>reel get</c> does: a wrong size is refused before anything is
+    /// sent; content that no longer matches its hash cuts the response off, so the client sees a failed download, not
+    /// a damaged file.
+    /// </summary>
+    private static IResult CheckedFile(ObjectStore objects, FileEntry file)
+    {
+        var path = objects.PathOf(file.Hash);
+        if (!File.Exists(path) || new FileInfo(path).Length != file.Size)
+        {
+            return AnalysisEndpoints.Error(StatusCodes.Status500InternalServerError, $"{file.Path}: stored object {file.Hash} is damaged or missing");
+        }
+        return Results.Stream(async body =>
+        {
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            await using var content = objects.Open(file.Hash);
+            var buffer = new byte[1 << 16];
+            int read;
+            long sent = 0;
+            while ((read = await content.ReadAsync(buffer)) > 0 && sent + read <= file.Size)
+            {
+                sha.AppendData(buffer, 0, read);
+                // The last block is held back until the hash is known.
+                if (sent + read == file.Size && Convert.ToHexStringLower(sha.GetHashAndReset()) != file.Hash)
+                {
+                    throw new IOException($"{file.Path}: stored object {file.Hash} is damaged (its content no longer matches its hash)");
+                }
+                await body.WriteAsync(buffer.AsMemory(0, read));
+                sent += read;
+            }
+        }, "application/octet-stream", Path.GetFileName(file.Path));
+    }
+
     /// <summary>The repo path a URL names; an encoded '/' is a '/', so "..%2F" is refused like "../".</summary>
     private static string RepoPath(string? path) => DataPath.Normalize(Uri.UnescapeDataString(path ?? "/"));
 
@@ -190,12 +252,12 @@ public static class ApiEndpoints
     /// <summary>Runs <paramref name="work"/> on the data directory, mapping data and spec errors to their 4xx.</summary>
     private static async Task<IResult> WithData(
         ServerOptions options, Func<(DataStore Data, PipelineStore Pipelines), Task<IResult>> work, CancellationToken cancellationToken,
-        HttpContext? unlimitedBody = null)
+        HttpContext? uploadLimit = null)
     {
-        if (unlimitedBody?.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        if (uploadLimit?.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            // Uploads stream into the object store; only the JSON requests have a size limit.
-            limit.MaxRequestBodySize = null;
+            // Uploads stream to disk and have their own limit; JSON and YAML requests keep the small one.
+            limit.MaxRequestBodySize = options.MaxUploadBytes;
         }
         try
         {

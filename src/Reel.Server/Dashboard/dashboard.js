@@ -10,6 +10,7 @@ const esc = text => String(text ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;',
 const json = async (url, options) => {
   const response = await fetch(url, options);
   const body = await response.json().catch(() => ({}));
+  if (response.status === 401) document.getElementById('sign-in').hidden = false;
   if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
   return body;
 };
@@ -165,5 +166,28 @@ async function jobPage(id) {
   }, 2000);
 }
 
+// Sign-in with the server's key (its data directory's server-key file): kept in an HttpOnly, SameSite=Strict cookie.
+async function session() {
+  const state = await json('/api/v1/session').catch(() => ({}));
+  document.getElementById('sign-in').hidden = !state.keyRequired || state.signedIn;
+  document.getElementById('signed-in').hidden = !state.signedIn;
+}
+document.getElementById('sign-in').addEventListener('submit', async event => {
+  event.preventDefault();
+  const error = document.getElementById('sign-in-error');
+  try {
+    await json('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ key: document.getElementById('key').value }) });
+    document.getElementById('key').value = '';
+    error.textContent = '';
+    await session();
+    route();
+  } catch (e) { error.textContent = e.message; }
+});
+document.getElementById('sign-out').addEventListener('click', async () => {
+  await fetch('/api/v1/session', { method: 'DELETE' });
+  await session();
+});
+
 window.addEventListener('hashchange', route);
+session();
 route();

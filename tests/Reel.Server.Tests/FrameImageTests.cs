@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OpenCvSharp;
+using Reel.Server.Analysis;
+using Reel.Testing;
+
+namespace Reel.Server.Tests;
+
+/// <summary><c>GET /analysis/{id}/frame/{n}</c>: decoded in-process from the frame's keyframe, cached, renders bounded.</summary>
+public sealed class FrameImageTests
+{
+    [Fact]
+    public async Task HundredConcurrentFrameRequests_AreAllAnswered_WithBoundedRendersAndEachFrameDecodedOnce()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { AllowPrivateUrls = true, MaxConcurrentFrameRenders = 2 });
+        var id = await AnalyzeAsync(server);
+        var images = (FrameImages)server.Services.GetService(typeof(FrameImages))!;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => server.Client.GetAsync($"/analysis/{id}/frame/{i % 89}")));
+
+        foreach (var response in responses)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
+            using var image = Cv2.ImDecode(await response.Content.ReadAsByteArrayAsync(), ImreadModes.Color);
+            Assert.Equal((400, 300), (image.Width, image.Height));
+            response.Dispose();
+        }
+        Assert.InRange(images.PeakRendering, 1, 2);
+        // 89 distinct frames: the repeats came from the cache or shared a render.
+        Assert.InRange(images.Decoded, 1, 89);
+        var decoded = images.Decoded;
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync($"/analysis/{id}/frame/44")).StatusCode);
+        Assert.Equal(decoded, images.Decoded);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(37)]
+    [InlineData(88)]
+    public async Task Frame_IsTheFrameFfmpegNumbersSo(int frame)
+    {
+        await using var server = await TestServer.StartAsync(o => o with { AllowPrivateUrls = true });
+        var id = await AnalyzeAsync(server);
+        var work = TestMedia.TempDirectory();
+        try
+        {
+            var served = Path.Combine(work, "served.jpg");
+            await File.WriteAllBytesAsync(served, await server.Client.GetByteArrayAsync($"/analysis/{id}/frame/{frame}"));
+            var expected = Path.Combine(work, "expected.png");
+            TestMedia.Ffmpeg($"-v error -i \"{TestMedia.Fixture("small.ogv")}\" -vf \"select=eq(n\\,{frame})\" -fps_mode passthrough -frames:v 1 \"{expected}\"");
+            var other = Path.Combine(work, "other.png");
+            TestMedia.Ffmpeg($"-v error -i \"{TestMedia.Fixture("small.ogv")}\" -vf \"select=eq(n\\,{(frame + 44) % 89})\" -fps_mode passthrough -frames:v 1 \"{other}\"");
+
+            var psnr = TestMedia.Psnr(served, expected);
+            Assert.True(psnr > 30, $"PSNR {psnr:0.0} dB against ffmpeg's frame {frame}");
+            Assert.True(psnr > TestMedia.Psnr(served, other), "closer to another frame than to its own");
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<string> AnalyzeAsync(TestServer server)
+    {
+        using var start = await server.StartAnalysisAsync($$"""{"videoURL": "{{server.FilesUrl}}/videos/small.ogv", "modelsToRun": ["color_detection"], "frameStep": 30}""");
+        var status = await server.WaitAsync((await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status_url").GetString()!);
+        Assert.Equal("Completed", status.GetProperty("status").GetString());
+        return status.GetProperty("video_id").GetString()!;
+    }
+}
