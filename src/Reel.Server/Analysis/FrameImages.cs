@@ -5,6 +5,7 @@ using System.Text.Json;
 using OpenCvSharp;
 using Reel.Media;
 using Reel.Media.Decoding;
+using Reel.Media.Imaging;
 using Reel.Operators;
 using Reel.Operators.Filters;
 
@@ -141,20 +142,20 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
         {
             return null;
         }
-        var coded = new Mat(source.Height, source.Width, MatType.CV_8UC3);
-        segmentDecoder.ConvertToBgr(coded.Data, (int)coded.Step(), source.Width, source.Height);
+        using var coded = new FrameImage(PixelLayout.Bgr24, source.Width, source.Height);
+        segmentDecoder.Convert(coded);
+        using var view = PictureMats.View(coded);
         if (source.Rotation == 0)
         {
-            return coded;
+            return view.Clone();
         }
         var upright = new Mat();
-        Cv2.Rotate(coded, upright, source.Rotation switch
+        Cv2.Rotate(view, upright, source.Rotation switch
         {
             90 => RotateFlags.Rotate90Clockwise,
             180 => RotateFlags.Rotate180,
             _ => RotateFlags.Rotate90Counterclockwise,
         });
-        coded.Dispose();
         return upright;
     }
 
