@@ -11,7 +11,7 @@ set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-FIXTURES="${FIXTURES:-$BENCH_DIR/../../shared/fixtures}"
+FIXTURES="${FIXTURES:-$REPO_ROOT/fixtures}"
 RUNS="${RUNS:-5}"
 MODELS="${MODELS:-faces faces:none colors motion}"   # model[:face tiling]
 IN="$FIXTURES/samsungfun.mp4"

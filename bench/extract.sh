@@ -12,7 +12,7 @@
 #   psnr    PSNR of Reel's default JPEGs against the source, in RGB       target >= 38 dB
 #
 # Environment: RUNS (default 5), RUNS_LONG (default 3), SKIP_EVERY, SKIP_FPS1, SKIP_LONG, SKIP_PSNR (=1 skips),
-# FIXTURES (directory holding samsungfun.mp4; default ../shared/fixtures next to the repository).
+# FIXTURES (directory holding samsungfun.mp4; default the repository's fixtures/).
 # Peak memory is the largest max-RSS (/usr/bin/time %M) over the runs. Frame counts of every run are checked:
 # Reel must write as many images as ffmpeg (331 for every frame of samsungfun.mp4).
 # The generated long video is cached in bench/.cache/ (git-ignored).
@@ -20,7 +20,7 @@ set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-FIXTURES="${FIXTURES:-$BENCH_DIR/../../shared/fixtures}"
+FIXTURES="${FIXTURES:-$REPO_ROOT/fixtures}"
 CACHE_DIR="$BENCH_DIR/.cache"
 RUNS="${RUNS:-5}"
 RUNS_LONG="${RUNS_LONG:-3}"

@@ -21,7 +21,7 @@ set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-FIXTURES="${FIXTURES:-$BENCH_DIR/../../shared/fixtures}"
+FIXTURES="${FIXTURES:-$REPO_ROOT/fixtures}"
 RUNS="${RUNS:-3}"
 DATUMS="${DATUMS:-10000}"
 VIDEOS="${VIDEOS:-100}"
