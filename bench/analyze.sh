@@ -4,14 +4,14 @@
 #   bench/analyze.sh                       # faces, faces without tiling, colors, motion on every frame of samsungfun.mp4
 #   RUNS=7 MODELS="faces scenes" bench/analyze.sh
 #
-# For each model: medians of wall time over RUNS runs (ffmpeg and Reel alternating), the reel/ffmpeg ratio against
-# the issue's target (faces <= 2.5, colors and motion <= 2.0), and the model's mean milliseconds per frame as Reel
-# reports it in summary.json.
+# For each model: medians of wall time over RUNS runs (ffmpeg and Reel alternating) with the fastest and slowest run
+# in brackets, the reel/ffmpeg ratio against the issue's target (faces <= 2.5, colors and motion <= 2.0), and the
+# model's milliseconds per frame: the median over the runs of the mean each run reports in summary.json.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-FIXTURES="${FIXTURES:-$BENCH_DIR/../../shared/fixtures}"
+FIXTURES="${FIXTURES:-$REPO_ROOT/fixtures}"
 RUNS="${RUNS:-5}"
 MODELS="${MODELS:-faces faces:none colors motion}"   # model[:face tiling]
 IN="$FIXTURES/samsungfun.mp4"
@@ -24,6 +24,7 @@ cd "$REPO_ROOT"
 ./reel --help >/dev/null
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { sort -g | awk '{ v[NR] = $1 } END { printf "[%.2f-%.2f]", v[1], v[NR] }'; }
 wall() { /usr/bin/time -f %e -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" || { cat "$TMP/err" >&2; exit 1; }; cat "$TMP/t"; }
 target() { case "$1" in faces) echo 2.5 ;; *) echo 2.0 ;; esac; }
 
@@ -33,15 +34,17 @@ for spec in $MODELS; do
     model="${spec%%:*}"
     extra=()
     [[ "$spec" == *:* ]] && extra=(--face-tiling "${spec#*:}")
-    : > "$TMP/ff"; : > "$TMP/reel"
+    : > "$TMP/ff"; : > "$TMP/reel"; : > "$TMP/ms"
     for ((i = 1; i <= RUNS; i++)); do
         wall ffmpeg -nostdin -v error -i "$IN" -f null - >> "$TMP/ff"
         rm -rf "$TMP/out"
         wall ./reel analyze --input "$IN" --models "$model" "${extra[@]}" --output-dir "$TMP/out" --json >> "$TMP/reel"
+        grep -o '"meanInferenceMs":[0-9.]*' "$TMP/out/samsungfun.mp4/summary.json" | head -1 | cut -d: -f2 >> "$TMP/ms"
     done
     ff="$(median < "$TMP/ff")"; reel="$(median < "$TMP/reel")"
-    ms="$(grep -o '"meanInferenceMs":[0-9.]*' "$TMP/out/samsungfun.mp4/summary.json" | head -1 | cut -d: -f2)"
+    ms="$(sort -g "$TMP/ms" | awk '{ v[NR] = $1 } END { if (NR == 0) print "?"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
     verdict="$(awk -v r="$reel" -v f="$ff" -v t="$(target "$model")" 'BEGIN { q = r / f; printf "%.2f (target <= %s, %s)", q, t, (q <= t ? "ok" : "MISSED") }')"
-    printf '%-11s ffmpeg %5.2fs  reel %5.2fs  ratio %s  model %s ms/frame\n' "$spec" "$ff" "$reel" "$verdict" "${ms:-?}"
+    printf '%-11s ffmpeg %5.2fs %s  reel %5.2fs %s  ratio %s  model %s ms/frame (median of %d runs)\n' \
+        "$spec" "$ff" "$(spread < "$TMP/ff")" "$reel" "$(spread < "$TMP/reel")" "$verdict" "$ms" "$RUNS"
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(ffmpeg -version | head -1)"

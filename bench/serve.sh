@@ -13,7 +13,7 @@ set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-FIXTURES="$(cd "${FIXTURES:-$BENCH_DIR/../../shared/fixtures}" && pwd)"
+FIXTURES="$(cd "${FIXTURES:-$REPO_ROOT/fixtures}" && pwd)"
 DURATION="${DURATION:-10}"
 RUNS="${RUNS:-3}"
 CONNECTIONS="${CONNECTIONS:-100}"

@@ -4,7 +4,7 @@ using System.Text;
 
 namespace Reel.Testing;
 
-/// <summary>The shared fixtures, media the tests generate with ffmpeg, and ffmpeg/ffprobe themselves.</summary>
+/// <summary>The repository's fixtures, media the tests generate with ffmpeg, and ffmpeg/ffprobe themselves.</summary>
 internal static class TestMedia
 {
     private static readonly Lazy<string> Root = new(FindRoot);
@@ -15,10 +15,10 @@ internal static class TestMedia
 
     public static string RepositoryRoot => Root.Value;
 
-    /// <summary>A file of ../shared/fixtures.</summary>
+    /// <summary>A file of the repository's <c>fixtures/</c> folder.</summary>
     public static string Fixture(string name)
     {
-        var path = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "fixtures", name));
+        var path = Path.GetFullPath(Path.Combine(RepositoryRoot, "fixtures", name));
         Assert.True(File.Exists(path), $"fixture {path} is missing");
         return path;
     }

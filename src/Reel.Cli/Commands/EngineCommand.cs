@@ -32,12 +32,25 @@ internal static class EngineCommand
                 Slots = result.GetValue(slots),
                 IdleExit = result.GetValue(idleExit) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             };
-            if (!await Engine.RunAsync(options, cancellationToken))
+            // Started by a command, with its output appended to logs/engine.log: keep that log to a size while running.
+            using var stopRotating = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var rotating = Environment.GetEnvironmentVariable(EngineLog.PathVariable) is { Length: > 0 } log
+                ? EngineLog.KeepRotatedAsync(log, EngineLog.MaxBytes, TimeProvider.System, stopRotating.Token)
+                : Task.CompletedTask;
+            try
             {
-                await Console.Error.WriteLineAsync($"reel engine: an engine already runs for {options.DataDirectory}");
-                return ExitCodes.InputFailed;
+                if (!await Engine.RunAsync(options, cancellationToken))
+                {
+                    await Console.Error.WriteLineAsync($"reel engine: an engine already runs for {options.DataDirectory}");
+                    return ExitCodes.InputFailed;
+                }
+                return ExitCodes.Ok;
             }
-            return ExitCodes.Ok;
+            finally
+            {
+                await stopRotating.CancelAsync();
+                await rotating;
+            }
         });
         return command;
     }

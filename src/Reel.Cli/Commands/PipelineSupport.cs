@@ -29,7 +29,7 @@ internal static class PipelineSupport
 
     /// <summary>
     /// Creates the jobs that commits made due and, when there is work, makes sure an engine runs for the data
-    /// directory: a detached <c>reel engine</c> that stops by itself once idle (its log: logs/engine.log).
+    /// directory: a detached <c>reel engine</c> that stops by itself once idle (its log: logs/engine.log, rotated by <see cref="EngineLog"/>).
     /// </summary>
     public static async Task<IReadOnlyList<JobInfo>> StartDueJobsAsync(PipelineStore store, CancellationToken cancellationToken)
     {
@@ -74,7 +74,9 @@ internal static class PipelineSupport
         start.ArgumentList.Add(dataDirectory);
         start.ArgumentList.Add("--idle-exit");
         start.ArgumentList.Add(Environment.GetEnvironmentVariable("REEL_ENGINE_IDLE_EXIT") ?? "10");
-        start.Environment["REEL_ENGINE_LOG"] = Path.Combine(logs, "engine.log");
+        var log = Path.Combine(logs, "engine.log");
+        EngineLog.RotateIfFull(log, EngineLog.MaxBytes);
+        start.Environment[EngineLog.PathVariable] = log;
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the engine");
         process.WaitForExit();
     }
