@@ -78,17 +78,10 @@ public sealed class DataStore : IAsyncDisposable
     /// </summary>
     public static async Task<DataStore> OpenAsync(string directory, TimeProvider time, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(directory);
-        var db = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(directory, "reel.db"),
-            Pooling = false,
-        }.ToString());
-        await db.OpenAsync(cancellationToken);
+        var db = await ReelDatabase.OpenAsync(directory, cancellationToken);
         var store = new DataStore(directory, db, time);
         try
         {
-            await store.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", cancellationToken);
             await store.ExecuteAsync(Schema + $"PRAGMA user_version={SchemaVersion};", cancellationToken);
             using var writer = WriteLock.TryAcquire(store._lockPath);
             if (writer is not null)
@@ -404,24 +397,12 @@ public sealed class DataStore : IAsyncDisposable
         return heads.Count == 0 ? null : heads[0];
     }
 
-    internal async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
-    {
-        await using var command = Command(sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    internal Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        ReelDatabase.ExecuteAsync(_db, sql, cancellationToken, parameters);
 
-    internal async Task<IReadOnlyList<T>> QueryAsync<T>(
-        string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
-    {
-        await using var command = Command(sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
-    }
+    internal Task<IReadOnlyList<T>> QueryAsync<T>(
+        string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        ReelDatabase.QueryAsync(_db, sql, read, cancellationToken, parameters);
 
     /// <summary>A command to run many times with new values: SQL parsed once, not per row.</summary>
     internal SqliteCommand Prepare(string sql, params string[] parameters)
@@ -462,15 +443,4 @@ public sealed class DataStore : IAsyncDisposable
         r.GetInt32(6), r.GetInt64(7));
 
     private static FileEntry ReadFile(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
-
-    private SqliteCommand Command(string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = _db.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-        return command;
-    }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Reel.Data;
 
 namespace Reel.Server.Analysis;
 
@@ -56,20 +57,14 @@ public sealed class AnalysisStore : IAsyncDisposable
             PRIMARY KEY (video_id, frame_number, model)) WITHOUT ROWID;
         """;
 
-    private readonly string _connectionString;
+    private readonly string _dataDirectory;
 
-    private AnalysisStore(string connectionString) => _connectionString = connectionString;
+    private AnalysisStore(string dataDirectory) => _dataDirectory = dataDirectory;
 
     public static async Task<AnalysisStore> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(dataDirectory);
-        var store = new AnalysisStore(new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(dataDirectory, "reel.db"),
-            Pooling = true,
-            DefaultTimeout = 60,
-        }.ToString());
-        await store.ExecuteAsync("PRAGMA journal_mode=WAL;" + Schema, cancellationToken);
+        var store = new AnalysisStore(dataDirectory);
+        await store.ExecuteAsync(Schema, cancellationToken);
         return store;
     }
 
@@ -97,11 +92,11 @@ public sealed class AnalysisStore : IAsyncDisposable
     /// <summary>Removes an analysis and all its results, in one transaction.</summary>
     public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var db = await ConnectAsync(cancellationToken);
+        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
         await using var transaction = await db.BeginTransactionAsync(cancellationToken);
         foreach (var sql in new[] { "DELETE FROM analysis_results WHERE video_id = $id", "DELETE FROM analyses WHERE id = $id" })
         {
-            await using var command = Command(db, sql, ("$id", Key(id)));
+            await using var command = ReelDatabase.Command(db, sql, ("$id", Key(id)));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
@@ -120,14 +115,14 @@ public sealed class AnalysisStore : IAsyncDisposable
     /// <summary>Adds <paramref name="rows"/> to an analysis's results (replacing them all first when <paramref name="replace"/>), in one transaction.</summary>
     public async Task SaveResultsAsync(Guid id, IReadOnlyList<AnalysisRow> rows, bool replace, CancellationToken cancellationToken)
     {
-        await using var db = await ConnectAsync(cancellationToken);
+        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
         await using var transaction = await db.BeginTransactionAsync(cancellationToken);
         if (replace)
         {
-            await using var delete = Command(db, "DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id)));
+            await using var delete = ReelDatabase.Command(db, "DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id)));
             await delete.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using var insert = Command(db,
+        await using var insert = ReelDatabase.Command(db,
             "INSERT OR REPLACE INTO analysis_results(video_id, frame_number, model, timestamp, results, inference_ms) VALUES ($id, $frame, $model, $time, $results, $ms)",
             ("$id", Key(id)), ("$frame", 0), ("$model", ""), ("$time", 0.0), ("$results", ""), ("$ms", 0.0));
         foreach (var row in rows)
@@ -150,7 +145,7 @@ public sealed class AnalysisStore : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        ReelDatabase.ClosePooled(_dataDirectory);
         return ValueTask.CompletedTask;
     }
 
@@ -171,42 +166,16 @@ public sealed class AnalysisStore : IAsyncDisposable
 
     private static string Key(Guid id) => id.ToString("D");
 
-    private async Task<SqliteConnection> ConnectAsync(CancellationToken cancellationToken)
-    {
-        var db = new SqliteConnection(_connectionString);
-        await db.OpenAsync(cancellationToken);
-        return db;
-    }
-
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var db = await ConnectAsync(cancellationToken);
-        await using var command = Command(db, sql, parameters);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
+        await ReelDatabase.ExecuteAsync(db, sql, cancellationToken, parameters);
     }
 
     private async Task<IReadOnlyList<T>> QueryAsync<T>(
         string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var db = await ConnectAsync(cancellationToken);
-        await using var command = Command(db, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
-    }
-
-    private static SqliteCommand Command(SqliteConnection db, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = db.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-        return command;
+        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
+        return await ReelDatabase.QueryAsync(db, sql, read, cancellationToken, parameters);
     }
 }
