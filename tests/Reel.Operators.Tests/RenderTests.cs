@@ -87,6 +87,42 @@ public class RenderTests(BlurredSamsungfun rendered) : IClassFixture<BlurredSams
         Assert.True(TestMedia.Psnr(rotated, output) > 35);
     }
 
+    [Fact]
+    public async Task Render_VariableFrameRateSourceWithAudio_KeepsEveryFrameAtItsSourceTime()
+    {
+        // 100 frames: 30 at 25 fps, a 1.47 s gap, 30 at 10 fps, a 3.1 s gap, 40 at 25 fps; a keyframe every 20 frames,
+        // so the render is cut into several pieces; a 440 Hz tone as audio.
+        var source = TestMedia.Generate("render-vfr.mp4",
+            "-f lavfi -i testsrc2=size=320x240:rate=25:duration=4 -f lavfi -i sine=frequency=440:duration=10 " +
+            "-vf \"setpts='(if(lt(N,30),N*0.04,if(lt(N,60),2.63+(N-30)*0.1,5.63+(N-60)*0.04)))/TB'\" " +
+            "-fps_mode vfr -c:v libx264 -g 20 -pix_fmt yuv420p -c:a aac -shortest");
+        var output = Path.Combine(TestMedia.TempDirectory(), "vfr-rendered.mp4");
+        var renderer = new VideoRenderer(new RenderOptions { Output = output, Filters = [new BoxesFilter()], Workers = 2 });
+
+        var result = await renderer.RenderAsync(source);
+
+        Assert.Null(result.Error);
+        var expected = FrameTimes(source);
+        Assert.Equal(100, expected.Count);
+        Assert.True(expected[30] - expected[29] > 1.4, "the generated source is not variable-rate");
+        var actual = FrameTimes(output);
+        Assert.Equal(expected.Count, actual.Count);
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-6, $"frame {i} at {actual[i]:0.######}s, source {expected[i]:0.######}s");
+        }
+        Assert.Equal(Duration(source, "a:0"), Duration(output, "a:0"), 3);
+        // Only the last frame's display time is the muxer's guess (the joined H.264 carries no frame rate).
+        Assert.InRange(Duration(output, "v:0"), Duration(source, "v:0") - 0.001, Duration(source, "v:0") + 0.1);
+    }
+
+    /// <summary>Each decoded frame's presentation time in seconds, in order.</summary>
+    private static List<double> FrameTimes(string video) =>
+        TestMedia.Ffprobe($"-v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time -of csv=p=0 \"{video}\"")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => double.Parse(l.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture))
+            .ToList();
+
     private static double Duration(string video, string stream) => double.Parse(
         TestMedia.Ffprobe($"-v error -select_streams {stream} -show_entries stream=duration -of csv=p=0 \"{video}\"").Trim(),
         System.Globalization.CultureInfo.InvariantCulture);

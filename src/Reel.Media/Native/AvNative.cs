@@ -95,6 +95,18 @@ internal static unsafe partial class AvNative
     [LibraryImport(Library, EntryPoint = "reel_image_layout")]
     public static partial long ImageLayout(int pixelFormat, int width, int height, int* linesize, long* offset);
 
+    [LibraryImport(Library, EntryPoint = "reel_join_begin")]
+    public static partial int JoinBegin(long* pts, int frameCount, long lastDuration, int timeBaseNum, int timeBaseDen, out nint joiner);
+
+    [LibraryImport(Library, EntryPoint = "reel_join_add", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int JoinAdd(nint joiner, string piece, byte* error, int errorLength);
+
+    [LibraryImport(Library, EntryPoint = "reel_join_write", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int JoinWrite(nint joiner, string output, byte* error, int errorLength);
+
+    [LibraryImport(Library, EntryPoint = "reel_join_free")]
+    public static partial void JoinFree(nint joiner);
+
     [LibraryImport(Library, EntryPoint = "reel_free")]
     public static partial void Free(void* pointer);
 

@@ -336,3 +336,204 @@ REEL_EXPORT void reel_free(void *p) { av_free(p); }
 REEL_EXPORT int reel_pix_fmt(const char *name) { return av_get_pix_fmt(name); }
 
 REEL_EXPORT void reel_error_string(int code, char *buf, int len) { av_strerror(code, buf, (size_t)len); }
+
+// ---- Joining encoded pieces with the source's own frame timing ----
+// Rendered pieces are encoded at a constant rate (raw frames on a pipe carry no timestamps). The joiner copies their
+// packets, without re-encoding, into one video-only file in which frame i is presented at pts[i] (the source's
+// timestamps, time base tb), so variable-rate sources keep every frame's time and the audio stays in sync.
+typedef struct {
+    char *path;
+    int frames;
+    int64_t *sorted_pts;  // the piece's packet timestamps in presentation order: a packet's rank is its frame
+} reel_piece;
+
+typedef struct {
+    int64_t *pts;
+    int frame_count;
+    int64_t last_duration;
+    AVRational tb;
+    reel_piece *pieces;
+    int piece_count, piece_capacity;
+    int frames_seen;
+    int delay;  // reorder depth over all pieces: decode position minus presentation position, at most
+} reel_joiner;
+
+static int compare_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int rank_of(const reel_piece *p, int64_t pts) {
+    const int64_t *hit = bsearch(&pts, p->sorted_pts, (size_t)p->frames, sizeof *hit, compare_int64);
+    return hit ? (int)(hit - p->sorted_pts) : -1;
+}
+
+static int open_piece(const char *path, AVFormatContext **fmt, int *stream, char *err, int errlen) {
+    *fmt = NULL;
+    int ret = avformat_open_input(fmt, path, NULL, NULL);
+    if (ret < 0) { set_error(ret, "cannot open a rendered piece", err, errlen); return ret; }
+    *stream = av_find_best_stream(*fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (*stream < 0) { snprintf(err, (size_t)errlen, "a rendered piece has no video"); avformat_close_input(fmt); return AVERROR_STREAM_NOT_FOUND; }
+    return 0;
+}
+
+REEL_EXPORT void reel_join_free(reel_joiner *j) {
+    if (!j) return;
+    for (int i = 0; i < j->piece_count; i++) { av_free(j->pieces[i].path); av_free(j->pieces[i].sorted_pts); }
+    av_free(j->pieces);
+    av_free(j->pts);
+    av_free(j);
+}
+
+// pts: frame_count strictly increasing timestamps in time base tb_num/tb_den; last_duration: how long the last shows.
+REEL_EXPORT int reel_join_begin(const int64_t *pts, int frame_count, int64_t last_duration, int tb_num, int tb_den, reel_joiner **out) {
+    *out = NULL;
+    if (frame_count <= 0 || tb_num <= 0 || tb_den <= 0 || last_duration <= 0) return AVERROR(EINVAL);
+    for (int i = 1; i < frame_count; i++)
+        if (pts[i] <= pts[i - 1]) return AVERROR(EINVAL);
+    reel_joiner *j = av_mallocz(sizeof *j);
+    if (!j) return AVERROR(ENOMEM);
+    j->pts = av_malloc_array((size_t)frame_count, sizeof *j->pts);
+    if (!j->pts) { reel_join_free(j); return AVERROR(ENOMEM); }
+    memcpy(j->pts, pts, (size_t)frame_count * sizeof *pts);
+    j->frame_count = frame_count;
+    j->last_duration = last_duration;
+    j->tb = (AVRational){tb_num, tb_den};
+    *out = j;
+    return REEL_OK;
+}
+
+// Adds the next piece in order: reads its packets' timestamps (not their data) to learn its frames and reordering.
+REEL_EXPORT int reel_join_add(reel_joiner *j, const char *path, char *err, int errlen) {
+    if (errlen > 0) err[0] = 0;
+    if (j->piece_count == j->piece_capacity) {
+        int capacity = j->piece_capacity ? 2 * j->piece_capacity : 16;
+        reel_piece *grown = av_realloc_array(j->pieces, (size_t)capacity, sizeof *grown);
+        if (!grown) return AVERROR(ENOMEM);
+        j->pieces = grown;
+        j->piece_capacity = capacity;
+    }
+    reel_piece *p = &j->pieces[j->piece_count];
+    memset(p, 0, sizeof *p);
+    AVFormatContext *fmt;
+    int stream, ret = open_piece(path, &fmt, &stream, err, errlen);
+    if (ret < 0) return ret;
+    AVPacket *pkt = av_packet_alloc();
+    int64_t *decode_order = NULL;
+    int count = 0, capacity = 0;
+    ret = pkt ? 0 : AVERROR(ENOMEM);
+    while (ret >= 0 && (ret = av_read_frame(fmt, pkt)) >= 0) {
+        if (pkt->stream_index == stream) {
+            if (pkt->pts == AV_NOPTS_VALUE) { snprintf(err, (size_t)errlen, "a rendered piece has a frame without a timestamp"); ret = AVERROR_INVALIDDATA; }
+            else if (count == capacity) {
+                capacity = capacity ? 2 * capacity : 256;
+                int64_t *grown = av_realloc_array(decode_order, (size_t)capacity, sizeof *grown);
+                if (!grown) ret = AVERROR(ENOMEM); else decode_order = grown;
+            }
+            if (ret >= 0) decode_order[count++] = pkt->pts;
+        }
+        av_packet_unref(pkt);
+    }
+    if (ret == AVERROR_EOF) ret = 0;
+    else if (ret < 0 && !err[0]) set_error(ret, "cannot read a rendered piece", err, errlen);
+    if (ret >= 0 && (count == 0 || j->frames_seen + count > j->frame_count)) {
+        snprintf(err, (size_t)errlen, "the rendered pieces hold more frames than the source");
+        ret = AVERROR_INVALIDDATA;
+    }
+    if (ret >= 0) {
+        p->sorted_pts = av_malloc_array((size_t)count, sizeof *p->sorted_pts);
+        p->path = av_strdup(path);
+        if (!p->sorted_pts || !p->path) ret = AVERROR(ENOMEM);
+    }
+    if (ret >= 0) {
+        memcpy(p->sorted_pts, decode_order, (size_t)count * sizeof *decode_order);
+        qsort(p->sorted_pts, (size_t)count, sizeof *p->sorted_pts, compare_int64);
+        p->frames = count;
+        for (int i = 1; i < count && ret >= 0; i++)
+            if (p->sorted_pts[i] == p->sorted_pts[i - 1]) { snprintf(err, (size_t)errlen, "a rendered piece repeats a timestamp"); ret = AVERROR_INVALIDDATA; }
+        for (int i = 0; i < count && ret >= 0; i++) {
+            int behind = i - rank_of(p, decode_order[i]);
+            if (behind > j->delay) j->delay = behind;
+        }
+    }
+    if (ret >= 0) {
+        j->frames_seen += count;
+        j->piece_count++;
+    } else {
+        av_free(p->sorted_pts);
+        av_free(p->path);
+        memset(p, 0, sizeof *p);
+    }
+    av_free(decode_order);
+    av_packet_free(&pkt);
+    avformat_close_input(&fmt);
+    return ret;
+}
+
+// Writes every added piece's packets to out_path with the source's timing. Every frame must have been added.
+REEL_EXPORT int reel_join_write(reel_joiner *j, const char *out_path, char *err, int errlen) {
+    if (j->frames_seen != j->frame_count) {
+        snprintf(err, (size_t)errlen, "the rendered pieces hold %d of the source's %d frames", j->frames_seen, j->frame_count);
+        return AVERROR_INVALIDDATA;
+    }
+    AVFormatContext *out = NULL, *in = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    int ret = pkt ? avformat_alloc_output_context2(&out, NULL, NULL, out_path) : AVERROR(ENOMEM);
+    if (ret < 0) { set_error(ret, "cannot create the joined video", err, errlen); goto done; }
+    int first = 0;  // the global position (decode and presentation order) of the current piece's first frame
+    for (int k = 0; k < j->piece_count; k++) {
+        const reel_piece *p = &j->pieces[k];
+        int stream;
+        ret = open_piece(p->path, &in, &stream, err, errlen);
+        if (ret < 0) goto done;
+        if (k == 0) {
+            AVStream *st = avformat_new_stream(out, NULL);
+            if (!st) { ret = AVERROR(ENOMEM); goto done; }
+            ret = avcodec_parameters_copy(st->codecpar, in->streams[stream]->codecpar);
+            if (ret < 0) { set_error(ret, "cannot copy the codec parameters", err, errlen); goto done; }
+            st->codecpar->codec_tag = 0;
+            st->time_base = j->tb;
+            ret = avio_open(&out->pb, out_path, AVIO_FLAG_WRITE);
+            if (ret < 0) { set_error(ret, "cannot write the joined video", err, errlen); goto done; }
+            ret = avformat_write_header(out, NULL);
+            if (ret < 0) { set_error(ret, "cannot write the joined video's header", err, errlen); goto done; }
+        }
+        AVRational out_tb = out->streams[0]->time_base;
+        int decoded = 0;
+        while ((ret = av_read_frame(in, pkt)) >= 0) {
+            if (pkt->stream_index != stream) { av_packet_unref(pkt); continue; }
+            int rank = rank_of(p, pkt->pts);
+            if (rank < 0 || decoded >= p->frames) {
+                av_packet_unref(pkt);
+                snprintf(err, (size_t)errlen, "a rendered piece changed while it was joined");
+                ret = AVERROR_INVALIDDATA;
+                goto done;
+            }
+            int shown = first + rank, position = first + decoded++ - j->delay;
+            pkt->pts = j->pts[shown];
+            // Decode times stay increasing and never pass presentation times: the delay covers every reordering.
+            // Before the first frame, decode times step back by the first frame's duration, as an encoder's would.
+            int64_t step = j->frame_count > 1 ? j->pts[1] - j->pts[0] : j->last_duration;
+            pkt->dts = position >= 0 ? j->pts[position] : j->pts[0] + position * step;
+            pkt->duration = shown + 1 < j->frame_count ? j->pts[shown + 1] - j->pts[shown] : j->last_duration;
+            pkt->stream_index = 0;
+            pkt->pos = -1;
+            av_packet_rescale_ts(pkt, j->tb, out_tb);
+            ret = av_interleaved_write_frame(out, pkt);
+            if (ret < 0) { set_error(ret, "cannot write the joined video", err, errlen); goto done; }
+        }
+        if (ret != AVERROR_EOF) { set_error(ret, "cannot read a rendered piece", err, errlen); goto done; }
+        avformat_close_input(&in);
+        first += p->frames;
+    }
+    ret = av_write_trailer(out);
+    if (ret < 0) set_error(ret, "cannot finish the joined video", err, errlen);
+done:
+    av_packet_free(&pkt);
+    avformat_close_input(&in);
+    if (out) {
+        if (out->pb) avio_closep(&out->pb);
+        avformat_free_context(out);
+    }
+    return ret < 0 ? ret : REEL_OK;
+}

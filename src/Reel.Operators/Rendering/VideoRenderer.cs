@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 using OpenCvSharp;
 using Reel.Media;
 using Reel.Media.Decoding;
+using Reel.Media.Encoding;
 using Reel.Media.Extraction;
 using Reel.Media.Imaging;
 using Reel.Operators.Faces;
@@ -15,7 +15,8 @@ namespace Reel.Operators.Rendering;
 /// Renders a video through filters, keeping every frame, the frame rate and the original audio. The video is cut
 /// into keyframe-aligned segments rendered in parallel: each is decoded at full size to upright BGR, its faces
 /// found when a filter needs them, filtered, and piped as raw frames into its own ffmpeg (libx264) that writes a
-/// piece of video; the pieces are then joined without re-encoding and the source's audio copied beside them.
+/// piece of video; the pieces are then joined without re-encoding, every frame at its source time, and the source's audio copied
+/// beside them.
 /// </summary>
 public sealed class VideoRenderer
 {
@@ -232,20 +233,17 @@ public sealed class VideoRenderer
         }).ToList();
     }
 
-    /// <summary>ffmpeg's arguments for one piece: raw upright BGR frames on stdin, H.264 in an mp4 out.</summary>
+    /// <summary>
+    /// ffmpeg's arguments for one piece: raw upright BGR frames on stdin, H.264 in an mp4 out. Raw frames carry no
+    /// timestamps, so the piece runs at the nominal rate; <see cref="TimedJoin"/> gives each frame its source time.
+    /// </summary>
     internal List<string> SegmentArguments(VideoSource source, string path)
     {
-        var rate = source.FrameRate;
-        // A timescale in which every frame lasts a whole number of ticks, the source's own when it can, so joined
-        // pieces keep the exact timing.
-        var timescale = source.TimeBase.Numerator == 1 && (source.TimeBase.Denominator * rate.Denominator) % rate.Numerator == 0
-            ? source.TimeBase.Denominator
-            : rate.Numerator;
         var arguments = new List<string>
         {
             "-f", "rawvideo", "-pix_fmt", "bgr24",
             "-video_size", $"{source.UprightWidth}x{source.UprightHeight}",
-            "-framerate", rate.ToString(),
+            "-framerate", source.FrameRate.ToString(),
             "-i", "pipe:0",
             "-an",
         };
@@ -257,44 +255,41 @@ public sealed class VideoRenderer
         arguments.AddRange([
             "-c:v", "libx264", "-preset", _options.Preset, "-crf", _options.Crf.ToString(CultureInfo.InvariantCulture),
             "-pix_fmt", "yuv420p",
-            "-video_track_timescale", timescale.ToString(CultureInfo.InvariantCulture),
             "-f", "mp4", "-y", path,
         ]);
         return arguments;
     }
 
-    /// <summary>Joins the pieces in order without re-encoding, with the source's audio, into <paramref name="partial"/>.</summary>
+    /// <summary>
+    /// Joins the pieces in order without re-encoding, every frame at its source time, then adds the source's audio,
+    /// into <paramref name="partial"/>.
+    /// </summary>
     private static void Join(VideoSource source, List<string> pieces, string work, string partial, CancellationToken cancellationToken)
     {
-        var list = Path.Combine(work, "pieces.txt");
-        var text = new StringBuilder("ffconcat version 1.0\n");
-        foreach (var piece in pieces)
-        {
-            text.Append("file '").Append(piece.Replace("'", "'\\''", StringComparison.Ordinal)).Append("'\n");
-        }
-        File.WriteAllText(list, text.ToString());
-
+        var video = Path.Combine(work, "video.mp4");
+        TimedJoin.Join(source, pieces, video);
+        cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            RunJoin(source, list, partial, audioCodec: "copy", cancellationToken);
+            RunJoin(source, video, partial, audioCodec: "copy", cancellationToken);
         }
         catch (InvalidOperationException) when (source.AudioStreams > 0 && !cancellationToken.IsCancellationRequested)
         {
             // The output container cannot hold the source's audio as it is (Vorbis in mp4): encode it to AAC instead.
-            RunJoin(source, list, partial, audioCodec: "aac", cancellationToken);
+            RunJoin(source, video, partial, audioCodec: "aac", cancellationToken);
         }
     }
 
-    private static void RunJoin(VideoSource source, string list, string partial, string audioCodec, CancellationToken cancellationToken)
+    private static void RunJoin(VideoSource source, string video, string partial, string audioCodec, CancellationToken cancellationToken)
     {
-        var arguments = new List<string> { "-f", "concat", "-safe", "0" };
-        // The pieces start at 0; shift them to where the source's first frame sits relative to its audio.
+        var arguments = new List<string>();
+        // The joined video starts at 0; shift it to where the source's first frame sits relative to its audio.
         var offset = source.RelativeSeconds(source.Frames[0].Pts);
         if (Math.Abs(offset) > 1e-9)
         {
             arguments.AddRange(["-itsoffset", offset.ToString("0.######", CultureInfo.InvariantCulture)]);
         }
-        arguments.AddRange(["-i", list, "-i", source.Path, "-map", "0:v:0", "-map", "1:a?", "-c:v", "copy", "-c:a", audioCodec]);
+        arguments.AddRange(["-i", video, "-i", source.Path, "-map", "0:v:0", "-map", "1:a?", "-c:v", "copy", "-c:a", audioCodec]);
         var extension = Path.GetExtension(partial).ToLowerInvariant();
         if (extension is ".mp4" or ".mov" or ".m4v")
         {
@@ -302,7 +297,7 @@ public sealed class VideoRenderer
         }
         arguments.AddRange(["-f", RenderOptions.Muxer(partial), "-y", partial]);
         using var join = FfmpegProcess.Start(arguments, input: false, cancellationToken);
-        join.Finish("joining the rendered pieces");
+        join.Finish("joining the rendered video and the audio");
         cancellationToken.ThrowIfCancellationRequested();
     }
 
