@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -22,6 +23,9 @@ public sealed class S3ObjectStore : IObjectStore
     private readonly string _bucket;
     private readonly string _prefix;
     private readonly ObjectStore _cache;
+
+    /// <summary>Downloads under way, so that worker slots asking for the same object at once share one.</summary>
+    private readonly ConcurrentDictionary<string, Task> _fills = new(StringComparer.Ordinal);
 
     /// <param name="s3">The client; <see cref="ObjectStores.CreateClient"/> sets it up for S3-compatible servers.</param>
     /// <param name="bucket">An existing bucket.</param>
@@ -131,7 +135,15 @@ public sealed class S3ObjectStore : IObjectStore
         {
             return cached;
         }
-        await FillAsync(hash, cancellationToken);
+        var fill = _fills.GetOrAdd(hash, h => FillAsync(h, CancellationToken.None));
+        try
+        {
+            await fill.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            _fills.TryRemove(new KeyValuePair<string, Task>(hash, fill));
+        }
         return cached;
     }
 

@@ -56,6 +56,21 @@ public sealed class S3ObjectStoreContractTests : ObjectStoreContract
     }
 
     [Fact]
+    public async Task Read_ManySlotsAtOnceOnAFreshNode_AllGetTheContentFromOneCacheEntry()
+    {
+        var content = RandomNumberGenerator.GetBytes(1 << 20);
+        var stored = await Node().PutAsync(new MemoryStream(content), None);
+        var reader = (S3ObjectStore)Node();
+
+        var paths = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => reader.GetLocalPathAsync(stored.Hash, None))));
+
+        Assert.Single(paths.Distinct());
+        Assert.Equal(content, await File.ReadAllBytesAsync(paths[0]));
+        Assert.Equal([stored.Hash], await new ObjectStore(reader.CacheDirectory).ListAsync(None).ToListAsync());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(reader.CacheDirectory, "tmp")));
+    }
+
+    [Fact]
     public async Task CorruptedInBucket_ReadOnAnotherNode_NoCacheEntryUntilRepairedThenRetrySucceeds()
     {
         var writer = Node();

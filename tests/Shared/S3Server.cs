@@ -25,9 +25,9 @@ internal sealed partial class S3Server : IDisposable
         server.run().then(
           bound => process.stdout.write(`listening ${bound.port}\n`),
           error => { process.stderr.write(`s3rver: ${error.message}\n`); process.exit(1); });
-        const stop = () => server.close().finally(() => process.exit(0));
-        process.stdin.on('end', stop);
-        process.stdin.on('error', stop);
+        // No graceful close: open keep-alive connections would hold it up, and the data is thrown away anyway.
+        process.stdin.on('end', () => process.exit(0));
+        process.stdin.on('error', () => process.exit(0));
         process.stdin.resume();
         """;
 
