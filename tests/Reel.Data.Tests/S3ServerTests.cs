@@ -30,6 +30,22 @@ public sealed class S3ServerTests
     }
 
     [Fact]
+    public async Task HostGone_ServerDeletesItsDirectoryAndExitsByItself()
+    {
+        using var server = S3Server.Start();
+        server.CreateBucket();
+
+        server.HostGone();
+
+        for (var waited = 0; TestProcesses.IsAlive(server.ProcessId) && waited < 300; waited++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.False(TestProcesses.IsAlive(server.ProcessId), "s3rver still runs 30 s after its stdin closed");
+        Assert.False(Directory.Exists(server.Directory), $"s3rver left {server.Directory} behind");
+    }
+
+    [Fact]
     public async Task Shared_BoundToEveryAddress_AnswersOnLoopback()
     {
         var server = S3Server.Shared;

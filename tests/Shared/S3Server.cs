@@ -8,7 +8,8 @@ namespace Reel.Testing;
 /// A real S3 endpoint for tests: npm's <c>s3rver</c> (a devDependency in package.json) on a free port, storing into a
 /// temporary directory. <see cref="Shared"/> is one server per test run, bound to every address so that network
 /// namespaces reach it too; <see cref="Start"/> starts a private one bound to a given address. The server watches its
-/// stdin: when this process ends, even by kill -9, the pipe closes and s3rver exits, so none is ever left behind.
+/// stdin: when this process ends, even by kill -9 or a test host killed while it exits, the pipe closes and s3rver
+/// deletes its directory and exits, so neither is ever left behind.
 /// </summary>
 internal sealed partial class S3Server : IDisposable
 {
@@ -25,16 +26,20 @@ internal sealed partial class S3Server : IDisposable
         server.run().then(
           bound => process.stdout.write(`listening ${bound.port}\n`),
           error => { process.stderr.write(`s3rver: ${error.message}\n`); process.exit(1); });
-        // No graceful close: open keep-alive connections would hold it up, and the data is thrown away anyway.
-        process.stdin.on('end', () => process.exit(0));
-        process.stdin.on('error', () => process.exit(0));
+        // No graceful close (open keep-alive connections would hold it up): the data goes, then the process.
+        const quit = () => {
+          try { require('fs').rmSync(directory, { recursive: true, force: true }); } finally { process.exit(0); }
+        };
+        process.stdin.on('end', quit);
+        process.stdin.on('error', quit);
         process.stdin.resume();
         """;
 
     private static readonly Lazy<S3Server> SharedServer = new(() =>
     {
         var server = Start("0.0.0.0");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Dispose();
+        // Only the signal: the test host may be killed soon after, and s3rver cleans up by itself.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.HostGone();
         return server;
     });
 
@@ -127,6 +132,9 @@ internal sealed partial class S3Server : IDisposable
         return Path.Combine(Directory, bucket, folder, $"{key[(slash + 1)..]}._S3rver_object");
     }
 
+    /// <summary>What s3rver sees when this process dies: its stdin closes.</summary>
+    public void HostGone() => process.StandardInput.Close();
+
     /// <summary>Stops the server (closing its stdin, killing it if it lingers) and deletes its directory.</summary>
     public void Dispose()
     {
@@ -135,12 +143,10 @@ internal sealed partial class S3Server : IDisposable
             return;
         }
         Stop(process);
-        try
+        // s3rver removed it on its way out unless it had to be killed.
+        if (System.IO.Directory.Exists(Directory))
         {
             System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
         }
     }
 
