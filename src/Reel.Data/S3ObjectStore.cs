@@ -109,7 +109,14 @@ public sealed class S3ObjectStore : IObjectStore
             ContentType = "application/octet-stream",
             UseChunkEncoding = false,
         };
-        await _s3.PutObjectAsync(request, cancellationToken);
+        try
+        {
+            await _s3.PutObjectAsync(request, cancellationToken);
+        }
+        catch (Exception e) when (IsS3Failure(e))
+        {
+            throw Translated(e);
+        }
     }
 
     /// <summary>Uploads are durable when S3 answers; the cache entries they left are synced like adopted objects.</summary>
@@ -176,9 +183,13 @@ public sealed class S3ObjectStore : IObjectStore
                 // A cache entry is trusted without another check: it must not be torn by a crash either.
                 file.Flush(flushToDisk: true);
             }
-            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != NoSuchBucket)
             {
                 throw ObjectErrors.Missing(hash, Location);
+            }
+            catch (Exception e) when (IsS3Failure(e))
+            {
+                throw Translated(e);
             }
             var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
             if (actual != hash)
@@ -206,7 +217,14 @@ public sealed class S3ObjectStore : IObjectStore
         ListObjectsV2Response response;
         do
         {
-            response = await _s3.ListObjectsV2Async(request, cancellationToken);
+            try
+            {
+                response = await _s3.ListObjectsV2Async(request, cancellationToken);
+            }
+            catch (Exception e) when (IsS3Failure(e))
+            {
+                throw Translated(e);
+            }
             foreach (var item in response.S3Objects ?? [])
             {
                 var name = item.Key[_prefix.Length..];
@@ -222,9 +240,25 @@ public sealed class S3ObjectStore : IObjectStore
 
     public async Task DeleteAsync(string hash, CancellationToken cancellationToken)
     {
-        await _s3.DeleteObjectAsync(_bucket, KeyOf(hash), cancellationToken);
+        try
+        {
+            await _s3.DeleteObjectAsync(_bucket, KeyOf(hash), cancellationToken);
+        }
+        catch (Exception e) when (IsS3Failure(e))
+        {
+            throw Translated(e);
+        }
         _cache.Delete(hash);
     }
+
+    private const string NoSuchBucket = "NoSuchBucket";
+
+    private static bool IsS3Failure(Exception e) => e is AmazonServiceException or HttpRequestException;
+
+    /// <summary>S3's failures in the data layer's terms, one line naming the store: a missing bucket is NotFound.</summary>
+    private Exception Translated(Exception e) => e is AmazonS3Exception { ErrorCode: NoSuchBucket }
+        ? new DataException(DataErrorKind.NotFound, $"object store {Location}: bucket '{_bucket}' does not exist")
+        : new IOException($"object store {Location}: {e.Message}", e);
 
     public string NewTemporaryPath() => _cache.NewTemporaryPath();
 

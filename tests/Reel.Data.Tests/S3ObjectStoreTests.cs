@@ -136,6 +136,42 @@ public sealed class S3ObjectStoreContractTests : ObjectStoreContract
     }
 }
 
+public sealed class S3ObjectStoreFailureTests : IDisposable
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private readonly string _cache = TestMedia.TempDirectory();
+
+    [Fact]
+    public async Task Put_BucketMissing_NotFoundNamingTheBucket()
+    {
+        var server = S3Server.Shared;
+        using var store = ObjectStores.Open(
+            $"s3://no-such-bucket-here?endpoint={server.Endpoint}&access_key={S3Server.AccessKey}&secret_key={S3Server.SecretKey}", _cache);
+
+        var refused = await Assert.ThrowsAsync<DataException>(() => store.PutAsync(new MemoryStream([1]), None));
+
+        Assert.Equal(DataErrorKind.NotFound, refused.Kind);
+        Assert.Contains("bucket 'no-such-bucket-here' does not exist", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Read_NothingListening_IOErrorNamingTheStore()
+    {
+        // A port that was free a moment ago: nothing answers there.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var store = ObjectStores.Open($"s3://videos?endpoint=http://127.0.0.1:{port}&access_key=a&secret_key=b", _cache);
+
+        var failed = await Assert.ThrowsAsync<IOException>(() => store.GetLocalPathAsync(new string('a', 64), None));
+
+        Assert.StartsWith("object store s3://videos/: ", failed.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_cache, recursive: true);
+}
+
 public sealed class S3LocationTests
 {
     private static readonly Dictionary<string, string?> NoEnvironment = [];
