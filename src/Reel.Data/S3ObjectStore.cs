@@ -142,7 +142,8 @@ public sealed class S3ObjectStore : IObjectStore
         {
             return cached;
         }
-        var fill = _fills.GetOrAdd(hash, h => FillAsync(h, CancellationToken.None));
+        // Not cancelled with one waiter: the others still want it.
+        var fill = _fills.GetOrAdd(hash, FillAsync);
         try
         {
             await fill.WaitAsync(cancellationToken);
@@ -155,8 +156,9 @@ public sealed class S3ObjectStore : IObjectStore
     }
 
     /// <summary>Downloads an object into the cache, checking its hash before it gets its name there.</summary>
-    private async Task FillAsync(string hash, CancellationToken cancellationToken)
+    private async Task FillAsync(string hash)
     {
+        var cancellationToken = CancellationToken.None;
         var temp = _cache.NewTemporaryPath();
         try
         {
