@@ -116,6 +116,28 @@ public sealed class DataCommandTests : IDisposable
     }
 
     [Fact]
+    public void Get_DamagedObject_RefusedNamingThePathAndNothingWritten()
+    {
+        var file = WriteRandom("a.bin", 5000);
+        Ok("repo", "create", "videos");
+        Ok("put", "videos:/a.bin", "-f", file);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
+        var stored = Path.Combine(DataDir, "objects", hash[..2], hash[2..]);
+        var damaged = File.ReadAllBytes(file);
+        damaged[100] ^= 1;
+        File.WriteAllBytes(stored, damaged);
+
+        var got = Path.Combine(_work, "got.bin");
+        var (exit, _, stderr) = Reel("get", "videos:/a.bin", "-o", got);
+
+        Assert.Equal(1, exit);
+        var line = Assert.Single(ReelProcess.Lines(stderr));
+        Assert.Contains($"/a.bin: object {hash}", line, StringComparison.Ordinal);
+        Assert.Contains("is damaged", line, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFiles(_work, "got*"));
+    }
+
+    [Fact]
     public void DataDir_FromEnvironment_UsedWhenNoOption()
     {
         var start = ReelProcess.StartInfo("repo", "create", "videos");

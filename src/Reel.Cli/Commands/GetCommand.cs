@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Security.Cryptography;
 using Reel.Data;
 using static Reel.Cli.Commands.DataCommandSupport;
 
@@ -118,18 +117,15 @@ internal static class GetCommand
 
     private static async Task CopyAsync(DataStore store, FileEntry file, Stream target, CancellationToken cancellationToken)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        await using var content = store.Objects.Open(file.Hash);
-        var buffer = new byte[1 << 20];
-        int read;
-        while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
+        try
         {
-            sha.AppendData(buffer, 0, read);
-            await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            // The store checks the content against its hash on reaching the end: a damaged object fails the copy.
+            await using var content = await store.Objects.OpenReadAsync(file.Hash, cancellationToken);
+            await content.CopyToAsync(target, 1 << 20, cancellationToken);
         }
-        if (Convert.ToHexStringLower(sha.GetHashAndReset()) != file.Hash)
+        catch (DataException e) when (e.Kind is DataErrorKind.Damaged or DataErrorKind.NotFound)
         {
-            throw new DataException(DataErrorKind.Conflict, $"{file.Path}: stored object {file.Hash} is damaged (its content no longer matches its hash)");
+            throw new DataException(e.Kind, $"{file.Path}: {e.Message}");
         }
     }
 }

@@ -1,0 +1,102 @@
+using System.Security.Cryptography;
+using System.Text;
+using Reel.Data;
+using Reel.Pipelines.Datums;
+using Reel.Pipelines.Execution;
+using Reel.Pipelines.Specs;
+using Reel.Testing;
+
+namespace Reel.Pipelines.Tests;
+
+/// <summary>
+/// A datum on each kind of object store: inputs reach the command's scratch through the store (for S3, through the
+/// node's checked cache) and outputs go back into it (for S3, uploaded so another node reads them).
+/// </summary>
+public sealed class DatumRunnerObjectStoreTests : IDisposable
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private readonly string _directory = TestMedia.TempDirectory();
+    private readonly List<IObjectStore> _stores = [];
+    private readonly string _objects;
+    private int _nodes;
+
+    public DatumRunnerObjectStoreTests()
+    {
+        _objects = Path.Combine(_directory, "objects");
+    }
+
+    private static readonly PipelineSpec Upper = SpecReader.Parse("""
+        pipeline: {name: upper}
+        input: {pfs: {repo: text, glob: "/*"}}
+        transform:
+          cmd: [sh, -c, "tr a-z A-Z < /pfs/text/a.txt > /pfs/out/A.txt"]
+        """, "upper.yaml", Path.GetTempPath());
+
+    [Theory]
+    [InlineData("directory")]
+    [InlineData("s3")]
+    public async Task Run_InputFromTheStore_OutputStoredAndReadableOnAnotherNode(string kind)
+    {
+        var open = Opener(kind);
+        var input = await Node(open).PutAsync(new MemoryStream("hello"u8.ToArray()), None);
+        var runner = new DatumRunner(Node(open), Path.Combine(_directory, "scratch"));
+
+        var outputs = await runner.RunAsync(Upper, "job", Datum.Of([new DatumFile("text", "/a.txt", input.Hash, input.Size)]),
+            Path.Combine(_directory, "log"), None);
+
+        var output = Assert.Single(outputs);
+        Assert.Equal(new FileEntry("/A.txt", Convert.ToHexStringLower(SHA256.HashData("HELLO"u8)), 5), output);
+        await using var read = await Node(open).OpenReadAsync(output.Hash, None);
+        Assert.Equal("HELLO", await new StreamReader(read, Encoding.UTF8).ReadToEndAsync());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_directory, "scratch", "pfs", "out")));
+    }
+
+    [Fact]
+    public async Task Run_InputCorruptedInTheBucket_DatumFailsNamingTheObjectAndTheCommandNeverRuns()
+    {
+        var server = S3Server.Shared;
+        var bucket = server.CreateBucket();
+        var open = S3Opener(server, bucket);
+        var input = await Node(open).PutAsync(new MemoryStream("hello"u8.ToArray()), None);
+        await File.WriteAllTextAsync(server.ObjectFile(bucket, input.Hash), "jello");
+        var runner = new DatumRunner(Node(open), Path.Combine(_directory, "scratch"));
+
+        var refused = await Assert.ThrowsAsync<DataException>(() => runner.RunAsync(
+            Upper, "job", Datum.Of([new DatumFile("text", "/a.txt", input.Hash, input.Size)]), Path.Combine(_directory, "log"), None));
+
+        Assert.Equal(DataErrorKind.Damaged, refused.Kind);
+        Assert.Contains(input.Hash, refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory, "log")));
+        Assert.Empty(await Node(open).ListAsync(None).Where(h => h != input.Hash).ToListAsync());
+    }
+
+    private Func<string, IObjectStore> Opener(string kind)
+    {
+        if (kind == "directory")
+        {
+            return cache => ObjectStores.Open(_objects, cache);
+        }
+        var server = S3Server.Shared;
+        return S3Opener(server, server.CreateBucket());
+    }
+
+    private static Func<string, IObjectStore> S3Opener(S3Server server, string bucket) => cache => ObjectStores.Open(
+        $"s3://{bucket}?endpoint={server.Endpoint}&access_key={S3Server.AccessKey}&secret_key={S3Server.SecretKey}", cache);
+
+    /// <summary>Another node: its own cache directory.</summary>
+    private IObjectStore Node(Func<string, IObjectStore> open)
+    {
+        var store = open(Path.Combine(_directory, $"cache-{++_nodes}"));
+        _stores.Add(store);
+        return store;
+    }
+
+    public void Dispose()
+    {
+        foreach (var store in _stores)
+        {
+            store.Dispose();
+        }
+        Directory.Delete(_directory, recursive: true);
+    }
+}
