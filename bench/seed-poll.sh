@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# A 2-minute analysis on `reel serve` with and without the seed's web client polling it (issue 15).
+#
+#   bench/seed-poll.sh
+#   RUNS=5 SIZE=1920x1080 STEP=1 bench/seed-poll.sh
+#
+# The video is 120 s of ffmpeg's testsrc2 (SIZE, default 1280x720, 25 fps, x264), made once. Each run starts one
+# analysis (color_detection + faces_detection, frameStep STEP, default 5) and times it from the start request until
+# its status says Completed, two ways:
+#   unpolled  only GET /analysis/{id} every 0.2 s, to see it finish;
+#   polled    the seed client's loop once a second: GET /analysis/{id}, then /frame/{greatest_frame_analyzed} (the
+#             JPEG) and /frame/{greatest}/results whenever a frame is named; any non-200 for a named frame is counted.
+# Prints each run, the median of each way, and polled/unpolled (target: close to 1; the issue asks for < 1.5).
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+RUNS="${RUNS:-3}"
+SIZE="${SIZE:-1280x720}"
+STEP="${STEP:-5}"
+PORT="${PORT:-18732}"
+
+source "$REPO_ROOT/scripts/setup.sh"
+reel_ensure_packages python3
+cd "$REPO_ROOT"
+./reel --help >/dev/null
+
+TMP="$(mktemp -d)"
+SERVER=""
+cleanup() { [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+VIDEO="$TMP/two-minutes.mp4"
+ffmpeg -v error -f lavfi -i "testsrc2=size=$SIZE:rate=25:duration=120" -c:v libx264 -preset veryfast -pix_fmt yuv420p "$VIDEO"
+URL="http://127.0.0.1:$PORT"
+.reel-build/bin/reel serve --urls "$URL" --data-dir "$TMP/data" --allow-file-urls >"$TMP/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 100); do curl -sf "$URL/analysis/videos" >/dev/null && break; sleep 0.1; done
+
+cat > "$TMP/client.py" <<'EOF'
+import json, sys, time, urllib.error, urllib.request
+
+url, video, step, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+
+def get(path):
+    try:
+        with urllib.request.urlopen(url + path) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+body = json.dumps({"videoURL": "file://" + video, "modelsToRun": ["color_detection", "faces_detection"], "frameStep": step}).encode()
+request = urllib.request.Request(url + "/analysis/start", body, {"Content-Type": "application/json"})
+began = time.monotonic()
+with urllib.request.urlopen(request) as response:
+    video_id = json.load(response)["video_id"]
+missing = frames = 0
+while True:
+    status = json.loads(get("/analysis/" + video_id)[1])
+    if status["status"] in ("Completed", "Failed"):
+        break
+    if mode == "polled":
+        greatest = status["greatest_frame_analyzed"]
+        if greatest > 0:
+            frames += 1
+            for path in ("/frame/%d" % greatest, "/frame/%d/results" % greatest):
+                if get("/analysis/" + video_id + path)[0] != 200:
+                    missing += 1
+        time.sleep(1)
+    else:
+        time.sleep(0.2)
+elapsed = time.monotonic() - began
+if status["status"] != "Completed":
+    sys.exit("analysis failed: %s" % status.get("error"))
+print("%.2f %d %d" % (elapsed, frames, missing))
+EOF
+
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "120 s testsrc2 $SIZE 25 fps, color_detection + faces_detection, frameStep $STEP, RUNS=$RUNS ($(nproc) cores)"
+: > "$TMP/unpolled"
+: > "$TMP/polled"
+for ((r = 1; r <= RUNS; r++)); do
+    read -r seconds _ _ < <(python3 "$TMP/client.py" "$URL" "$VIDEO" "$STEP" unpolled)
+    echo "$seconds" >> "$TMP/unpolled"
+    printf "run %d  unpolled %7.2f s\n" "$r" "$seconds"
+    read -r seconds frames missing < <(python3 "$TMP/client.py" "$URL" "$VIDEO" "$STEP" polled)
+    echo "$seconds" >> "$TMP/polled"
+    printf "run %d  polled   %7.2f s   (%d frames fetched while processing, %d not found)\n" "$r" "$seconds" "$frames" "$missing"
+done
+unpolled="$(median < "$TMP/unpolled")"
+polled="$(median < "$TMP/polled")"
+echo "median: unpolled $unpolled s, polled by the seed client $polled s, ratio $(awk -v p="$polled" -v u="$unpolled" 'BEGIN { printf "%.2f", p / u }')"
