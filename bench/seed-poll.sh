@@ -78,14 +78,22 @@ median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1
 echo "120 s testsrc2 $SIZE 25 fps, color_detection + faces_detection, frameStep $STEP, RUNS=$RUNS ($(nproc) cores)"
 : > "$TMP/unpolled"
 : > "$TMP/polled"
+: > "$TMP/ratios"
+unpolled_run() {
+    read -r u _ _ < <(python3 "$TMP/client.py" "$URL" "$VIDEO" "$STEP" unpolled)
+    echo "$u" >> "$TMP/unpolled"
+    printf "run %d  unpolled %7.2f s\n" "$r" "$u"
+}
+polled_run() {
+    read -r p frames missing < <(python3 "$TMP/client.py" "$URL" "$VIDEO" "$STEP" polled)
+    echo "$p" >> "$TMP/polled"
+    printf "run %d  polled   %7.2f s   (%d frames fetched while processing, %d not found)\n" "$r" "$p" "$frames" "$missing"
+}
 for ((r = 1; r <= RUNS; r++)); do
-    read -r seconds _ _ < <(python3 "$TMP/client.py" "$URL" "$VIDEO" "$STEP" unpolled)
-    echo "$seconds" >> "$TMP/unpolled"
-    printf "run %d  unpolled %7.2f s\n" "$r" "$seconds"
-    read -r seconds frames missing < <(python3 "$TMP/client.py" "$URL" "$VIDEO" "$STEP" polled)
-    echo "$seconds" >> "$TMP/polled"
-    printf "run %d  polled   %7.2f s   (%d frames fetched while processing, %d not found)\n" "$r" "$seconds" "$frames" "$missing"
+    # Alternate which goes first, so a load that drifts during the run does not favour one way.
+    if ((r % 2)); then unpolled_run; polled_run; else polled_run; unpolled_run; fi
+    awk -v p="$p" -v u="$u" 'BEGIN { printf "%.4f\n", p / u }' >> "$TMP/ratios"
 done
 unpolled="$(median < "$TMP/unpolled")"
 polled="$(median < "$TMP/polled")"
-echo "median: unpolled $unpolled s, polled by the seed client $polled s, ratio $(awk -v p="$polled" -v u="$unpolled" 'BEGIN { printf "%.2f", p / u }')"
+echo "median: unpolled $unpolled s, polled by the seed client $polled s, ratio of medians $(awk -v p="$polled" -v u="$unpolled" 'BEGIN { printf "%.2f", p / u }'), median of per-run ratios $(median < "$TMP/ratios")"
