@@ -14,13 +14,16 @@ namespace Reel.Server.Analysis;
 
 /// <summary>
 /// One frame of an analyzed video as JPEG at the size the analysis saw it (640 pixels on the longer side at most),
-/// with the boxes and labels of its results drawn on it. Decoded in-process:
-/// a seek to the frame's keyframe, then only that group of pictures. Probes and drawn frames are cached, identical
-/// requests in flight share one render (given up once no request waits for it), and at most <see cref="ServerOptions.MaxConcurrentFrameRenders"/> render at once.
+/// with the boxes and labels of its results drawn on it. Decoded in-process: a seek to the frame's keyframe, then only
+/// that group of pictures. Probes and drawn frames are cached, identical requests in flight share one render (given up
+/// once no request waits for it), and at most <see cref="ServerOptions.MaxConcurrentFrameRenders"/> render at once.
 /// </summary>
 public sealed class FrameImages(ServerOptions options) : IDisposable
 {
     private const int ProbesKept = 32;
+
+    /// <summary>The longer side the server's analyses decode to (AnalyzeOptions' default): frame images have the same size.</summary>
+    private static readonly int AnalysisSize = new AnalyzeOptions { OutputDirectory = "-" }.AnalysisSize;
     private const long ImageBytesKept = 64L << 20;
 
     private readonly SemaphoreSlim _renders = new(Math.Max(1, options.MaxConcurrentFrameRenders));
@@ -210,7 +213,7 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
             return null;
         }
         // The size the analysis saw, so every frame image of an analysis has one size, kept or decoded here.
-        var scale = Math.Min(1.0, (double)new AnalyzeOptions { OutputDirectory = "-" }.AnalysisSize / Math.Max(source.UprightWidth, source.UprightHeight));
+        var scale = Math.Min(1.0, (double)AnalysisSize / Math.Max(source.UprightWidth, source.UprightHeight));
         using var coded = new FrameImage(PixelLayout.Bgr24, Math.Max(2, (int)Math.Round(source.Width * scale)), Math.Max(2, (int)Math.Round(source.Height * scale)));
         segmentDecoder.Convert(coded);
         using var view = PictureMats.View(coded);
