@@ -42,7 +42,12 @@ internal sealed class StreamedResults : IFrameObserver, IAsyncDisposable
     /// <summary>Where the kept image of a seed frame number is.</summary>
     public static string ImagePath(string framesDirectory, int frameNumber) => Path.Combine(framesDirectory, $"{frameNumber}.jpg");
 
-    public void VideoStarted(string input, int framesPlanned) => Volatile.Write(ref _planned, framesPlanned);
+    public void VideoStarted(string input, int framesPlanned)
+    {
+        Volatile.Write(ref _planned, framesPlanned);
+        // The plan shows at once (progress bars), before the first frame's batch.
+        _batches.Writer.TryWrite(new Batch([], -1, null, 1, [], framesPlanned, 0));
+    }
 
     public void FramesDone(string input, int count) => Interlocked.Add(ref _done, count);
 
@@ -111,8 +116,11 @@ internal sealed class StreamedResults : IFrameObserver, IAsyncDisposable
                     await File.WriteAllBytesAsync(path + ".tmp", jpeg, _cancellationToken);
                     File.Move(path + ".tmp", path, overwrite: true);
                 }
-                await _store.SaveResultsAsync(_id, batch.Rows, replace: false, _cancellationToken);
-                await _store.SetProgressAsync(_id, batch.Rows.Max(r => r.Frame), _cancellationToken);
+                if (batch.Rows.Count > 0)
+                {
+                    await _store.SaveResultsAsync(_id, batch.Rows, replace: false, _cancellationToken);
+                    await _store.SetProgressAsync(_id, batch.Rows.Max(r => r.Frame), _cancellationToken);
+                }
                 await _store.SetCountsAsync(_id, batch.Planned, batch.Done, _cancellationToken);
             }
             catch (OperationCanceledException) when (_cancellationToken.IsCancellationRequested)
