@@ -38,6 +38,42 @@ public sealed class FrameImageTests
         Assert.Equal(decoded, images.Decoded);
     }
 
+    [Fact]
+    public async Task QueuedRender_WhoseRequestsAllWentAway_IsGivenUp_OneStillWaitedForIsNot()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { AllowPrivateUrls = true, MaxConcurrentFrameRenders = 1 });
+        var id = await AnalyzeAsync(server);
+        var images = (FrameImages)server.Services.GetService(typeof(FrameImages))!;
+        var runner = (AnalysisRunner)server.Services.GetService(typeof(AnalysisRunner))!;
+        var video = runner.SourceOf(Guid.Parse(id))!;
+
+        // The only render slot is taken: renders queue behind it.
+        await images.RenderSlots.WaitAsync();
+        using var gone = new CancellationTokenSource();
+        using var goneToo = new CancellationTokenSource();
+        var abandoned = images.RenderAsync(video, 10, [], gone.Token);
+        var waitedFor = images.RenderAsync(video, 20, [], CancellationToken.None);
+        var leftEarly = images.RenderAsync(video, 20, [], goneToo.Token);
+        Assert.Equal(2, images.InFlight);
+
+        await gone.CancelAsync();
+        await goneToo.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leftEarly);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (images.InFlight > 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        Assert.Equal(1, images.InFlight);
+        images.RenderSlots.Release();
+
+        // Frame 20 was still wanted: rendered once. Frame 10 was not: never decoded.
+        Assert.NotNull(await waitedFor);
+        Assert.Equal(1, images.Decoded);
+        Assert.Equal(0, images.InFlight);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(38)]

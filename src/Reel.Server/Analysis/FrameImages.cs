@@ -39,6 +39,12 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
     /// <summary>The most renders that ran at the same moment (for tests of the bound).</summary>
     internal int PeakRendering => Volatile.Read(ref _peakRendering);
 
+    /// <summary>The render slots (for tests that hold them to queue renders).</summary>
+    internal SemaphoreSlim RenderSlots => _renders;
+
+    /// <summary>Renders started and not yet finished or given up.</summary>
+    internal int InFlight => _inFlight.Count;
+
     /// <summary>How many frames were decoded (cache hits and shared renders decode nothing).</summary>
     internal int Decoded => Volatile.Read(ref _decoded);
 
