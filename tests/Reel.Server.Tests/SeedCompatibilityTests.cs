@@ -157,6 +157,30 @@ public sealed class SeedCompatibilityTests
         Assert.Equal(expectedFrames.Count, byName["objects_detection_detections"]);
         Assert.InRange(byName["color_detection_average_inference_time"], 0, 1);
 
+        // The image of frame n (kept as it was analyzed) is ffmpeg's frame n - 1, not a neighbour.
+        var work = TestMedia.TempDirectory();
+        try
+        {
+            var served = Path.Combine(work, "served.jpg");
+            await File.WriteAllBytesAsync(served, await client.GetByteArrayAsync($"/analysis/{id}/frame/{Frames}"));
+            string FfmpegFrame(int index)
+            {
+                var path = Path.Combine(work, $"{index}.png");
+                TestMedia.Ffmpeg($"-v error -i \"{TwoMinuteVideo()}\" -vf \"select=eq(n\\,{index})\" -fps_mode passthrough -frames:v 1 \"{path}\"");
+                return path;
+            }
+            var own = TestMedia.Psnr(served, FfmpegFrame(Frames - 1));
+            foreach (var neighbour in new[] { Frames - 2, Frames - 1 - Step })
+            {
+                var other = TestMedia.Psnr(served, FfmpegFrame(neighbour));
+                Assert.True(own > other, $"frame {Frames} is closer to ffmpeg's frame {neighbour} ({other:0.0} dB) than to {Frames - 1} ({own:0.0} dB)");
+            }
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+
         // Frames that are not analyzed have no image, as in the seed.
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/analysis/{id}/frame/{Step + 1}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/analysis/{id}/frame/{Step}")).StatusCode);
