@@ -31,7 +31,7 @@ public sealed class DashboardTests
         await page.GotoAsync(server.Client.BaseAddress!.ToString());
         await page.SetInputFilesAsync("#upload-file", TestMedia.Fixture("samsungfun.mp4"));
         await page.CheckAsync("input[value=faces_detection]");
-        await page.FillAsync("#frame-step", "15");
+        await page.FillAsync("#frame-step", "151");
         await page.ClickAsync("#start");
 
         var row = page.Locator("#analyses tbody tr").Filter(new() { HasText = "samsungfun.mp4" });
@@ -44,14 +44,48 @@ public sealed class DashboardTests
 
         await row.Locator("a").ClickAsync();
         await page.Locator("#results tbody tr").First.WaitForAsync();
-        // Frame 150 (t = 5 s) is the 11th analyzed frame at step 15: three faces, drawn and listed.
-        await page.Locator("#scrubber").FillAsync("10");
-        await page.Locator("#frame-number").Filter(new() { HasText = "150" }).WaitForAsync();
-        var faces = page.Locator("#results tbody tr").Filter(new() { HasText = "faces_detection" });
+        // Seed frame 151 (t = 5 s; frames count from 1) is the first analyzed at step 151: three faces, drawn and listed.
+        await page.Locator("#scrubber").FillAsync("0");
+        await page.Locator("#frame-number").Filter(new() { HasText = "151" }).WaitForAsync();
+        var faces = page.Locator("#results tbody tr").Filter(new() { HasText = "Face Detection" });
         await faces.Locator("td").Nth(1).Filter(new() { HasTextRegex = new System.Text.RegularExpressions.Regex("(face .*){3}", System.Text.RegularExpressions.RegexOptions.Singleline) }).WaitForAsync();
-        await page.WaitForFunctionAsync("() => { const i = document.getElementById('frame'); return i.src.endsWith('/frame/150') && i.complete && i.naturalWidth === 1920; }");
-        Assert.Contains("faces_detection", await page.Locator("#detections-legend").InnerTextAsync(), StringComparison.Ordinal);
+        // Frame images are at the size the analysis saw (640 on the longer side).
+        await page.WaitForFunctionAsync("() => { const i = document.getElementById('frame'); return i.src.endsWith('/frame/151') && i.complete && i.naturalWidth === 640; }");
+        Assert.Contains("Face Detection", await page.Locator("#detections-legend").InnerTextAsync(), StringComparison.Ordinal);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-video.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task VideoPage_WhileAnAnalysisRuns_ShowsResultsGrowing()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (test.sh does)");
+        Directory.CreateDirectory(Screenshots);
+        // Two minutes at 320x240, every frame with faces and colors: long enough to watch it grow on a 2-core machine.
+        var video = TestMedia.Generate("dashboard-2min.mp4", "-f lavfi -i testsrc2=size=320x240:rate=25:duration=120 -c:v libx264 -preset ultrafast -pix_fmt yuv420p");
+        await using var server = await TestServer.StartAsync(allowPrivateUrls: false);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
+        page.SetDefaultTimeout(120_000);
+
+        await page.GotoAsync(server.Client.BaseAddress!.ToString());
+        await page.SetInputFilesAsync("#upload-file", video);
+        await page.CheckAsync("input[value=faces_detection]");
+        await page.ClickAsync("#start");
+        await page.Locator("#analyses tbody tr").Filter(new() { HasText = "dashboard-2min.mp4" }).Locator("a").ClickAsync();
+
+        // Results appear while it is still processing, then more of them, with the newest frame's image.
+        const string Processing = "document.querySelector('#video-status .status-Processing')";
+        await page.WaitForFunctionAsync($"() => {Processing} && Number(document.getElementById('result-count').textContent) > 0");
+        var first = int.Parse(await page.InnerTextAsync("#result-count"), System.Globalization.CultureInfo.InvariantCulture);
+        await page.WaitForFunctionAsync($"() => {Processing} && Number(document.getElementById('result-count').textContent) > {first}");
+        await page.WaitForFunctionAsync($"() => {{ const i = document.getElementById('frame'); return {Processing} && i.complete && i.naturalWidth === 320; }}");
+        Assert.NotEqual(0, await page.Locator("#results tbody tr").CountAsync());
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-video-processing.png"), FullPage = true });
+
+        // Every frame, two models each, once it completes.
+        await page.Locator("#video-status .status-Completed").WaitForAsync();
+        await page.Locator("#result-count").Filter(new() { HasText = "6000" }).WaitForAsync();
     }
 
     [Fact]

@@ -37,11 +37,11 @@ public sealed class LiveStreamSafetyTests
         var final = await server.WaitAsync($"/analysis/{id}");
         Assert.Equal("Completed", final.GetProperty("status").GetString());
         var results = (await server.Client.GetFromJsonAsync<JsonElement>($"/analysis/{id}/results")).EnumerateArray().ToList();
-        Assert.Equal(Enumerable.Range(0, 15).Select(i => i * 5), results.Select(r => r.GetProperty("frame_number").GetInt32()));
+        Assert.Equal(Enumerable.Range(1, 15).Select(i => i * 5), results.Select(r => r.GetProperty("frame_number").GetInt32()));
     }
 
     [Fact]
-    public async Task ListenerThatCannotStart_IsAJsonAnswer_LeavesNothing_AndFreesItsSlot()
+    public async Task ListenerThatCannotStart_IsAPlainTextAnswer_LeavesNothing_AndFreesItsSlot()
     {
         await using var server = await TestServer.StartAsync(o => o with { MaxLiveStreams = 1 });
         var live = (LiveStreams)server.Services.GetService(typeof(LiveStreams))!;
@@ -52,8 +52,8 @@ public sealed class LiveStreamSafetyTests
         using (var refused = await server.Client.PostAsync("/analysis/rtmp-endpoint", Json("""{"modelsToRun": ["color_detection"]}""")))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
-            Assert.Equal("application/json", refused.Content.Headers.ContentType?.MediaType);
-            Assert.StartsWith("the RTMP endpoint could not be opened", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Equal("text/plain", refused.Content.Headers.ContentType?.MediaType);
+            Assert.StartsWith("the RTMP endpoint could not be opened", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
         Assert.Equal(0, (await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/analyses")).GetArrayLength());
         var analyses = Path.Combine(server.DataDirectory, "analyses");

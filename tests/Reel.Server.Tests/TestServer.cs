@@ -82,8 +82,20 @@ internal sealed class TestServer : IAsyncDisposable
             await Task.Delay(Timeout.Infinite, context.RequestAborted);
         });
         fileServer.MapGet("/redirect", (string to) => Results.Redirect(to));
+        // Videos a test made (TestMedia.Generate), by file name.
+        fileServer.MapGet("/generated/{name}", (string name) =>
+            Generated.TryGetValue(name, out var path) ? Results.File(path, "application/octet-stream") : Results.NotFound());
         await fileServer.StartAsync();
         return new TestServer(app, fileServer, data);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Generated = new(StringComparer.Ordinal);
+
+    /// <summary>Serves a file a test made at <c>{FilesUrl}/generated/{its name}</c>.</summary>
+    public string Serve(string path)
+    {
+        Generated[Path.GetFileName(path)] = path;
+        return $"{FilesUrl}/generated/{Uri.EscapeDataString(Path.GetFileName(path))}";
     }
 
     public Task<HttpResponseMessage> StartAnalysisAsync(string json) =>
@@ -102,6 +114,15 @@ internal sealed class TestServer : IAsyncDisposable
             }
             await Task.Delay(200);
         }
+    }
+
+    /// <summary>The reason in an error response: the seed API's plain text, or <c>{"error"}</c> of Reel's own API.</summary>
+    public static async Task<string> ErrorOf(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        return response.Content.Headers.ContentType?.MediaType == "application/json"
+            ? JsonDocument.Parse(body).RootElement.GetProperty("error").GetString()!
+            : body;
     }
 
     public async ValueTask DisposeAsync()

@@ -45,6 +45,9 @@ public sealed record AnalyzeOptions
     /// </summary>
     public int AnalysisSize { get; init; } = 640;
 
+    /// <summary>How many dominant colors the colors model reports (k of its k-means).</summary>
+    public int ColorCount { get; init; } = 5;
+
     /// <summary>Worker threads; defaults to the number of cores.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
@@ -91,7 +94,7 @@ public sealed record AnalyzeOptions
     /// <summary>Everything that shapes the results; finished results are reused only when this matches.</summary>
     internal string Fingerprint() =>
         $"{string.Join(",", Models)}; {Sampling}; faces {FaceModel} {FaceTiling?.ToString() ?? "auto"}; objects {ObjectModel ?? "-"} {ObjectLabels ?? "-"}; "
-        + $"emotions {EmotionModel ?? "-"}; size {AnalysisSize}";
+        + $"emotions {EmotionModel ?? "-"}; size {AnalysisSize}" + (ColorCount == 5 ? "" : $"; colors {ColorCount}");
 
     private static void RequireFile(string? path, string option, string what)
     {

@@ -39,7 +39,7 @@ internal sealed class ModelSet : IDisposable
                     FrameAnalyzers.Add(new EmotionClassifier(new EmotionOptions { ModelPath = options.EmotionModel! }, Faces!));
                     break;
                 case "colors":
-                    FrameAnalyzers.Add(new ColorsAnalyzer());
+                    FrameAnalyzers.Add(new ColorsAnalyzer(new ColorsOptions { K = options.ColorCount }));
                     break;
                 case "motion":
                     SequenceAnalyzers.Add(new MotionAnalyzer());

@@ -138,10 +138,13 @@ public sealed class VideoAnalyzer
                             cancellationToken.ThrowIfCancellationRequested();
                             using var picture = Decode(decoder, source, codedWidth, codedHeight, frame);
                             worker.Faces?.Reset();
-                            foreach (var analyzer in worker.FrameAnalyzers)
+                            var frameResults = new FrameResult[worker.FrameAnalyzers.Count];
+                            for (var a = 0; a < frameResults.Length; a++)
                             {
-                                results.Add(Scaled(analyzer.Analyze(picture), toSource, source.UprightWidth, source.UprightHeight));
+                                frameResults[a] = Scaled(worker.FrameAnalyzers[a].Analyze(picture), toSource, source.UprightWidth, source.UprightHeight);
+                                results.Add(frameResults[a]);
                             }
+                            (_progress as IFrameObserver)?.FrameAnalyzed(path, picture, toSource, frameResults);
                             for (var m = 0; m < worker.SequenceAnalyzers.Count; m++)
                             {
                                 descriptions[(m, frame.Index)] = worker.SequenceAnalyzers[m].Describe(picture);

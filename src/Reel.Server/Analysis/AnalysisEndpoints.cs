@@ -16,6 +16,20 @@ public static class AnalysisEndpoints
     public static void MapAnalysis(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/analysis").RequireCors(CorsPolicy);
+        // Whatever goes wrong is still a seed answer, plain text with the CORS headers, so a browser client can read it.
+        group.AddEndpointFilter(async (invocation, next) =>
+        {
+            try
+            {
+                return await next(invocation);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !invocation.HttpContext.RequestAborted.IsCancellationRequested)
+            {
+                invocation.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AnalysisEndpoints))
+                    .LogWarning(e, "{Path} failed", invocation.HttpContext.Request.Path);
+                return SeedApi.Error(StatusCodes.Status500InternalServerError, $"the server could not answer: {e.Message.Split('\n')[0]}");
+            }
+        });
         group.MapPost("/start", StartAsync);
         group.MapPost("/rtmp-endpoint", RtmpEndpointAsync);
         group.MapGet("/videos", VideosAsync);
@@ -29,7 +43,7 @@ public static class AnalysisEndpoints
         // For the dashboard: every analysis with its progress, and videos uploaded rather than named by URL.
         var api = app.MapGroup("/api/v1/analyses");
         api.MapGet("", async (HttpContext context, AnalysisStore store, CancellationToken ct) =>
-            Results.Json(new JsonArray((await store.ListAsync(null, ct)).OrderByDescending(a => a.Created).Select(a => (JsonNode)View(context, a)).ToArray())));
+            Results.Json(new JsonArray((await store.ListAsync(null, ct)).OrderByDescending(a => a.Created).Select(a => (JsonNode)View(context, a, seed: false)).ToArray())));
         api.MapPost("", UploadAsync);
     }
 
@@ -83,7 +97,7 @@ public static class AnalysisEndpoints
             }
             await store.CreateAsync(analysis, cancellationToken);
             runner.Enqueue(analysis.Id);
-            return Results.Created(StatusUrl(context, analysis.Id), View(context, analysis));
+            return Results.Created(StatusUrl(context, analysis.Id), View(context, analysis, seed: false));
         }
         catch (RequestRefusedException e)
         {
@@ -91,6 +105,7 @@ public static class AnalysisEndpoints
         }
     }
 
+    /// <summary>An error of Reel's own API (<c>/api/v1</c>): <c>{"error": "one line"}</c>. The seed API answers with <see cref="SeedApi.Error"/>.</summary>
     public static IResult Error(int status, string message) => Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
 
     private static async Task<IResult> StartAsync(
@@ -115,7 +130,7 @@ public static class AnalysisEndpoints
         }
         catch (RequestRefusedException e)
         {
-            return Error(e.Status, e.Message);
+            return SeedApi.Error(e.Status, e.Message);
         }
     }
 
@@ -156,7 +171,7 @@ public static class AnalysisEndpoints
         }
         catch (RequestRefusedException e)
         {
-            return Error(e.Status, e.Message);
+            return SeedApi.Error(e.Status, e.Message);
         }
     }
 
@@ -165,21 +180,21 @@ public static class AnalysisEndpoints
     {
         if (!context.Request.HasJsonContentType())
         {
-            return (null, Error(StatusCodes.Status400BadRequest, "Content-Type must be application/json"));
+            return (null, SeedApi.Error(StatusCodes.Status400BadRequest, "Content-Type must be application/json"));
         }
         try
         {
             return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: cancellationToken) is JsonObject request
                 ? (request, null)
-                : (null, Error(StatusCodes.Status400BadRequest, "the body must be a JSON object"));
+                : (null, SeedApi.Error(StatusCodes.Status400BadRequest, "the body must be a JSON object"));
         }
         catch (JsonException e)
         {
-            return (null, Error(StatusCodes.Status400BadRequest, $"the body is not valid JSON: {e.Message}"));
+            return (null, SeedApi.Error(StatusCodes.Status400BadRequest, $"the body is not valid JSON: {e.Message}"));
         }
         catch (BadHttpRequestException e)
         {
-            return (null, Error(e.StatusCode, $"the request body is over the {options.MaxRequestBytes}-byte limit"));
+            return (null, SeedApi.Error(e.StatusCode, $"the request body is over the {options.MaxRequestBytes}-byte limit"));
         }
     }
 
@@ -212,7 +227,9 @@ public static class AnalysisEndpoints
             }
             if ((reel == "objects" && options.ObjectModel is null) || (reel == "emotions" && options.EmotionModel is null))
             {
-                throw new RequestRefusedException($"{name} is not available: this server was started without {(reel == "objects" ? "--object-model" : "--emotion-model")}");
+                // A message the seed client shows as it is: which model, and how to make it available.
+                throw new RequestRefusedException(
+                    $"{SeedApi.DisplayName(name)} ({name}) is not available on this server: start it with {(reel == "objects" ? "--object-model" : "--emotion-model")} FILE, or untick it");
             }
             if (!models.Contains(name))
             {
@@ -257,7 +274,9 @@ public static class AnalysisEndpoints
             return error!;
         }
         var rows = await store.GetResultsAsync(analysis.Id, null, cancellationToken);
-        return rows.Count == 0 ? Error(StatusCodes.Status404NotFound, $"no results for video {analysis.Id} yet ({analysis.Status})") : Results.Json(Rows(context, analysis, rows));
+        return rows.Count == 0
+            ? SeedApi.Error(StatusCodes.Status404NotFound, $"No results found for video {analysis.Id} yet ({analysis.Status})")
+            : Results.Json(Rows(context, analysis, rows));
     }
 
     private static async Task<IResult> FrameResultsAsync(HttpContext context, string id, int frame, AnalysisStore store, CancellationToken cancellationToken)
@@ -267,10 +286,16 @@ public static class AnalysisEndpoints
         {
             return error!;
         }
-        var rows = await store.GetResultsAsync(analysis.Id, frame, cancellationToken);
-        return rows.Count == 0 ? Error(StatusCodes.Status404NotFound, $"no results for frame {frame} of video {analysis.Id}") : Results.Json(Rows(context, analysis, rows));
+        var rows = await store.GetResultsAsync(analysis.Id, SeedApi.FrameIndex(frame), cancellationToken);
+        return rows.Count == 0
+            ? SeedApi.Error(StatusCodes.Status404NotFound, $"No results found for frame {frame} of video {analysis.Id}")
+            : Results.Json(Rows(context, analysis, rows));
     }
 
+    /// <summary>
+    /// An analyzed frame's image with its boxes drawn, 404 for any other frame (the seed kept images of analyzed frames
+    /// only). The greatest frame of each stored batch was kept as it was analyzed; any other is decoded from its keyframe.
+    /// </summary>
     private static async Task<IResult> FrameAsync(
         string id, int frame, AnalysisStore store, AnalysisRunner runner, FrameImages images, CancellationToken cancellationToken)
     {
@@ -279,21 +304,31 @@ public static class AnalysisEndpoints
         {
             return error!;
         }
-        if (runner.SourceOf(analysis.Id) is not { } source || analysis.Status is AnalysisStatus.Pending)
+        var rows = frame < 1 ? [] : await store.GetResultsAsync(analysis.Id, SeedApi.FrameIndex(frame), cancellationToken);
+        if (rows.Count == 0)
         {
-            return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} is not fetched yet ({analysis.Status})");
+            return SeedApi.Error(StatusCodes.Status404NotFound, $"Frame {frame} of video {analysis.Id} is not analyzed ({analysis.Status})");
         }
-        var rows = await store.GetResultsAsync(analysis.Id, frame, cancellationToken);
+        var kept = StreamedResults.ImagePath(runner.FramesDirectory(analysis.Id), frame);
+        if (File.Exists(kept))
+        {
+            return Results.File(kept, "image/jpeg");
+        }
+        if (runner.SourceOf(analysis.Id) is not { } source)
+        {
+            return SeedApi.Error(StatusCodes.Status404NotFound, $"Frame {frame} of video {analysis.Id} is not available: the video is gone");
+        }
         byte[]? jpeg;
         try
         {
-            jpeg = frame < 0 ? null : await images.RenderAsync(source, frame, rows, cancellationToken);
+            jpeg = await images.RenderAsync(source, SeedApi.FrameIndex(frame), rows, cancellationToken);
         }
-        catch (MediaException e)
+        catch (Exception e) when (e is MediaException or IOException or InvalidDataException)
         {
-            return Error(StatusCodes.Status404NotFound, $"video {analysis.Id} cannot be read ({analysis.Status}): {e.Message.Split('\n')[0]}");
+            // A live recording can be unreadable for a moment while it is being written.
+            return SeedApi.Error(StatusCodes.Status404NotFound, $"Frame {frame} of video {analysis.Id} cannot be read yet ({analysis.Status}): {e.Message.Split('\n')[0]}");
         }
-        return jpeg is null ? Error(StatusCodes.Status404NotFound, $"video {analysis.Id} has no frame {frame}") : Results.File(jpeg, "image/jpeg");
+        return jpeg is null ? SeedApi.Error(StatusCodes.Status404NotFound, $"Video {analysis.Id} has no frame {frame}") : Results.File(jpeg, "image/jpeg");
     }
 
     /// <summary>Removes a finished analysis: its rows, results, fetched video and frames (409 while it runs).</summary>
@@ -306,13 +341,14 @@ public static class AnalysisEndpoints
         }
         if (!AnalysisRetention.IsFinished(analysis))
         {
-            return Error(StatusCodes.Status409Conflict, $"video {analysis.Id} is {analysis.Status}; it can be deleted once it has finished");
+            return SeedApi.Error(StatusCodes.Status409Conflict, $"video {analysis.Id} is {analysis.Status}; it can be deleted once it has finished");
         }
         await AnalysisRetention.RemoveAsync(store, options.DataDirectory, analysis.Id, cancellationToken);
         images.Forget(AnalysisRetention.DirectoryOf(options.DataDirectory, analysis.Id));
         return Results.NoContent();
     }
 
+    /// <summary>The seed's metrics rows: <c>[{video_id, metric_name, metric_value}]</c>, times in seconds.</summary>
     private static async Task<IResult> MetricsAsync(HttpContext context, string id, AnalysisStore store, CancellationToken cancellationToken)
     {
         var (analysis, error) = await FindAsync(id, store, cancellationToken);
@@ -321,25 +357,19 @@ public static class AnalysisEndpoints
             return error!;
         }
         var rows = await store.GetResultsAsync(analysis.Id, null, cancellationToken);
-        var models = new JsonObject();
-        foreach (var group in rows.GroupBy(r => r.Model))
+        var videoId = analysis.Id.ToString("D");
+        var metrics = new JsonArray();
+        void Add(string name, double value) => metrics.Add(new JsonObject { ["video_id"] = videoId, ["metric_name"] = name, ["metric_value"] = value });
+        Add("frames_analyzed", rows.Select(r => r.Frame).Distinct().Count());
+        Add("greatest_frame_analyzed", SeedApi.GreatestFrame(analysis.GreatestFrame));
+        foreach (var group in rows.GroupBy(r => r.Model).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            models[group.Key] = new JsonObject
-            {
-                ["frames_analyzed"] = group.Count(),
-                ["detections"] = group.Sum(r => JsonNode.Parse(r.Results)!.AsArray().Count),
-                ["average_inference_time"] = Math.Round(group.Average(r => r.InferenceMs), 3),
-                ["total_inference_time"] = Math.Round(group.Sum(r => r.InferenceMs), 3),
-            };
+            Add($"{group.Key}_frames", group.Count());
+            Add($"{group.Key}_detections", group.Sum(r => JsonNode.Parse(r.Results)!.AsArray().Count));
+            Add($"{group.Key}_average_inference_time", SeedApi.InferenceSeconds(group.Average(r => r.InferenceMs)));
+            Add($"{group.Key}_total_inference_time", SeedApi.InferenceSeconds(group.Sum(r => r.InferenceMs)));
         }
-        return Results.Json(new JsonObject
-        {
-            ["video_id"] = analysis.Id.ToString("D"),
-            ["status"] = analysis.Status.ToString(),
-            ["frames_analyzed"] = rows.Select(r => r.Frame).Distinct().Count(),
-            ["greatest_frame_analyzed"] = analysis.GreatestFrame,
-            ["models"] = models,
-        });
+        return Results.Json(metrics);
     }
 
     /// <summary>The analysis for a path id: 400 when it is not a UUID, 404 when there is none.</summary>
@@ -347,14 +377,15 @@ public static class AnalysisEndpoints
     {
         if (!Guid.TryParse(id, out var guid))
         {
-            return (null, Error(StatusCodes.Status400BadRequest, $"'{id}' is not a valid video_id (a UUID)"));
+            return (null, SeedApi.Error(StatusCodes.Status400BadRequest, $"'{id}' is not a valid video_id (a UUID)"));
         }
         return await store.GetAsync(guid, cancellationToken) is { } analysis
             ? (analysis, null)
-            : (null, Error(StatusCodes.Status404NotFound, $"video {guid} does not exist"));
+            : (null, SeedApi.Error(StatusCodes.Status404NotFound, $"Video {guid} not found"));
     }
 
-    private static JsonObject View(HttpContext context, AnalysisRecord analysis)
+    /// <summary>An analysis as the seed's status; with <paramref name="seed"/> false (Reel's <c>/api/v1</c>), its greatest frame is Reel's index (-1 for none).</summary>
+    private static JsonObject View(HttpContext context, AnalysisRecord analysis, bool seed = true)
     {
         var view = new JsonObject
         {
@@ -364,7 +395,7 @@ public static class AnalysisEndpoints
             ["status"] = analysis.Status.ToString(),
             ["models_to_run"] = new JsonArray(analysis.Models.Select(m => (JsonNode)m).ToArray()),
             ["frame_step"] = analysis.FrameStep,
-            ["greatest_frame_analyzed"] = analysis.GreatestFrame,
+            ["greatest_frame_analyzed"] = seed ? SeedApi.GreatestFrame(analysis.GreatestFrame) : analysis.GreatestFrame,
             ["frames_planned"] = analysis.FramesPlanned,
             ["frames_done"] = analysis.FramesDone,
             ["status_url"] = StatusUrl(context, analysis.Id),
@@ -380,16 +411,17 @@ public static class AnalysisEndpoints
         return view;
     }
 
+    /// <summary>Result rows as the seed's: frame numbers from 1, timestamps and inference times in seconds, display names.</summary>
     private static JsonArray Rows(HttpContext context, AnalysisRecord analysis, IReadOnlyList<AnalysisRow> rows) =>
         new(rows.Select(r => (JsonNode)new JsonObject
         {
             ["video_id"] = analysis.Id.ToString("D"),
-            ["frame_number"] = r.Frame,
+            ["frame_number"] = SeedApi.FrameNumber(r.Frame),
             ["video_timestamp"] = Math.Round(r.Timestamp, 6),
-            ["inference_model"] = r.Model,
+            ["inference_model"] = SeedApi.DisplayName(r.Model),
             ["inference_results"] = JsonNode.Parse(r.Results),
-            ["inference_time"] = Math.Round(r.InferenceMs, 3),
-            ["frames_url"] = $"{StatusUrl(context, analysis.Id)}/frame/{r.Frame}",
+            ["inference_time"] = SeedApi.InferenceSeconds(r.InferenceMs),
+            ["frames_url"] = $"{StatusUrl(context, analysis.Id)}/frame/{SeedApi.FrameNumber(r.Frame)}",
         }).ToArray());
 
     private static string StatusUrl(HttpContext context, Guid id) =>

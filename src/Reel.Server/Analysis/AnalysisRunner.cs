@@ -11,7 +11,7 @@ namespace Reel.Server.Analysis;
 /// <summary>
 /// Runs requested analyses in the background, several at once (bounded): fetch the video (within its timeouts),
 /// check its limits, analyze every <c>frameStep</c>-th frame with the requested models, then store the rows.
-/// Progress (the greatest frame analyzed) is recorded as frames finish. Analyses a stopped server left pending or
+/// Results, progress and the greatest frame's image are stored in batches as frames finish (<see cref="StreamedResults"/>). Analyses a stopped server left pending or
 /// half done start again when it starts.
 /// </summary>
 public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, ServerOptions options, ILogger<AnalysisRunner> logger)
@@ -158,7 +158,7 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         await _analyzing.WaitAsync(cancellationToken);
         try
         {
-            return await AnalyzeAsync(analysis, source, directory, cancellationToken);
+            return await AnalyzeAsync(analysis, source, probe, directory, cancellationToken);
         }
         finally
         {
@@ -166,20 +166,30 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         }
     }
 
-    private async Task<int> AnalyzeAsync(AnalysisRecord analysis, string source, string directory, CancellationToken cancellationToken)
-    {
+    /// <summary>The folder of an analysis's kept frame images (<c>{n}.jpg</c>, seed frame numbers).</summary>
+    public string FramesDirectory(Guid id) => Path.Combine(Directory(id), "frames");
 
-        var analyzeOptions = AnalyzeOptionsFor(analysis, Path.Combine(directory, "out"),
-            analysis.FrameStep > 1 ? new FrameSampling { Mode = SamplingMode.Every, Step = analysis.FrameStep } : FrameSampling.AllFrames);
-        var progress = new Progress(store, analysis, cancellationToken);
-        var result = (await new VideoAnalyzer(analyzeOptions, progress).RunAsync([source], cancellationToken)).Single();
+    private async Task<int> AnalyzeAsync(AnalysisRecord analysis, string source, VideoSource probe, string directory, CancellationToken cancellationToken)
+    {
+        // A run starts from nothing: what a stopped server stored of it goes.
+        await store.ClearResultsAsync(analysis.Id, cancellationToken);
+        if (System.IO.Directory.Exists(FramesDirectory(analysis.Id)))
+        {
+            System.IO.Directory.Delete(FramesDirectory(analysis.Id), recursive: true);
+        }
+        var analyzeOptions = AnalyzeOptionsFor(analysis, Path.Combine(directory, "out"), SeedApi.Sampling(probe, analysis.FrameStep));
+        await using var streamed = new StreamedResults(store, analysis.Id, FramesDirectory(analysis.Id), cancellationToken);
+        var result = (await new VideoAnalyzer(analyzeOptions, streamed).RunAsync([source], cancellationToken)).Single();
+        await streamed.CompleteAsync();
         if (result.Outcome == VideoOutcome.Failed)
         {
             throw new IOException(result.Error ?? "the analysis failed");
         }
+        // The written results are the whole run's (a still image is not streamed): they replace what was streamed.
         var rows = ResultRows.Read(Path.Combine(result.OutputDirectory, ResultRows.FileName));
         await store.SaveResultsAsync(analysis.Id, rows, replace: true, cancellationToken);
         await store.SetProgressAsync(analysis.Id, rows.Count == 0 ? -1 : rows.Max(r => r.Frame), cancellationToken);
+        await store.SetCountsAsync(analysis.Id, result.FramesPlanned, result.FramesWritten, cancellationToken);
         return result.FramesWritten;
     }
 
@@ -192,37 +202,8 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
         ObjectModel = options.ObjectModel,
         EmotionModel = options.EmotionModel,
         Overwrite = true,
+        ColorCount = SeedApi.ColorCount,
         // One core stays free for requests: a server busy analyzing still answers status calls at once.
         Workers = Math.Max(1, Environment.ProcessorCount - 1),
     };
-
-    /// <summary>Records the greatest frame analyzed as frames finish, at most a few times a second.</summary>
-    private sealed class Progress(AnalysisStore store, AnalysisRecord analysis, CancellationToken cancellationToken) : IVideoProgress
-    {
-        private int _done;
-        private long _lastWrite;
-
-        private int _planned;
-
-        public void VideoStarted(string input, int framesPlanned)
-        {
-            _planned = framesPlanned;
-            _ = store.SetCountsAsync(analysis.Id, framesPlanned, 0, cancellationToken);
-        }
-
-        public void FramesDone(string input, int count)
-        {
-            var done = Interlocked.Add(ref _done, count);
-            var now = Environment.TickCount64;
-            if (now - Interlocked.Read(ref _lastWrite) > 250)
-            {
-                Interlocked.Exchange(ref _lastWrite, now);
-                _ = store.SetProgressAsync(analysis.Id, (done - 1) * analysis.FrameStep, cancellationToken);
-                _ = store.SetCountsAsync(analysis.Id, _planned, done, cancellationToken);
-            }
-        }
-
-        public void VideoFinished(VideoResult result) =>
-            _ = store.SetCountsAsync(analysis.Id, _planned, Volatile.Read(ref _done), cancellationToken);
-    }
 }

@@ -108,6 +108,19 @@ public sealed class AnalysisStore : IAsyncDisposable
     public Task SetProgressAsync(Guid id, int greatestFrame, CancellationToken cancellationToken) => ExecuteAsync(
         "UPDATE analyses SET greatest_frame = max(greatest_frame, $frame) WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$frame", greatestFrame));
 
+    /// <summary>Forgets an analysis's results and progress, before it runs again from the start.</summary>
+    public async Task ClearResultsAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
+        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        foreach (var sql in new[] { "DELETE FROM analysis_results WHERE video_id = $id", "UPDATE analyses SET greatest_frame = -1, frames_done = 0 WHERE id = $id" })
+        {
+            await using var command = ReelDatabase.Command(db, sql, ("$id", Key(id)));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public Task SetCountsAsync(Guid id, int planned, int done, CancellationToken cancellationToken) => ExecuteAsync(
         "UPDATE analyses SET frames_planned = $planned, frames_done = $done WHERE id = $id", cancellationToken,
         ("$id", Key(id)), ("$planned", planned), ("$done", done));

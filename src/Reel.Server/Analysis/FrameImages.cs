@@ -7,23 +7,28 @@ using Reel.Media;
 using Reel.Media.Decoding;
 using Reel.Media.Imaging;
 using Reel.Operators;
+using Reel.Operators.Analysis;
 using Reel.Operators.Filters;
 
 namespace Reel.Server.Analysis;
 
 /// <summary>
-/// One frame of an analyzed video as JPEG, with the boxes and labels of its results drawn on it. Decoded in-process:
-/// a seek to the frame's keyframe, then only that group of pictures. Probes and drawn frames are cached, identical
-/// requests in flight share one render, and at most <see cref="ServerOptions.MaxConcurrentFrameRenders"/> render at once.
+/// One frame of an analyzed video as JPEG at the size the analysis saw it (640 pixels on the longer side at most),
+/// with the boxes and labels of its results drawn on it. Decoded in-process: a seek to the frame's keyframe, then only
+/// that group of pictures. Probes and drawn frames are cached, identical requests in flight share one render (given up
+/// once no request waits for it), and at most <see cref="ServerOptions.MaxConcurrentFrameRenders"/> render at once.
 /// </summary>
 public sealed class FrameImages(ServerOptions options) : IDisposable
 {
     private const int ProbesKept = 32;
+
+    /// <summary>The longer side the server's analyses decode to (AnalyzeOptions' default): frame images have the same size.</summary>
+    private static readonly int AnalysisSize = new AnalyzeOptions { OutputDirectory = "-" }.AnalysisSize;
     private const long ImageBytesKept = 64L << 20;
 
     private readonly SemaphoreSlim _renders = new(Math.Max(1, options.MaxConcurrentFrameRenders));
     private readonly ConcurrentDictionary<string, Lazy<Task<VideoSource>>> _probes = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<Task<byte[]?>>> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Render> _inFlight = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _images = new(StringComparer.Ordinal);
     private readonly Queue<string> _imageOrder = new();
     private readonly Lock _imagesLock = new();
@@ -33,6 +38,12 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
 
     /// <summary>The most renders that ran at the same moment (for tests of the bound).</summary>
     internal int PeakRendering => Volatile.Read(ref _peakRendering);
+
+    /// <summary>The render slots (for tests that hold them to queue renders).</summary>
+    internal SemaphoreSlim RenderSlots => _renders;
+
+    /// <summary>Renders started and not yet finished or given up.</summary>
+    internal int InFlight => _inFlight.Count;
 
     /// <summary>How many frames were decoded (cache hits and shared renders decode nothing).</summary>
     internal int Decoded => Volatile.Read(ref _decoded);
@@ -53,12 +64,66 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
                 return cached;
             }
         }
-        var render = _inFlight.GetOrAdd(key, _ => new Lazy<Task<byte[]?>>(() => RenderOnceAsync(key, version, video, frame, rows)));
-        return await render.Value.WaitAsync(cancellationToken);
+        while (true)
+        {
+            var render = _inFlight.GetOrAdd(key, _ => new Render(this, key, version, video, frame, rows));
+            if (!render.TryJoin())
+            {
+                // It was just given up by its last request: start a fresh one.
+                _inFlight.TryRemove(new KeyValuePair<string, Render>(key, render));
+                continue;
+            }
+            try
+            {
+                return await render.Task.WaitAsync(cancellationToken);
+            }
+            finally
+            {
+                render.Leave();
+            }
+        }
     }
 
-    /// <summary>One render, shared by every request for it; not cancelled when one of them goes away.</summary>
-    private async Task<byte[]?> RenderOnceAsync(string key, string version, string video, int frame, IReadOnlyList<AnalysisRow> rows)
+    /// <summary>One render, shared by every request for it; cancelled when the last of them goes away.</summary>
+    private sealed class Render
+    {
+        private readonly CancellationTokenSource _abandoned = new();
+        private readonly Lock _lock = new();
+        private readonly Lazy<Task<byte[]?>> _task;
+        private int _waiting;
+
+        public Render(FrameImages owner, string key, string version, string video, int frame, IReadOnlyList<AnalysisRow> rows) =>
+            _task = new(() => owner.RenderOnceAsync(this, key, version, video, frame, rows, _abandoned.Token));
+
+        public Task<byte[]?> Task => _task.Value;
+
+        public bool TryJoin()
+        {
+            lock (_lock)
+            {
+                if (_abandoned.IsCancellationRequested)
+                {
+                    return false;
+                }
+                _waiting++;
+                return true;
+            }
+        }
+
+        public void Leave()
+        {
+            lock (_lock)
+            {
+                if (--_waiting == 0 && !_task.Value.IsCompleted)
+                {
+                    _abandoned.Cancel();
+                }
+            }
+        }
+    }
+
+    private async Task<byte[]?> RenderOnceAsync(
+        Render self, string key, string version, string video, int frame, IReadOnlyList<AnalysisRow> rows, CancellationToken cancellationToken)
     {
         try
         {
@@ -67,12 +132,12 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
             {
                 return null;
             }
-            await _renders.WaitAsync();
+            await _renders.WaitAsync(cancellationToken);
             byte[]? jpeg;
             try
             {
                 InterlockedMax(ref _peakRendering, Interlocked.Increment(ref _rendering));
-                jpeg = await Task.Run(() => Draw(source, frame, rows));
+                jpeg = await Task.Run(() => Draw(source, frame, rows, cancellationToken), cancellationToken);
             }
             finally
             {
@@ -87,7 +152,7 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
         }
         finally
         {
-            _inFlight.TryRemove(key, out _);
+            _inFlight.TryRemove(new KeyValuePair<string, Render>(key, self));
         }
     }
 
@@ -106,29 +171,40 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
         return probe.Value;
     }
 
-    private byte[]? Draw(VideoSource source, int frame, IReadOnlyList<AnalysisRow> rows)
+    private byte[]? Draw(VideoSource source, int frame, IReadOnlyList<AnalysisRow> rows, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var image = Decode(source, frame);
         if (image is null)
         {
             return null;
         }
         Interlocked.Increment(ref _decoded);
+        return DrawAndEncode(image, rows, (double)image.Width / source.UprightWidth);
+    }
+
+    /// <summary>
+    /// Draws the boxes and labels of a frame's rows (in source pixels, times <paramref name="scale"/> for a picture of
+    /// another size) on <paramref name="image"/> and encodes it as JPEG.
+    /// </summary>
+    public static byte[] DrawAndEncode(Mat image, IReadOnlyList<AnalysisRow> rows, double scale)
+    {
+        var s = (float)scale;
         var detections = new List<Detection>();
         foreach (var row in rows)
         {
             using var results = JsonDocument.Parse(row.Results);
             foreach (var item in results.RootElement.EnumerateArray())
             {
-                if (item.TryGetProperty("coordinates", out var c))
+                if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("coordinates", out var c))
                 {
                     detections.Add(new Detection(
                         item.GetProperty("label").GetString() ?? "", item.GetProperty("probability").GetSingle(),
-                        new Box(c[0].GetSingle(), c[1].GetSingle(), c[2].GetSingle(), c[3].GetSingle())));
+                        new Box(c[0].GetSingle() * s, c[1].GetSingle() * s, c[2].GetSingle() * s, c[3].GetSingle() * s)));
                 }
             }
         }
-        new BoxesFilter(new BoxesOptions { Labels = true, Keypoints = false }).Apply(image, frame, detections);
+        new BoxesFilter(new BoxesOptions { Labels = true, Keypoints = false }).Apply(image, 0, detections);
         return image.ImEncode(".jpg", new ImageEncodingParam(ImwriteFlags.JpegQuality, 90));
     }
 
@@ -142,7 +218,9 @@ public sealed class FrameImages(ServerOptions options) : IDisposable
         {
             return null;
         }
-        using var coded = new FrameImage(PixelLayout.Bgr24, source.Width, source.Height);
+        // The size the analysis saw, so every frame image of an analysis has one size, kept or decoded here.
+        var scale = Math.Min(1.0, (double)AnalysisSize / Math.Max(source.UprightWidth, source.UprightHeight));
+        using var coded = new FrameImage(PixelLayout.Bgr24, Math.Max(2, (int)Math.Round(source.Width * scale)), Math.Max(2, (int)Math.Round(source.Height * scale)));
         segmentDecoder.Convert(coded);
         using var view = PictureMats.View(coded);
         if (source.Rotation == 0)

@@ -320,7 +320,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
         var first = all.Count == 0 ? 0 : all.Min(r => r.Timestamp);
         var rows = all
             .Select(r => r with { Frame = r.Frame + frameOffset, Timestamp = r.Timestamp - first + timeOffset })
-            .Where(r => r.Frame % analysis.FrameStep == 0)
+            .Where(r => SeedApi.IsAnalyzed(r.Frame, analysis.FrameStep))
             .ToList();
         await store.SaveResultsAsync(analysis.Id, rows, replace: false, cancellationToken);
         if (rows.Count > 0)

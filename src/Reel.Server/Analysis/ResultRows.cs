@@ -1,47 +1,20 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
+using Reel.Operators;
 
 namespace Reel.Server.Analysis;
 
-/// <summary>Reel's <c>results.jsonl</c> as the analysis API's rows.</summary>
+/// <summary>Reel's results (as analyzed, or from <c>results.jsonl</c>) as the analysis API's stored rows.</summary>
 public static class ResultRows
 {
     public const string FileName = "results.jsonl";
 
-    /// <summary>Reel's results.jsonl as the API's rows: boxes as [x, y, width, height], colors as hex.</summary>
-    public static List<AnalysisRow> Read(string path)
-    {
-        var rows = new List<AnalysisRow>();
-        foreach (var line in File.ReadLines(path))
-        {
-            var node = JsonNode.Parse(line)!.AsObject();
-            var model = (string)node["model"]!;
-            var items = new JsonArray();
-            if (node["colors"] is JsonArray colors)
-            {
-                foreach (var color in colors)
-                {
-                    items.Add(new JsonObject { ["color"] = (string)color!["hex"]!, ["percentage"] = Math.Round((double)color["share"]! * 100, 2) });
-                }
-            }
-            if (node["detections"] is JsonArray detections)
-            {
-                foreach (var detection in detections)
-                {
-                    var box = detection!["box"]!;
-                    items.Add(new JsonObject
-                    {
-                        ["label"] = (string)detection["label"]!,
-                        ["probability"] = Math.Round((double)detection["score"]!, 4),
-                        ["coordinates"] = new JsonArray(
-                            (int)Math.Round((double)box["x"]!), (int)Math.Round((double)box["y"]!),
-                            (int)Math.Round((double)box["width"]!), (int)Math.Round((double)box["height"]!)),
-                    });
-                }
-            }
-            rows.Add(new AnalysisRow(
-                (int)node["frame"]!, SeedModels.SeedName(model), (double)node["time"]!, items.ToJsonString(),
-                node["inferenceMs"] is JsonNode ms ? (double)ms : 0));
-        }
-        return rows;
-    }
+    private static readonly JsonSerializerOptions Json = new();
+
+    /// <summary>One model's result on one frame as a row: Reel's frame index and milliseconds, the seed's result shape.</summary>
+    public static AnalysisRow From(FrameResult result) => new(
+        result.Frame, SeedModels.SeedName(result.Model), result.Time, SeedApi.Results(result).ToJsonString(), result.InferenceMs);
+
+    /// <summary>Reel's results.jsonl as rows.</summary>
+    public static List<AnalysisRow> Read(string path) =>
+        File.ReadLines(path).Where(l => l.Length > 0).Select(l => From(JsonSerializer.Deserialize<FrameResult>(l, Json)!)).ToList();
 }

@@ -7,9 +7,12 @@ const modelNames = ['color_detection', 'faces_detection', 'objects_detection', '
 let timer = null;
 
 const esc = text => String(text ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+// Reel's own API answers errors as {"error"}; the seed API (/analysis) as plain text, as the seed did.
 const json = async (url, options) => {
   const response = await fetch(url, options);
-  const body = await response.json().catch(() => ({}));
+  const text = await response.text();
+  let body = {};
+  try { body = JSON.parse(text); } catch { body = { error: text }; }
   if (response.status === 401) document.getElementById('sign-in').hidden = false;
   if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
   return body;
@@ -89,7 +92,8 @@ async function videoPage(id) {
   clearInterval(timer);
   view.innerHTML = `<section><h2 id="video-title">Video</h2><div id="video-status"></div></section>
     <section><h2>Frames</h2>
-      <div><input type="range" id="scrubber" min="0" max="0" value="0" style="width: 640px"> frame <span id="frame-number">-</span></div>
+      <div><input type="range" id="scrubber" min="0" max="0" value="0" style="width: 640px"> frame <span id="frame-number">-</span>
+        · <span id="result-count">0</span> results</div>
       <div class="frame"><img id="frame" alt="frame with its detections">
         <table id="results"><thead><tr><th>Model</th><th>Results</th><th>ms</th></tr></thead><tbody></tbody></table></div>
     </section>
@@ -104,22 +108,28 @@ async function videoPage(id) {
     document.getElementById('frame').src = `/analysis/${id}/frame/${frame}`;
     const rows = await json(`/analysis/${id}/frame/${frame}/results`);
     document.querySelector('#results tbody').innerHTML = rows.map(r => `<tr><td>${esc(r.inference_model)}</td>
-      <td>${r.inference_results.map(x => x.color ? `<span style="color:${esc(x.color)}">■</span> ${esc(x.color)} ${x.percentage}%`
+      <td>${r.inference_results.map(x => Array.isArray(x) ? `<span style="color:rgb(${x.map(Number).join(',')})">■</span> rgb(${x.map(Number).join(', ')})`
         : `${esc(x.label)} ${x.probability.toFixed(2)} [${x.coordinates.join(', ')}]`).join('<br>') || '-'}</td>
-      <td>${r.inference_time}</td></tr>`).join('');
+      <td>${(r.inference_time * 1000).toFixed(2)}</td></tr>`).join('');
   };
   scrubber.addEventListener('input', show);
+  let loaded = false;
   poll(async () => {
     const status = await json(`/analysis/${id}`);
     document.getElementById('video-title').textContent = status.video_name;
     document.getElementById('video-status').innerHTML = `<span class="status-${status.status}">${status.status}</span>
       ${status.error ? esc(status.error) : ''} · ${status.frames_done}/${status.frames_planned} frames · models ${status.models_to_run.map(esc).join(', ')}`;
-    if (status.status !== 'Completed' || frames.length) return;
-    const rows = await json(`/analysis/${id}/results`);
+    // Results are stored as frames are analyzed: while it runs, the table, plots and scrubber grow each second.
+    if (loaded || status.greatest_frame_analyzed < 1) return;
+    loaded = status.status === 'Completed' || status.status === 'Failed';
+    const rows = await json(`/analysis/${id}/results`).catch(() => []);
+    const following = !frames.length || Number(scrubber.value) === frames.length - 1;
     frames = [...new Set(rows.map(r => r.frame_number))];
-    scrubber.max = frames.length - 1;
+    document.getElementById('result-count').textContent = rows.length;
+    scrubber.max = Math.max(frames.length - 1, 0);
+    if (following) scrubber.value = scrubber.max;
     plot('detections', perSecond(rows), 'detections');
-    plot('inference', rows.map(r => ({ model: r.inference_model, x: r.video_timestamp, y: r.inference_time })), 'ms');
+    plot('inference', rows.map(r => ({ model: r.inference_model, x: r.video_timestamp, y: r.inference_time * 1000 })), 'ms');
     show();
   });
 }
@@ -127,7 +137,7 @@ async function videoPage(id) {
 function perSecond(rows) {
   const bins = new Map();
   for (const r of rows) {
-    if (r.inference_model === 'color_detection') continue;
+    if (r.inference_model === 'Color Palette Detection') continue;
     const key = `${r.inference_model}|${Math.floor(r.video_timestamp)}`;
     bins.set(key, (bins.get(key) || 0) + r.inference_results.length);
   }
