@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Reel.Media.Sampling;
 using Reel.Operators.Analysis;
+using Reel.Operators.Onnx;
 using Reel.Operators.Tests.Onnx;
 using Reel.Testing;
 

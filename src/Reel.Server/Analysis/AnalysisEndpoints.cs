@@ -210,10 +210,6 @@ public static class AnalysisEndpoints
             {
                 throw new RequestRefusedException($"unknown model {item?.ToJsonString() ?? "null"} in modelsToRun; the models are {string.Join(", ", SeedModels.Names)}");
             }
-            if ((reel == "objects" && options.ObjectModel is null) || (reel == "emotions" && options.EmotionModel is null))
-            {
-                throw new RequestRefusedException($"{name} is not available: this server was started without {(reel == "objects" ? "--object-model" : "--emotion-model")}");
-            }
             if (!models.Contains(name))
             {
                 models.Add(name);
