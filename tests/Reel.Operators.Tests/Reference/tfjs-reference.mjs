@@ -9,7 +9,9 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const tf = require('@tensorflow/tfjs');
+const tf = require('@tensorflow/tfjs-core');
+require('@tensorflow/tfjs-backend-cpu');
+const { loadGraphModel } = require('@tensorflow/tfjs-converter');
 
 async function load(modelJson) {
   const json = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
@@ -34,7 +36,7 @@ async function load(modelJson) {
       weightData,
     }),
   };
-  return tf.loadGraphModel(handler);
+  return loadGraphModel(handler);
 }
 
 const dir = process.argv[2];
