@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Reel.Operators.Onnx;
 
 /// <summary>
-/// Writes ONNX models (IR version 8, default-domain opset 13) in memory: the TensorFlow.js converter's output and the
+/// Writes ONNX models (IR version 8, default-domain opset 14) in memory: the TensorFlow.js converter's output and the
 /// tests' small models with known outputs. Field numbers are onnx.proto's; written by hand with <see cref="ProtoWriter"/>
 /// because the few messages an ONNX file needs do not warrant a generated protobuf library.
 /// </summary>
@@ -14,7 +14,7 @@ internal sealed class OnnxGraph(string name)
     public const int Int64Type = 7;
 
     private const int IrVersion = 8;
-    private const int Opset = 13;
+    private const int Opset = 14;
 
     private readonly List<ProtoWriter> _nodes = [];
     private readonly List<ProtoWriter> _initializers = [];

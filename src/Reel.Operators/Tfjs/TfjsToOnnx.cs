@@ -21,6 +21,7 @@ internal sealed class TfjsToOnnx
     private readonly OnnxGraph _graph;
     private readonly HashSet<string> _emitted = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _renamed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Op, string X, float Scale)> _fused = new(StringComparer.Ordinal);
     private int _temporaries;
 
     private TfjsToOnnx(TfjsGraphModel model, string source, string name)
@@ -29,6 +30,7 @@ internal sealed class TfjsToOnnx
         _source = source;
         _nodes = model.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
         _graph = new OnnxGraph(name);
+        FindHardActivations();
     }
 
     /// <summary>The ONNX model computing <paramref name="outputs"/> (TensorFlow tensor names), which keep their names.</summary>
@@ -87,7 +89,8 @@ internal sealed class TfjsToOnnx
             }
             state[node.Name] = false;
             stack.Push((node, true));
-            foreach (var input in node.Inputs.Where(i => !i.StartsWith('^')))
+            var inputs = _fused.TryGetValue(node.Name, out var fused) ? [fused.X] : node.Inputs.Where(i => !i.StartsWith('^'));
+            foreach (var input in inputs)
             {
                 var dependency = NodeOf(NodeName(input));
                 if (!state.ContainsKey(dependency.Name))
@@ -170,6 +173,15 @@ internal sealed class TfjsToOnnx
 
     private void Emit(TfjsNode node)
     {
+        if (_fused.TryGetValue(node.Name, out var fused))
+        {
+            // c × f(x) with f = ONNX's HardSwish (x × clip(x / 6 + 0.5, 0, 1)) or HardSigmoid (its second factor).
+            var activated = Temporary(node.Name);
+            var attributes = fused.Op == "HardSigmoid" ? new[] { OnnxAttribute.Float("alpha", 1f / 6), OnnxAttribute.Float("beta", 0.5f) } : [];
+            _graph.Node(fused.Op, [Value(fused.X)], [activated], attributes);
+            _graph.Node("Mul", [activated, Floats(node.Name, 6 * fused.Scale)], [node.Name]);
+            return;
+        }
         switch (node.Op)
         {
             case "Const":
@@ -188,6 +200,9 @@ internal sealed class TfjsToOnnx
                 break;
             case "ResizeBilinear" or "ResizeNearestNeighbor":
                 EmitResize(node);
+                break;
+            case "Mean" when ConstantInts(node, 1) is [1, 2]:
+                EmitSpatialMean(node);
                 break;
             case "Mean" or "Max" or "Sum":
                 CheckAxesConstant(node);
@@ -247,6 +262,84 @@ internal sealed class TfjsToOnnx
     }
 
     private void CheckAxesConstant(TfjsNode node) => _ = Constant(node, 1);
+
+    /// <summary>A mean over an NHWC image's height and width (global average pooling), which ONNX Runtime runs in its fast layout.</summary>
+    private void EmitSpatialMean(TfjsNode node)
+    {
+        var pooled = Temporary(node.Name);
+        _graph.Node("GlobalAveragePool", [Transpose(Value(node.Inputs[0]), ToNchwPerm)], [pooled]);
+        if (node.Bool("keep_dims"))
+        {
+            _graph.Node("Transpose", [pooled], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
+        }
+        else
+        {
+            _graph.Node("Flatten", [pooled], [node.Name], OnnxAttribute.Int("axis", 1));
+        }
+    }
+
+    /// <summary>
+    /// MobileNetV3's hard activations as TensorFlow spells them, <c>c × relu6(x + 3)</c> (hard sigmoid) and
+    /// <c>(c × x) × relu6(x + 3)</c> (hard swish), become one ONNX activation and a scale: four passes over a
+    /// feature map become two.
+    /// </summary>
+    private void FindHardActivations()
+    {
+        foreach (var node in _model.Nodes.Where(n => n.Op == "Mul" && n.Inputs.Count == 2))
+        {
+            for (var side = 0; side < 2; side++)
+            {
+                var other = NodeOf(NodeName(node.Inputs[1 - side]));
+                if (ReluOfPlusThree(node.Inputs[side]) is not { } x)
+                {
+                    continue;
+                }
+                if (ScalarConstant(other.Name) is { } gate)
+                {
+                    _fused[node.Name] = ("HardSigmoid", x, gate);
+                    break;
+                }
+                if (other.Op == "Mul" && other.Inputs.Count == 2)
+                {
+                    for (var k = 0; k < 2; k++)
+                    {
+                        if (ScalarConstant(NodeName(other.Inputs[k])) is { } scale && NodeName(other.Inputs[1 - k]) == NodeName(x))
+                        {
+                            _fused[node.Name] = ("HardSwish", x, scale);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>x when <paramref name="tensor"/> is relu6(x + 3).</summary>
+    private string? ReluOfPlusThree(string tensor)
+    {
+        var relu = NodeOf(NodeName(tensor));
+        if (relu.Op != "Relu6")
+        {
+            return null;
+        }
+        var add = NodeOf(NodeName(relu.Inputs[0]));
+        if (add.Op is not ("Add" or "AddV2") || add.Inputs.Count != 2)
+        {
+            return null;
+        }
+        for (var k = 0; k < 2; k++)
+        {
+            if (ScalarConstant(NodeName(add.Inputs[k])) == 3f)
+            {
+                return add.Inputs[1 - k];
+            }
+        }
+        return null;
+    }
+
+    private float? ScalarConstant(string nodeName) =>
+        _nodes.TryGetValue(nodeName, out var node) && node.Op == "Const" && _model.Weights.TryGetValue(nodeName, out var w) && w.Floats is [var value]
+            ? value
+            : null;
 
     private void EmitInput(TfjsNode node)
     {
