@@ -17,10 +17,11 @@ internal static class ConvertedModels
     /// <summary>The ONNX file for <paramref name="modelJsonPath"/> computing <paramref name="outputs"/>, converting it on first use.</summary>
     /// <exception cref="FileNotFoundException">The model or its weights are missing.</exception>
     /// <exception cref="InvalidDataException">The model cannot be converted.</exception>
-    public static string Onnx(string modelJsonPath, IReadOnlyList<string> outputs)
+    public static string Onnx(string modelJsonPath, IReadOnlyList<string> outputs) => Onnx(modelJsonPath, outputs, CacheFolder());
+
+    internal static string Onnx(string modelJsonPath, IReadOnlyList<string> outputs, string folder)
     {
         var key = Key(modelJsonPath, outputs);
-        var folder = CacheFolder();
         var path = Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(modelJsonPath)}-{key[..16]}.onnx");
         if (File.Exists(path))
         {
