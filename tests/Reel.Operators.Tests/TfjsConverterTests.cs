@@ -99,6 +99,21 @@ public sealed class TfjsConverterTests
     }
 
     [Fact]
+    public void Onnx_CacheFolderCannotBeMade_ConvertsIntoTheTemporaryFolder()
+    {
+        var dir = TestMedia.TempDirectory();
+        // A file where the cache folder should be: creating the folder fails, as on a read-only home.
+        var blocked = Path.Combine(dir, "not-a-folder");
+        File.WriteAllText(blocked, "");
+
+        var path = ConvertedModels.Onnx(WriteModel(dir), ["out"], blocked);
+
+        Assert.StartsWith(Path.Combine(Path.GetTempPath(), "reel-models"), path, StringComparison.Ordinal);
+        using var model = OnnxModel.Load(path);
+        Assert.Equal([1, 1, 4, 4], model.InputShape);
+    }
+
+    [Fact]
     public void Convert_UnknownOperation_NamesTheOperationAndNode()
     {
         var dir = TestMedia.TempDirectory();

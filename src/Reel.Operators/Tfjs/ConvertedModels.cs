@@ -7,7 +7,7 @@ namespace Reel.Operators.Tfjs;
 /// TensorFlow.js graph models converted to ONNX once and kept on disk: the file is named by the SHA-256 of the
 /// model's files, the requested outputs and the converter's version, so a new package version or converter makes a
 /// new file and an unchanged one is reused. The cache is <c>$REEL_MODEL_CACHE</c>, else <c>$XDG_CACHE_HOME/reel/models</c>,
-/// else <c>~/.cache/reel/models</c>.
+/// else <c>~/.cache/reel/models</c>; where that cannot be written, <c>reel-models</c> in the temporary folder.
 /// </summary>
 internal static class ConvertedModels
 {
@@ -28,7 +28,22 @@ internal static class ConvertedModels
             return path;
         }
         var bytes = TfjsToOnnx.Convert(TfjsGraphModel.Load(modelJsonPath), modelJsonPath, outputs);
-        Directory.CreateDirectory(folder);
+        try
+        {
+            return Store(path, bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && folder != FallbackFolder)
+        {
+            // A read-only home still runs: the converted model goes to the temporary folder instead.
+            return Store(Path.Combine(FallbackFolder, Path.GetFileName(path)), bytes);
+        }
+    }
+
+    private static string FallbackFolder => Path.Combine(Path.GetTempPath(), "reel-models");
+
+    private static string Store(string path, byte[] bytes)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         // Written aside and moved into place, so a concurrent reader (another worker) never sees half a file.
         var staging = $"{path}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
         File.WriteAllBytes(staging, bytes);
