@@ -44,17 +44,23 @@ reel_ensure_packages() {
     echo "$wanted" > "$stamp"
 }
 
-# BlazeFace models come from the npm package @mediapipe/face_detection (package.json), never from a hub at run time.
+# Models come from npm packages (package.json), never from a hub at run time: BlazeFace from @mediapipe/face_detection,
+# CenterNet and the emotion classifier from @vladmandic/human; @tensorflow/tfjs-{core,backend-cpu,converter} run the reference check in tests.
 reel_ensure_models() {
-    if [[ ! -f "$REEL_ROOT/node_modules/@mediapipe/face_detection/face_detection_short_range.tflite" ]]; then
+    local wanted=(@mediapipe/face_detection/face_detection_short_range.tflite @vladmandic/human/models/centernet.bin
+        @vladmandic/human/models/emotion.bin @tensorflow/tfjs-converter/package.json) file missing=0
+    for file in "${wanted[@]}"; do
+        [[ -f "$REEL_ROOT/node_modules/$file" ]] || missing=1
+    done
+    if (( missing )); then
         if ! command -v npm >/dev/null; then
             if [[ "$(id -u)" != 0 ]]; then
-                echo "reel: npm is needed once to install the face detection models: sudo apt-get install -y npm" >&2
+                echo "reel: npm is needed once to install the models: sudo apt-get install -y npm" >&2
                 return 1
             fi
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2
         fi
-        echo "reel: installing face detection models (npm)..." >&2
+        echo "reel: installing the models (npm, about 130 MB, first run only)..." >&2
         (cd "$REEL_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
     fi
 }

@@ -29,10 +29,10 @@ public sealed record ServerOptions
     /// <summary>Largest JSON request body.</summary>
     public long MaxRequestBytes { get; init; } = 1 << 20;
 
-    /// <summary>YOLO ONNX file for <c>objects_detection</c>; without it the model is refused.</summary>
+    /// <summary>YOLO ONNX file for <c>objects_detection</c>; null runs the bundled CenterNet.</summary>
     public string? ObjectModel { get; init; }
 
-    /// <summary>Emotion classifier ONNX file for <c>emotions_detection</c>; without it the model is refused.</summary>
+    /// <summary>Emotion classifier ONNX file for <c>emotions_detection</c>; null runs the bundled 7-class classifier.</summary>
     public string? EmotionModel { get; init; }
 
     /// <summary>

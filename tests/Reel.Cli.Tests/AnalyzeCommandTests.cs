@@ -72,8 +72,8 @@ public class AnalyzeCommandTests
 
     [Theory]
     [InlineData("--models", "faces,telepathy", "unknown model 'telepathy'")]
-    [InlineData("--models", "objects", "--object-model")]
-    [InlineData("--models", "emotions", "--emotion-model")]
+    [InlineData("--object-model", "missing.onnx", "--object-model missing.onnx: file not found")]
+    [InlineData("--emotion-model", "missing.onnx", "--emotion-model missing.onnx: file not found")]
     [InlineData("--face-model", "huge", "--face-model")]
     public void Analyze_BadOptions_ExitTwoWithTheReason(string option, string value, string expected)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Reel.Media.Sampling;
 using Reel.Operators.Analysis;
+using Reel.Operators.Onnx;
 using Reel.Operators.Tests.Onnx;
 using Reel.Testing;
 
@@ -8,6 +9,36 @@ namespace Reel.Operators.Tests;
 
 public class AnalysisTests
 {
+    [Fact]
+    public async Task Analyze_ObjectsAndEmotionsWithoutModelFiles_RunTheBundledModels()
+    {
+        var output = TestMedia.TempDirectory();
+        var analyzer = new VideoAnalyzer(new AnalyzeOptions
+        {
+            OutputDirectory = output,
+            Models = ["faces", "objects", "emotions"],
+            Sampling = new FrameSampling { Start = 4.95, End = 5.05 },
+        });
+
+        var result = Assert.Single(await analyzer.RunAsync([TestMedia.Fixture("samsungfun.mp4")]));
+
+        Assert.Null(result.Error);
+        var rows = File.ReadAllLines(Path.Combine(output, "samsungfun.mp4", "results.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.NotEmpty(rows);
+        foreach (var frame in rows.GroupBy(r => r.GetProperty("frame").GetInt32()))
+        {
+            // Frames are analyzed at 640 pixels; the people come back in the 1920×1080 source's pixels.
+            var people = frame.Single(r => r.GetProperty("model").GetString() == "objects").GetProperty("detections").EnumerateArray()
+                .Where(d => d.GetProperty("label").GetString() == "person").ToList();
+            Assert.Equal(3, people.Count);
+            Assert.Contains(people, p => p.GetProperty("box").GetProperty("height").GetDouble() > 800);
+            var moods = frame.Single(r => r.GetProperty("model").GetString() == "emotions").GetProperty("detections").EnumerateArray().ToList();
+            Assert.Equal(3, moods.Count);
+            Assert.All(moods, m => Assert.Equal(
+                ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"], m.GetProperty("scores").EnumerateObject().Select(p => p.Name)));
+        }
+    }
+
     [Fact]
     public async Task Analyze_FacesObjectsEmotions_ShareEachFrameAndReportInSourcePixels()
     {

@@ -1,5 +1,6 @@
 using OpenCvSharp;
 using Reel.Operators.Objects;
+using Reel.Operators.Onnx;
 using Reel.Operators.Tests.Onnx;
 using Reel.Testing;
 

@@ -125,8 +125,6 @@ public sealed class AnalysisApiTests
     [InlineData("application/json", """{"videoURL": "file:///etc/passwd", "modelsToRun": ["color_detection"]}""", 400, "Valid URL must be provided")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": "color_detection"}""", 400, "modelsToRun must be a non-empty list")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["hats"]}""", 400, "unknown model \"hats\"")]
-    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["objects_detection"]}""", 400, "Object Detection (objects_detection) is not available on this server")]
-    [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["emotions_detection"]}""", 400, "Joy Detection (emotions_detection) is not available on this server")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": "abc"}""", 400, "frameStep must be a whole number")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": 0}""", 400, "frameStep must be a whole number")]
     [InlineData("application/json", """{"videoURL": "https://example.com/a.mp4", "modelsToRun": ["color_detection"], "frameStep": [2]}""", 400, "frameStep must be a whole number")]

@@ -25,9 +25,9 @@ internal static class AnalyzeCommand
             DefaultValueFactory = _ => "faces",
         };
         var sampling = new SamplingOptions();
-        var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file (YOLOv5, YOLOv8/11 layouts) for objects" };
+        var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file (YOLOv5, YOLOv8/11 layouts) for objects (default: the bundled CenterNet, COCO-80)" };
         var objectLabels = new Option<string?>("--object-labels") { Description = "Labels for the object model, one per line (default: COCO's 80)" };
-        var emotionModel = new Option<string?>("--emotion-model") { Description = "ONNX emotion classifier (FER+ style) for emotions" };
+        var emotionModel = new Option<string?>("--emotion-model") { Description = "ONNX emotion classifier (FER+ style) for emotions (default: the bundled 7-class model)" };
         var faceModel = new Option<string>("--face-model")
         {
             Description = "Face detector: short (BlazeFace, near faces), full (BlazeFace, far faces) or haar (classic cascade)",

@@ -20,8 +20,8 @@ internal static class ServeCommand
         var urls = new Option<string[]>("--urls") { Description = "Where to listen (default http://127.0.0.1:8000); port 0 picks a free port", AllowMultipleArgumentsPerToken = true };
         var allowPrivate = new Option<bool>("--allow-private-urls") { Description = "Let videoURL reach loopback, private and link-local addresses (refused by default)" };
         var allowFile = new Option<bool>("--allow-file-urls") { Description = "Accept file:// video URLs (files of this machine)" };
-        var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file that objects_detection runs" };
-        var emotionModel = new Option<string?>("--emotion-model") { Description = "Emotion classifier ONNX file that emotions_detection runs" };
+        var objectModel = new Option<string?>("--object-model") { Description = "YOLO ONNX file that objects_detection runs (default: the bundled CenterNet, COCO-80)" };
+        var emotionModel = new Option<string?>("--emotion-model") { Description = "Emotion classifier ONNX file that emotions_detection runs (default: the bundled 7-class model)" };
         var token = new Option<string?>("--token")
         {
             Description = "Key every changing request must carry as 'Authorization: Bearer KEY' (default: $REEL_SERVER_TOKEN, else one generated "

@@ -29,13 +29,13 @@ public sealed record AnalyzeOptions
     /// </summary>
     public FaceTiling? FaceTiling { get; init; }
 
-    /// <summary>A YOLO ONNX file; required by the objects model.</summary>
+    /// <summary>A YOLO ONNX file for the objects model; null runs the bundled CenterNet (COCO-80, from @vladmandic/human).</summary>
     public string? ObjectModel { get; init; }
 
-    /// <summary>Labels for the object model, one per line; null uses COCO's 80.</summary>
+    /// <summary>Labels for a YOLO <see cref="ObjectModel"/>, one per line; null uses COCO's 80.</summary>
     public string? ObjectLabels { get; init; }
 
-    /// <summary>An emotion classifier ONNX file (FER+ style); required by the emotions model.</summary>
+    /// <summary>An emotion classifier ONNX file (FER+ style); null runs the bundled 7-class classifier (from @vladmandic/human).</summary>
     public string? EmotionModel { get; init; }
 
     /// <summary>
@@ -69,17 +69,21 @@ public sealed record AnalyzeOptions
         {
             throw new ArgumentException($"unknown model '{model}'; the models are {string.Join(", ", KnownModels)}");
         }
-        if (Models.Contains("objects"))
+        if (ObjectModel is not null)
         {
-            RequireFile(ObjectModel, "--object-model", "the objects model needs a YOLO ONNX file");
+            RequireFile(ObjectModel, "--object-model");
         }
         if (ObjectLabels is not null)
         {
-            RequireFile(ObjectLabels, "--object-labels", "labels file");
+            if (ObjectModel is null)
+            {
+                throw new ArgumentException("--object-labels names the classes of a YOLO --object-model; the bundled CenterNet has COCO's");
+            }
+            RequireFile(ObjectLabels, "--object-labels");
         }
-        if (Models.Contains("emotions"))
+        if (EmotionModel is not null)
         {
-            RequireFile(EmotionModel, "--emotion-model", "the emotions model needs an ONNX classifier file");
+            RequireFile(EmotionModel, "--emotion-model");
         }
         if (Workers < 1)
         {
@@ -93,15 +97,11 @@ public sealed record AnalyzeOptions
 
     /// <summary>Everything that shapes the results; finished results are reused only when this matches.</summary>
     internal string Fingerprint() =>
-        $"{string.Join(",", Models)}; {Sampling}; faces {FaceModel} {FaceTiling?.ToString() ?? "auto"}; objects {ObjectModel ?? "-"} {ObjectLabels ?? "-"}; "
-        + $"emotions {EmotionModel ?? "-"}; size {AnalysisSize}" + (ColorCount == 5 ? "" : $"; colors {ColorCount}");
+        $"{string.Join(",", Models)}; {Sampling}; faces {FaceModel} {FaceTiling?.ToString() ?? "auto"}; objects {ObjectModel ?? "centernet"} {ObjectLabels ?? "-"}; "
+        + $"emotions {EmotionModel ?? "bundled"}; size {AnalysisSize}" + (ColorCount == 5 ? "" : $"; colors {ColorCount}");
 
-    private static void RequireFile(string? path, string option, string what)
+    private static void RequireFile(string path, string option)
     {
-        if (path is null)
-        {
-            throw new ArgumentException($"{what}: pass {option} FILE");
-        }
         if (!File.Exists(path))
         {
             throw new ArgumentException($"{option} {path}: file not found");

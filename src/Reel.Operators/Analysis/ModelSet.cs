@@ -33,10 +33,13 @@ internal sealed class ModelSet : IDisposable
                     FrameAnalyzers.Add(new FacesAnalyzer(Faces!));
                     break;
                 case "objects":
-                    FrameAnalyzers.Add(new YoloDetector(new YoloOptions { ModelPath = options.ObjectModel!, LabelsPath = options.ObjectLabels }));
+                    FrameAnalyzers.Add(options.ObjectModel is null
+                        ? new CenterNetDetector()
+                        : new YoloDetector(new YoloOptions { ModelPath = options.ObjectModel, LabelsPath = options.ObjectLabels }));
                     break;
                 case "emotions":
-                    FrameAnalyzers.Add(new EmotionClassifier(new EmotionOptions { ModelPath = options.EmotionModel! }, Faces!));
+                    var emotions = options.EmotionModel is null ? BundledEmotionModel.Options() : new EmotionOptions { ModelPath = options.EmotionModel };
+                    FrameAnalyzers.Add(new EmotionClassifier(emotions, Faces!));
                     break;
                 case "colors":
                     FrameAnalyzers.Add(new ColorsAnalyzer(new ColorsOptions { K = options.ColorCount }));

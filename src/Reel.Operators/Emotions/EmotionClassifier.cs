@@ -89,6 +89,12 @@ public sealed class EmotionClassifier : IFrameAnalyzer
 
     public string Model => "emotions";
 
+    /// <summary>
+    /// Called after each forward pass with copies of the input tensor and the raw output: the reference check runs the
+    /// same tensors through the model's original runtime.
+    /// </summary>
+    internal Action<float[], float[]>? Inspect { get; set; }
+
     internal int Channels { get; }
 
     internal bool Grayscale { get; }
@@ -119,6 +125,7 @@ public sealed class EmotionClassifier : IFrameAnalyzer
             {
                 var output = outputs[0];
                 CheckOutputCount(output.GetTensorTypeAndShape().Shape);
+                Inspect?.Invoke(_model.Input.ToArray(), output.GetTensorDataAsSpan<float>().ToArray());
                 ToProbabilities(output.GetTensorDataAsSpan<float>(), probabilities);
             }
             var best = 0;

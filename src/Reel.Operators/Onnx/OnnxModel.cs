@@ -15,24 +15,30 @@ internal sealed class OnnxModel : IDisposable
     private readonly string[] _outputNames;
     private OrtValue? _inputValue;
 
-    private OnnxModel(string path, InferenceSession session)
+    private OnnxModel(string path, InferenceSession session, IReadOnlyList<string>? outputNames)
     {
         Path = path;
         _session = session;
         _inputNames = [session.InputNames[0]];
-        _outputNames = [session.OutputNames[0]];
+        _outputNames = outputNames is null ? [session.OutputNames[0]] : [.. outputNames];
         var input = session.InputMetadata[_inputNames[0]];
-        var output = session.OutputMetadata[_outputNames[0]];
         InputShape = input.Dimensions;
-        OutputShape = output.Dimensions;
         if (!input.IsTensor || input.ElementDataType != TensorElementType.Float)
         {
             throw new InvalidDataException($"{path}: the model's input '{_inputNames[0]}' is not a float32 tensor");
         }
-        if (!output.IsTensor || output.ElementDataType != TensorElementType.Float)
+        foreach (var name in _outputNames)
         {
-            throw new InvalidDataException($"{path}: the model's output '{_outputNames[0]}' is not a float32 tensor");
+            if (!session.OutputMetadata.TryGetValue(name, out var output))
+            {
+                throw new InvalidDataException($"{path}: the model has no output '{name}'");
+            }
+            if (!output.IsTensor || output.ElementDataType != TensorElementType.Float)
+            {
+                throw new InvalidDataException($"{path}: the model's output '{name}' is not a float32 tensor");
+            }
         }
+        OutputShape = session.OutputMetadata[_outputNames[0]].Dimensions;
     }
 
     public string Path { get; }
@@ -40,14 +46,16 @@ internal sealed class OnnxModel : IDisposable
     /// <summary>The first input's dimensions from the model; -1 where dynamic.</summary>
     public IReadOnlyList<int> InputShape { get; }
 
-    /// <summary>The first output's dimensions from the model; -1 where dynamic.</summary>
+    /// <summary>The first requested output's dimensions from the model; -1 where dynamic, empty where the model does not say.</summary>
     public IReadOnlyList<int> OutputShape { get; }
 
     /// <summary>The input tensor's data, row-major, sized by <see cref="Bind"/>.</summary>
     public float[] Input { get; private set; } = [];
 
     /// <summary>Opens a model with the settings Reel wants: one thread per session, since Reel parallelises across frames.</summary>
-    public static OnnxModel Load(string path)
+    /// <param name="path">The ONNX file.</param>
+    /// <param name="outputNames">The outputs <see cref="Run"/> returns, in this order; null: the first output only.</param>
+    public static OnnxModel Load(string path, IReadOnlyList<string>? outputNames = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (!File.Exists(path))
@@ -77,7 +85,7 @@ internal sealed class OnnxModel : IDisposable
                 throw new InvalidDataException(
                     $"{path}: expected a model with one input and at least one output, found {session.InputNames.Count} and {session.OutputNames.Count}");
             }
-            return new OnnxModel(path, session);
+            return new OnnxModel(path, session, outputNames);
         }
         catch
         {
@@ -99,7 +107,7 @@ internal sealed class OnnxModel : IDisposable
         _inputValue = OrtValue.CreateTensorValueFromMemory(Input, shape);
     }
 
-    /// <summary>Runs the model on <see cref="Input"/>; the caller disposes the outputs, whose first element is the first output.</summary>
+    /// <summary>Runs the model on <see cref="Input"/>; the caller disposes the outputs, which come in the requested order.</summary>
     public IDisposableReadOnlyCollection<OrtValue> Run()
     {
         if (_inputValue is null)

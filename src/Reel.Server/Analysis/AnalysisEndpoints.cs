@@ -225,12 +225,6 @@ public static class AnalysisEndpoints
             {
                 throw new RequestRefusedException($"unknown model {item?.ToJsonString() ?? "null"} in modelsToRun; the models are {string.Join(", ", SeedModels.Names)}");
             }
-            if ((reel == "objects" && options.ObjectModel is null) || (reel == "emotions" && options.EmotionModel is null))
-            {
-                // A message the seed client shows as it is: which model, and how to make it available.
-                throw new RequestRefusedException(
-                    $"{SeedApi.DisplayName(name)} ({name}) is not available on this server: start it with {(reel == "objects" ? "--object-model" : "--emotion-model")} FILE, or untick it");
-            }
             if (!models.Contains(name))
             {
                 models.Add(name);

@@ -1,3 +1,6 @@
+using Reel.Operators.Onnx;
+using Reel.Testing;
+
 namespace Reel.Operators.Tests.Onnx;
 
 /// <summary>A box a fake YOLO model reports, in model input pixels.</summary>
@@ -97,5 +100,16 @@ internal static class TestModels
             .Node("Add", ["scaled", "bias"], ["scores"])
             .Output("scores", 1, classes)
             .Save();
+    }
+}
+
+internal static class OnnxGraphFiles
+{
+    /// <summary>Writes the model into a fresh temporary directory and returns its path.</summary>
+    public static string Save(this OnnxGraph graph)
+    {
+        var path = Path.Combine(TestMedia.TempDirectory(), graph.Name + ".onnx");
+        File.WriteAllBytes(path, graph.ToBytes());
+        return path;
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Reel.Operators.Tests.Onnx;
+namespace Reel.Operators.Onnx;
 
 /// <summary>The few protocol buffer encodings an ONNX file needs: varints, fixed 32-bit floats, and length-delimited fields.</summary>
 internal sealed class ProtoWriter

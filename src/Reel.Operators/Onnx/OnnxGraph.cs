@@ -1,45 +1,70 @@
 using System.Runtime.InteropServices;
-using Reel.Testing;
 
-namespace Reel.Operators.Tests.Onnx;
+namespace Reel.Operators.Onnx;
 
 /// <summary>
-/// Builds small ONNX models (IR version 8, default-domain opset 13) in memory, so tests run real ONNX Runtime
-/// sessions on models whose outputs they know. Field numbers are onnx.proto's.
+/// Writes ONNX models (IR version 8, default-domain opset 14) in memory: the TensorFlow.js converter's output and the
+/// tests' small models with known outputs. Field numbers are onnx.proto's; written by hand with <see cref="ProtoWriter"/>
+/// because the few messages an ONNX file needs do not warrant a generated protobuf library.
 /// </summary>
 internal sealed class OnnxGraph(string name)
 {
+    public const int FloatType = 1;
+    public const int Int32Type = 6;
+    public const int Int64Type = 7;
+
     private const int IrVersion = 8;
-    private const int Opset = 13;
-    private const int FloatType = 1;
+    private const int Opset = 14;
 
     private readonly List<ProtoWriter> _nodes = [];
     private readonly List<ProtoWriter> _initializers = [];
     private readonly List<ProtoWriter> _inputs = [];
     private readonly List<ProtoWriter> _outputs = [];
 
+    public string Name => name;
+
     /// <summary>A float graph input; a negative dimension is dynamic (written as a named parameter).</summary>
     public OnnxGraph Input(string valueName, params long[] dims)
     {
-        _inputs.Add(ValueInfo(valueName, dims));
+        _inputs.Add(ValueInfo(valueName, FloatType, dims));
         return this;
     }
 
     /// <summary>A float graph output; a negative dimension is dynamic.</summary>
     public OnnxGraph Output(string valueName, params long[] dims)
     {
-        _outputs.Add(ValueInfo(valueName, dims));
+        _outputs.Add(ValueInfo(valueName, FloatType, dims));
+        return this;
+    }
+
+    /// <summary>A float graph output whose shape is left to the runtime.</summary>
+    public OnnxGraph OutputOfAnyShape(string valueName)
+    {
+        _outputs.Add(ValueInfo(valueName, FloatType, null));
         return this;
     }
 
     /// <summary>A constant float tensor, row-major.</summary>
     public OnnxGraph Initializer(string valueName, long[] dims, float[] values)
     {
-        if (dims.Aggregate(1L, (product, dim) => product * dim) != values.Length)
-        {
-            throw new ArgumentException($"{values.Length} values do not fill a tensor of shape [{string.Join(", ", dims)}]");
-        }
-        _initializers.Add(Tensor(valueName, dims, values));
+        CheckSize(dims, values.Length);
+        _initializers.Add(Tensor(valueName, dims, FloatType, MemoryMarshal.AsBytes(values.AsSpan())));
+        return this;
+    }
+
+    /// <summary>A constant int64 tensor (shapes, axes, paddings), row-major.</summary>
+    public OnnxGraph Initializer(string valueName, long[] dims, long[] values)
+    {
+        CheckSize(dims, values.Length);
+        _initializers.Add(Tensor(valueName, dims, Int64Type, MemoryMarshal.AsBytes(values.AsSpan())));
+        return this;
+    }
+
+    /// <summary>A constant int32 tensor, row-major.</summary>
+    public OnnxGraph Initializer(string valueName, long[] dims, int[] values)
+    {
+        CheckSize(dims, values.Length);
+        _initializers.Add(Tensor(valueName, dims, Int32Type, MemoryMarshal.AsBytes(values.AsSpan())));
         return this;
     }
 
@@ -94,54 +119,59 @@ internal sealed class OnnxGraph(string name)
             .ToArray();
     }
 
-    /// <summary>Writes the model into a fresh temporary directory and returns its path.</summary>
-    public string Save()
+    internal static ProtoWriter Tensor(string valueName, long[] dims, int elementType, ReadOnlySpan<byte> littleEndianData)
     {
-        var path = Path.Combine(TestMedia.TempDirectory(), name + ".onnx");
-        File.WriteAllBytes(path, ToBytes());
-        return path;
-    }
-
-    internal static ProtoWriter Tensor(string valueName, long[] dims, float[] values)
-    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("raw_data is little-endian");
+        }
         // TensorProto: dims 1, data_type 2, name 8, raw_data 9 (little-endian).
         var tensor = new ProtoWriter();
         foreach (var dim in dims)
         {
             tensor.Int(1, dim);
         }
-        tensor.Int(2, FloatType);
+        tensor.Int(2, elementType);
         tensor.String(8, valueName);
-        var raw = MemoryMarshal.AsBytes(values.AsSpan());
-        if (!BitConverter.IsLittleEndian)
-        {
-            throw new PlatformNotSupportedException("raw_data is little-endian");
-        }
-        tensor.Bytes(9, raw);
+        tensor.Bytes(9, littleEndianData);
         return tensor;
     }
 
-    private static ProtoWriter ValueInfo(string valueName, long[] dims)
+    private static void CheckSize(long[] dims, int count)
     {
-        // TensorShapeProto.Dimension: dim_value 1, dim_param 2; TensorShapeProto: dim 1.
-        var shape = new ProtoWriter();
-        for (var i = 0; i < dims.Length; i++)
+        if (dims.Aggregate(1L, (product, dim) => product * dim) != count)
         {
-            var dim = dims[i] >= 0 ? new ProtoWriter().Int(1, dims[i]) : new ProtoWriter().String(2, $"{valueName}_dim{i}");
-            shape.Message(1, dim);
+            throw new ArgumentException($"{count} values do not fill a tensor of shape [{string.Join(", ", dims)}]");
         }
+    }
+
+    private static ProtoWriter ValueInfo(string valueName, int elementType, long[]? dims)
+    {
         // TypeProto.Tensor: elem_type 1, shape 2; TypeProto: tensor_type 1; ValueInfoProto: name 1, type 2.
-        var tensorType = new ProtoWriter().Int(1, FloatType).Message(2, shape);
+        var tensorType = new ProtoWriter().Int(1, elementType);
+        if (dims is not null)
+        {
+            // TensorShapeProto.Dimension: dim_value 1, dim_param 2; TensorShapeProto: dim 1.
+            var shape = new ProtoWriter();
+            for (var i = 0; i < dims.Length; i++)
+            {
+                var dim = dims[i] >= 0 ? new ProtoWriter().Int(1, dims[i]) : new ProtoWriter().String(2, $"{valueName}_dim{i}");
+                shape.Message(1, dim);
+            }
+            tensorType.Message(2, shape);
+        }
         return new ProtoWriter().String(1, valueName).Message(2, new ProtoWriter().Message(1, tensorType));
     }
 }
 
-/// <summary>A node attribute (AttributeProto: name 1, f 2, i 3, t 5, ints 8, type 20).</summary>
+/// <summary>A node attribute (AttributeProto: name 1, f 2, i 3, s 4, t 5, ints 8, type 20).</summary>
 internal sealed record OnnxAttribute(string Name, Func<ProtoWriter, ProtoWriter> Value, int Type)
 {
     public static OnnxAttribute Int(string name, long value) => new(name, w => w.Int(3, value), 2);
 
     public static OnnxAttribute Float(string name, float value) => new(name, w => w.Float(2, value), 1);
+
+    public static OnnxAttribute String(string name, string value) => new(name, w => w.String(4, value), 3);
 
     public static OnnxAttribute Ints(string name, params long[] values) => new(name, w =>
     {
@@ -153,7 +183,7 @@ internal sealed record OnnxAttribute(string Name, Func<ProtoWriter, ProtoWriter>
     }, 7);
 
     public static OnnxAttribute Tensor(string name, long[] dims, float[] values) =>
-        new(name, w => w.Message(5, OnnxGraph.Tensor(string.Empty, dims, values)), 4);
+        new(name, w => w.Message(5, OnnxGraph.Tensor(string.Empty, dims, OnnxGraph.FloatType, MemoryMarshal.AsBytes(values.AsSpan()))), 4);
 
     public ProtoWriter Write() => Value(new ProtoWriter().String(1, Name)).Int(20, Type);
 }
