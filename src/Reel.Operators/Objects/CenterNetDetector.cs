@@ -36,7 +36,6 @@ public sealed class CenterNetDetector : IFrameAnalyzer
     private readonly CenterNetOptions _options;
     private readonly string _json;
     private readonly int? _side;
-    private readonly Action<Microsoft.ML.OnnxRuntime.SessionOptions>? _tune;
     private readonly Mat _resized = new();
     private OnnxModel _model;
     private Size _input;
@@ -51,14 +50,12 @@ public sealed class CenterNetDetector : IFrameAnalyzer
     /// <param name="options">Settings.</param>
     /// <param name="side">The input's longer side, the shorter following the picture's shape; null: the exported
     /// 512 × 512 square, every picture stretched to it (the reference check against TensorFlow.js runs that).</param>
-    /// <param name="tune">Changes to the ONNX Runtime session settings (speed probes).</param>
-    internal CenterNetDetector(CenterNetOptions? options, int? side, Action<Microsoft.ML.OnnxRuntime.SessionOptions>? tune = null)
+    internal CenterNetDetector(CenterNetOptions? options, int? side)
     {
         _options = options ?? new CenterNetOptions();
         _options.Validate();
         _json = _options.ModelPath ?? ModelFiles.Find("centernet.json", ModelFiles.HumanModels);
         _side = side;
-        _tune = tune;
         // Made for 16:9 up front, so a model that cannot be converted fails here; other shapes load on their first frame.
         _input = side is null ? new Size(InputSize, InputSize) : InputFor(1920, 1080, side.Value);
         _model = Load(_input);
@@ -66,7 +63,7 @@ public sealed class CenterNetDetector : IFrameAnalyzer
 
     private OnnxModel Load(Size input)
     {
-        var model = OnnxModel.Load(ConvertedModels.Onnx(_json, Outputs, _side is null ? null : (input.Width, input.Height)), Outputs, _tune);
+        var model = OnnxModel.Load(ConvertedModels.Onnx(_json, Outputs, _side is null ? null : (input.Width, input.Height)), Outputs);
         try
         {
             model.Bind([1, 3, input.Height, input.Width]);

@@ -55,8 +55,7 @@ internal sealed class OnnxModel : IDisposable
     /// <summary>Opens a model with the settings Reel wants: one thread per session, since Reel parallelises across frames.</summary>
     /// <param name="path">The ONNX file.</param>
     /// <param name="outputNames">The outputs <see cref="Run"/> returns, in this order; null: the first output only.</param>
-    /// <param name="tune">Changes to those settings for this model (tests compare variants with it).</param>
-    public static OnnxModel Load(string path, IReadOnlyList<string>? outputNames = null, Action<SessionOptions>? tune = null)
+    public static OnnxModel Load(string path, IReadOnlyList<string>? outputNames = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (!File.Exists(path))
@@ -70,7 +69,6 @@ internal sealed class OnnxModel : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        tune?.Invoke(options);
         InferenceSession session;
         try
         {
