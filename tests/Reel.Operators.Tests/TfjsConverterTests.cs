@@ -79,6 +79,31 @@ public sealed class TfjsConverterTests
     }
 
     [Fact]
+    public void Convert_CenterNetAtAnotherInputSize_ScalesTheGridAndAtTheExportedSizeChangesNothing()
+    {
+        var json = Reel.Operators.Faces.ModelFiles.Find("centernet.json", Reel.Operators.Faces.ModelFiles.HumanModels);
+        var graph = TfjsGraphModel.Load(json);
+        var outputs = Reel.Operators.Objects.CenterNetDetector.Outputs;
+
+        Assert.Equal(TfjsToOnnx.Convert(graph, json, outputs), TfjsToOnnx.Convert(graph, json, outputs, (512, 512)));
+
+        // 1080p as Reel feeds it: 640 × 352, so the heatmap is 160 × 88 cells.
+        var dir = TestMedia.TempDirectory();
+        var path = Path.Combine(dir, "centernet-640x352.onnx");
+        File.WriteAllBytes(path, TfjsToOnnx.Convert(graph, json, outputs, (640, 352)));
+        using var model = OnnxModel.Load(path, outputs);
+        Assert.Equal([1, 3, 352, 640], model.InputShape);
+        model.Bind([1, 3, 352, 640]);
+        using var results = model.Run();
+        Assert.Equal([1L, 88, 160, 80], results[0].GetTensorTypeAndShape().Shape);
+        Assert.Equal([1L, 88, 160, 4], results[1].GetTensorTypeAndShape().Shape);
+
+        // 600 is not a multiple of the coarsest stride: its upsampling cannot keep the skip connections' sizes.
+        var error = Assert.Throws<InvalidDataException>(() => TfjsToOnnx.Convert(graph, json, outputs, (600, 352)));
+        Assert.Contains("ResizeBilinear", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Onnx_SameModelTwice_ConvertsOnceAndNewWeightsMakeANewFile()
     {
         var dir = TestMedia.TempDirectory();

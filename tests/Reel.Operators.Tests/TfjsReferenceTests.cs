@@ -16,7 +16,9 @@ namespace Reel.Operators.Tests;
 /// pre-processing of real frames, must give the same raw outputs within 1e-4 (max absolute difference). CenterNet's
 /// box extents come out in input pixels (0..512, the graph scales them by 16), so they are compared as fractions of
 /// the input side, the unit its own runtime reports boxes in (Human's <c>boxRaw</c>); float32 rounding alone moves
-/// a 300-pixel extent by about 1e-3 pixels.
+/// a 300-pixel extent by about 1e-3 pixels. The TensorFlow.js graph only runs at its exported 512 × 512 input, so
+/// CenterNet is compared there; Reel's own input shape is the same conversion with a different input and resize sizes
+/// (TfjsConverterTests: the same bytes at the exported size).
 /// </summary>
 public sealed class TfjsReferenceTests
 {
@@ -31,7 +33,7 @@ public sealed class TfjsReferenceTests
         var centerNetJson = ModelFiles.Find("centernet.json", ModelFiles.HumanModels);
         var emotionJson = ModelFiles.Find("emotion.json", ModelFiles.HumanModels);
 
-        using (var detector = new CenterNetDetector())
+        using (var detector = new CenterNetDetector(null, side: null))
         {
             var name = "";
             detector.Inspect = (input, outputs) =>
@@ -106,7 +108,7 @@ public sealed class TfjsReferenceTests
     private static int AssertDecoderMatchesGraph(string name, float[][] outputs, float[] graphDetections)
     {
         const float threshold = 0.1f;
-        var decoded = CenterNetDetector.Decode(outputs[0], outputs[1], threshold);
+        var decoded = CenterNetDetector.Decode(outputs[0], outputs[1], threshold, CenterNetDetector.InputSize / CenterNetDetector.Stride, CenterNetDetector.InputSize / CenterNetDetector.Stride);
         var expected = Enumerable.Range(0, CenterNetDetector.TopK)
             .Select(i => graphDetections.AsSpan(i * 6, 6).ToArray())
             .Where(d => d[4] >= threshold)

@@ -2,7 +2,8 @@ namespace Reel.Operators.Objects;
 
 /// <summary>
 /// Settings of the bundled <c>objects</c> model: CenterNet with a MobileNetV3 backbone trained on COCO's 80 classes,
-/// from the npm package <c>@vladmandic/human</c> (<c>centernet.json</c>, TensorFlow.js, 512 × 512 RGB input).
+/// from the npm package <c>@vladmandic/human</c> (<c>centernet.json</c>, TensorFlow.js, exported for a 512 × 512 RGB
+/// input; Reel runs it at the frame's shape, 640 pixels on the longer side).
 /// </summary>
 public sealed record CenterNetOptions
 {
@@ -11,8 +12,8 @@ public sealed record CenterNetOptions
 
     /// <summary>
     /// Lowest score kept, 0..1 (the class heatmap's value at the object's centre). Default 0.25: on samsungfun.mp4 at
-    /// 5 s it keeps the three people and the phone and drops the cup and glass guesses (0.24, 0.21); on team.jpg it keeps
-    /// 12 of the 15 people (the three half-hidden ones in the back row score 0.14-0.24).
+    /// 5 s it keeps the three people (0.62, 0.61, 0.38; also a cup and a wine glass at 0.33 and 0.31, the phone scores
+    /// under it); on team.jpg it keeps 13 of the 15 people (scores 0.29-0.71).
     /// </summary>
     public float Confidence { get; init; } = 0.25f;
 

@@ -17,17 +17,19 @@ internal static class ConvertedModels
     /// <summary>The ONNX file for <paramref name="modelJsonPath"/> computing <paramref name="outputs"/>, converting it on first use.</summary>
     /// <exception cref="FileNotFoundException">The model or its weights are missing.</exception>
     /// <exception cref="InvalidDataException">The model cannot be converted.</exception>
-    public static string Onnx(string modelJsonPath, IReadOnlyList<string> outputs) => Onnx(modelJsonPath, outputs, CacheFolder());
+    /// <param name="size">An image input's width and height other than the exported ones (see <see cref="TfjsToOnnx"/>); null keeps them.</param>
+    public static string Onnx(string modelJsonPath, IReadOnlyList<string> outputs, (int Width, int Height)? size = null) =>
+        Onnx(modelJsonPath, outputs, CacheFolder(), size);
 
-    internal static string Onnx(string modelJsonPath, IReadOnlyList<string> outputs, string folder)
+    internal static string Onnx(string modelJsonPath, IReadOnlyList<string> outputs, string folder, (int Width, int Height)? size = null)
     {
-        var key = Key(modelJsonPath, outputs);
+        var key = Key(modelJsonPath, size is { } s ? [.. outputs, $"input {s.Width}x{s.Height}"] : outputs);
         var path = Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(modelJsonPath)}-{key[..16]}.onnx");
         if (File.Exists(path))
         {
             return path;
         }
-        var bytes = TfjsToOnnx.Convert(TfjsGraphModel.Load(modelJsonPath), modelJsonPath, outputs);
+        var bytes = TfjsToOnnx.Convert(TfjsGraphModel.Load(modelJsonPath), modelJsonPath, outputs, size);
         try
         {
             return Store(path, bytes);

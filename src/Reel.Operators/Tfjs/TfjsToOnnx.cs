@@ -8,7 +8,9 @@ namespace Reel.Operators.Tfjs;
 /// TensorFlow keeps images NHWC and ONNX's Conv, MaxPool and Resize take NCHW, so every such op is wrapped in a pair
 /// of transposes and everything else stays NHWC as in the source graph; ONNX Runtime's transpose optimizer cancels
 /// the pairs that meet. A 4-D image input is declared NCHW (one transpose at the boundary) so Reel feeds every model
-/// the same layout. Only the nodes the requested outputs depend on are converted.
+/// the same layout. Only the nodes the requested outputs depend on are converted. A fully convolutional image model
+/// can be converted for a smaller square input than it was exported with: the input is declared at that side and
+/// the resizes' fixed output sizes scale with it (the weights and every other node stay as they are).
 /// </summary>
 internal sealed class TfjsToOnnx
 {
@@ -22,10 +24,14 @@ internal sealed class TfjsToOnnx
     private readonly HashSet<string> _emitted = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _renamed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Op, string X, float Scale)> _fused = new(StringComparer.Ordinal);
+    private readonly (int Width, int Height)? _size;
     private int _temporaries;
+    private long _exportedHeight;
+    private long _exportedWidth;
 
-    private TfjsToOnnx(TfjsGraphModel model, string source, string name)
+    private TfjsToOnnx(TfjsGraphModel model, string source, string name, (int Width, int Height)? size)
     {
+        _size = size;
         _model = model;
         _source = source;
         _nodes = model.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
@@ -37,10 +43,11 @@ internal sealed class TfjsToOnnx
     /// <param name="model">The graph.</param>
     /// <param name="source">Names the model in error messages.</param>
     /// <param name="outputs">Tensors to compute: <c>node</c> or <c>node:k</c>.</param>
+    /// <param name="size">The image input's width and height in the ONNX model; null keeps the exported ones.</param>
     /// <exception cref="InvalidDataException">The graph uses an operation or attribute the converter does not handle.</exception>
-    public static byte[] Convert(TfjsGraphModel model, string source, IReadOnlyList<string> outputs)
+    public static byte[] Convert(TfjsGraphModel model, string source, IReadOnlyList<string> outputs, (int Width, int Height)? size = null)
     {
-        var converter = new TfjsToOnnx(model, source, Path.GetFileNameWithoutExtension(source));
+        var converter = new TfjsToOnnx(model, source, Path.GetFileNameWithoutExtension(source), size);
         foreach (var node in converter.Order(outputs))
         {
             converter.Emit(node);
@@ -349,6 +356,15 @@ internal sealed class TfjsToOnnx
             _graph.Input(node.Name, shape);
             return;
         }
+        (_exportedHeight, _exportedWidth) = (shape[1], shape[2]);
+        if (_size is { } size)
+        {
+            if (size.Width <= 0 || size.Height <= 0)
+            {
+                throw new InvalidDataException($"{_source}: input {OnnxModel.FormatShape(shape)} cannot be converted for a {size.Width} × {size.Height} input");
+            }
+            (shape[1], shape[2]) = (size.Height, size.Width);
+        }
         // Reel feeds NCHW; the graph continues in TensorFlow's NHWC.
         _graph.Input(node.Name, shape[0], shape[3], shape[1], shape[2]);
         _renamed[node.Name] = Transpose(node.Name, ToNhwcPerm);
@@ -495,6 +511,11 @@ internal sealed class TfjsToOnnx
     private void EmitResize(TfjsNode node)
     {
         var size = ConstantInts(node, 1);
+        if (_size is { } input && _exportedHeight > 0)
+        {
+            // A resize to a fixed size keeps its ratio to the input, as the whole network does.
+            size = [Scale(node, size[0], input.Height, _exportedHeight), Scale(node, size[1], input.Width, _exportedWidth)];
+        }
         var nchw = Transpose(Value(node.Inputs[0]), ToNchwPerm);
         // Resize wants the whole output shape: batch and channels from the input, height and width from the graph.
         var shape = Temporary(node.Name);
@@ -518,6 +539,11 @@ internal sealed class TfjsToOnnx
         _graph.Node("Resize", [nchw, "", "", sizes], [resized], [.. attributes]);
         _graph.Node("Transpose", [resized], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
     }
+
+    private long Scale(TfjsNode node, long size, long input, long exported) =>
+        size * input % exported == 0
+            ? size * input / exported
+            : throw new InvalidDataException($"{_source}: {node.Op} '{node.Name}' to {size} does not scale from a {exported}- to a {input}-pixel input");
 
     private void EmitPad(TfjsNode node)
     {
