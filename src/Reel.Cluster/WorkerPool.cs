@@ -22,7 +22,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan NoJobsWait = TimeSpan.FromMilliseconds(200);
 
-    private readonly string _worker = $"{Environment.MachineName}/{Environment.ProcessId}";
+    private readonly string _worker = options.WorkerName;
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Job, TaskOutcome Outcome)> _finished = new();
     private readonly ConcurrentDictionary<string, PipelineSpec> _specs = new(StringComparer.Ordinal);
