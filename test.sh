@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 reel_ensure_packages python3 python-is-python3 chromium fonts-dejavu-core postgresql
 reel_ensure_models
 cd "$REEL_ROOT"
+# s3rver (a devDependency) serves S3 to the object-store tests; a tree installed before it was added lacks it.
+[[ -f node_modules/s3rver/package.json ]] || npm ci --no-audit --no-fund --loglevel=error >&2
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
