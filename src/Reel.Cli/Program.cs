@@ -27,6 +27,8 @@ internal static class Program
             EngineCommand.Create(),
             ServeCommand.Create(),
             AnalysesCommand.Create(),
+            ClusterCommand.Create(),
+            NodeCommand.Create(),
             Remote.ServerOption,
         };
         var parsed = root.Parse(args);

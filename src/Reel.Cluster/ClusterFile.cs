@@ -67,13 +67,20 @@ public sealed record ClusterFile
         {
             throw new ClusterException($"cluster file {path}: empty");
         }
-        file.Validate(path);
+        try
+        {
+            file.Validate();
+        }
+        catch (ClusterException e)
+        {
+            throw new ClusterException($"cluster file {path}: {e.Message}", e);
+        }
         return file;
     }
 
     public void Save(string path)
     {
-        Validate(path);
+        Validate();
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
@@ -86,31 +93,33 @@ public sealed record ClusterFile
         File.Move(temporary, path, overwrite: true);
     }
 
-    private void Validate(string path)
+    /// <summary>Checks every setting.</summary>
+    /// <exception cref="ClusterException">One is out of range.</exception>
+    public void Validate()
     {
         _ = ConnectionString(Database);
         if (string.IsNullOrWhiteSpace(Objects))
         {
-            throw new ClusterException($"cluster file {path}: no object store");
+            throw new ClusterException("no object store");
         }
         if (string.IsNullOrWhiteSpace(ClusterId) || ClusterId.Length > 150)
         {
-            throw new ClusterException($"cluster file {path}: clusterId must be 1 to 150 characters");
+            throw new ClusterException("clusterId must be 1 to 150 characters");
         }
         foreach (var (name, port) in new[] { ("siloPort", SiloPort), ("gatewayPort", GatewayPort) })
         {
             if (port is < 1 or > 65535)
             {
-                throw new ClusterException($"cluster file {path}: {name} {port} is not a port");
+                throw new ClusterException($"{name} {port} is not a port");
             }
         }
         if (SiloPort == GatewayPort)
         {
-            throw new ClusterException($"cluster file {path}: siloPort and gatewayPort must differ");
+            throw new ClusterException("siloPort and gatewayPort must differ");
         }
         if (ProbeTimeoutSeconds is < 0.5 or > 60 || LeaseSeconds is < 1 or > 3600)
         {
-            throw new ClusterException($"cluster file {path}: probeTimeoutSeconds must be 0.5 to 60 and leaseSeconds 1 to 3600");
+            throw new ClusterException("probeTimeoutSeconds must be 0.5 to 60 and leaseSeconds 1 to 3600");
         }
     }
 
