@@ -14,6 +14,9 @@ public enum DataErrorKind
 
     /// <summary>Another process holds the write lock for too long.</summary>
     Busy,
+
+    /// <summary>A stored object's content no longer matches its hash; it was not used.</summary>
+    Damaged,
 }
 
 /// <summary>A data-layer request that cannot be done; nothing was changed.</summary>

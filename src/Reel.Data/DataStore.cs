@@ -55,18 +55,19 @@ public sealed class DataStore : IAsyncDisposable
     private readonly SqliteConnection _db;
     private readonly string _lockPath;
 
-    private DataStore(string directory, SqliteConnection db, TimeProvider time)
+    private DataStore(string directory, SqliteConnection db, TimeProvider time, IObjectStore? objects)
     {
         DataDirectory = directory;
         _db = db;
         Time = time;
-        Objects = new ObjectStore(Path.Combine(directory, "objects"));
+        Objects = objects ?? new ObjectStore(Path.Combine(directory, "objects"));
         _lockPath = Path.Combine(directory, "write.lock");
     }
 
     public string DataDirectory { get; }
 
-    public ObjectStore Objects { get; }
+    /// <summary>File content: <c>objects/</c> of the data directory unless another store was given (which the caller disposes).</summary>
+    public IObjectStore Objects { get; }
 
     internal TimeProvider Time { get; }
 
@@ -76,10 +77,14 @@ public sealed class DataStore : IAsyncDisposable
     /// Opens (creating if needed) a data directory. When no other process is writing, commits left
     /// unfinished by a crash are removed first.
     /// </summary>
-    public static async Task<DataStore> OpenAsync(string directory, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<DataStore> OpenAsync(string directory, TimeProvider time, CancellationToken cancellationToken) =>
+        OpenAsync(directory, objects: null, time, cancellationToken);
+
+    /// <summary>Opens a data directory whose file content lives in <paramref name="objects"/> (null: its own <c>objects/</c>).</summary>
+    public static async Task<DataStore> OpenAsync(string directory, IObjectStore? objects, TimeProvider time, CancellationToken cancellationToken)
     {
         var db = await ReelDatabase.OpenAsync(directory, cancellationToken);
-        var store = new DataStore(directory, db, time);
+        var store = new DataStore(directory, db, time, objects);
         try
         {
             await store.ExecuteAsync(Schema + $"PRAGMA user_version={SchemaVersion};", cancellationToken);
@@ -378,11 +383,11 @@ public sealed class DataStore : IAsyncDisposable
     {
         var used = (await QueryAsync("SELECT object FROM files UNION SELECT object FROM staged", r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
         var removed = 0;
-        foreach (var hash in Objects.Hashes().ToList())
+        foreach (var hash in await Objects.ListAsync(cancellationToken).ToListAsync(cancellationToken))
         {
             if (!used.Contains(hash))
             {
-                Objects.Delete(hash);
+                await Objects.DeleteAsync(hash, cancellationToken);
                 removed++;
             }
         }

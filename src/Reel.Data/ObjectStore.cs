@@ -7,9 +7,10 @@ public sealed record StoredObject(string Hash, long Size);
 
 /// <summary>
 /// Content-addressed files under <c>objects/ab/cdef…</c>. An object appears under its final name only
-/// complete: it is written to <c>objects/tmp</c>, fsynced, then renamed (and the rename synced).
+/// complete: it is written to <c>objects/tmp</c>, fsynced, then renamed (and the rename synced). Its hash is
+/// computed as it is written, so an object here is checked; it is also the layout of an S3 store's local cache.
 /// </summary>
-public sealed class ObjectStore
+public sealed class ObjectStore : IObjectStore
 {
     private const int BufferSize = 1 << 20;
 
@@ -20,6 +21,8 @@ public sealed class ObjectStore
     }
 
     public string Root { get; }
+
+    public string Location => Root;
 
     /// <summary>Where objects are written before their hash is known; only a writer holding the data lock touches it.</summary>
     internal string TempDirectory => Path.Combine(Root, "tmp");
@@ -57,18 +60,7 @@ public sealed class ObjectStore
                 file.Flush(flushToDisk: true);
             }
             var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
-            var final = PathOf(hash);
-            if (File.Exists(final))
-            {
-                File.Delete(temp);
-            }
-            else
-            {
-                var shard = Path.GetDirectoryName(final)!;
-                Directory.CreateDirectory(shard);
-                File.Move(temp, final);
-                DirectorySync.Flush(shard);
-            }
+            Place(temp, hash, durable: true);
             return new StoredObject(hash, size);
         }
         catch
@@ -92,17 +84,81 @@ public sealed class ObjectStore
             size = content.Length;
             hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(content, cancellationToken));
         }
+        Place(file, hash, durable: false);
+        return new StoredObject(hash, size);
+    }
+
+    /// <summary>
+    /// Moves <paramref name="file"/>, whose content the caller has just hashed to <paramref name="hash"/>, in under
+    /// that name; identical content already stored is kept. Two writers of the same content may race: the rename
+    /// replaces atomically, so either way one whole copy stays.
+    /// </summary>
+    internal void Place(string file, string hash, bool durable)
+    {
         var final = PathOf(hash);
         if (File.Exists(final))
         {
             File.Delete(file);
+            return;
         }
-        else
+        var shard = Path.GetDirectoryName(final)!;
+        Directory.CreateDirectory(shard);
+        File.Move(file, final, overwrite: true);
+        if (durable)
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-            File.Move(file, final, overwrite: true);
+            DirectorySync.Flush(shard);
         }
-        return new StoredObject(hash, size);
+    }
+
+    public Task<StoredObject> PutFileAsync(string file, CancellationToken cancellationToken) => AdoptAsync(file, cancellationToken);
+
+    public Task FlushAsync(CancellationToken cancellationToken)
+    {
+        FlushAll();
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> ContainsAsync(string hash, CancellationToken cancellationToken) => Task.FromResult(Contains(hash));
+
+    public Task<string> GetLocalPathAsync(string hash, CancellationToken cancellationToken)
+    {
+        var path = PathOf(hash);
+        return File.Exists(path) ? Task.FromResult(path) : Task.FromException<string>(ObjectErrors.Missing(hash, Location));
+    }
+
+    public Task<Stream> OpenReadAsync(string hash, CancellationToken cancellationToken) => Task.FromResult(OpenChecked(hash, onDamaged: null));
+
+    /// <summary>The object's content, checked against its hash on reaching the end.</summary>
+    internal Stream OpenChecked(string hash, Action? onDamaged)
+    {
+        try
+        {
+            return new HashCheckingStream(Open(hash), hash, Location, onDamaged);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw ObjectErrors.Missing(hash, Location);
+        }
+    }
+
+    public async IAsyncEnumerable<string> ListAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var hash in Hashes())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return hash;
+        }
+        await Task.CompletedTask;
+    }
+
+    public Task DeleteAsync(string hash, CancellationToken cancellationToken)
+    {
+        Delete(hash);
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
     }
 
     /// <summary>
@@ -145,16 +201,30 @@ public sealed class ObjectStore
     public void Delete(string hash)
     {
         var path = PathOf(hash);
-        File.Delete(path);
-        var shard = Path.GetDirectoryName(path)!;
-        if (!Directory.EnumerateFileSystemEntries(shard).Any())
+        try
         {
-            Directory.Delete(shard);
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return;
+        }
+        var shard = Path.GetDirectoryName(path)!;
+        try
+        {
+            if (!Directory.EnumerateFileSystemEntries(shard).Any())
+            {
+                Directory.Delete(shard);
+            }
+        }
+        catch (IOException)
+        {
+            // Never there, or a writer just put an object into it: either way the shard may stay.
         }
     }
 
     /// <summary>Removes what writers that died left half-written; files of live processes (the engine's workers) stay.</summary>
-    internal int RemoveTemporaryFiles()
+    public int RemoveTemporaryFiles()
     {
         var removed = 0;
         foreach (var file in Directory.EnumerateFiles(TempDirectory))

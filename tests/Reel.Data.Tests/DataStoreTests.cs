@@ -72,7 +72,7 @@ public sealed class DataStoreTests : IDisposable
 
         var files = await store.ListFilesAsync(commit.Id, "/", None);
         Assert.Equal(files[0].Hash, files[1].Hash);
-        Assert.Single(store.Objects.Hashes());
+        Assert.Single(await store.Objects.ListAsync(None).ToListAsync());
     }
 
     [Fact]
@@ -122,8 +122,8 @@ public sealed class DataStoreTests : IDisposable
             Assert.Equal(0, await CountUnfinishedAsync(directory));
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(directory, "objects", "tmp")));
             Assert.Single(await store.LogAsync("videos", "master", None));
-            Assert.False(store.Objects.Contains(orphan.Hash));
-            Assert.Single(store.Objects.Hashes());
+            Assert.False(await store.Objects.ContainsAsync(orphan.Hash, None));
+            Assert.Single(await store.Objects.ListAsync(None).ToListAsync());
         }
     }
 
@@ -138,12 +138,12 @@ public sealed class DataStoreTests : IDisposable
 
         var refused = await Assert.ThrowsAsync<DataException>(() => store.DeleteRepoAsync("a", force: false, None));
         Assert.Equal(DataErrorKind.Conflict, refused.Kind);
-        Assert.Equal(2, store.Objects.Hashes().Count());
+        Assert.Equal(2, await store.Objects.ListAsync(None).CountAsync());
 
         await store.DeleteRepoAsync("a", force: true, None);
 
         Assert.Equal(["b"], (await store.ListReposAsync(None)).Select(r => r.Name));
-        Assert.Single(store.Objects.Hashes());
+        Assert.Single(await store.Objects.ListAsync(None).ToListAsync());
         var empty = await store.CreateRepoAsync("a", None);
         await store.DeleteRepoAsync("a", force: false, None);
         Assert.Equal(0, empty.Commits);

@@ -119,7 +119,7 @@ internal static class GetCommand
     private static async Task CopyAsync(DataStore store, FileEntry file, Stream target, CancellationToken cancellationToken)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        await using var content = store.Objects.Open(file.Hash);
+        await using var content = await store.Objects.OpenReadAsync(file.Hash, cancellationToken);
         var buffer = new byte[1 << 20];
         int read;
         while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)

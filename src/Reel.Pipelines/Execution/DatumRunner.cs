@@ -15,7 +15,7 @@ namespace Reel.Pipelines.Execution;
 /// One runner per worker slot, each with its own scratch directory, which is emptied but not recreated between datums:
 /// with many small datums, creating and removing directories costs more than running the command.
 /// </remarks>
-public sealed partial class DatumRunner(ObjectStore objects, string scratch)
+public sealed partial class DatumRunner(IObjectStore objects, string scratch)
 {
     /// <summary>The input directories the scratch holds, empty, after the last datum; null when it must be cleaned first.</summary>
     private HashSet<string>? _clean;
@@ -40,13 +40,15 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
         {
             var target = Path.Combine(pfs, file.Input, file.Path.TrimStart('/'));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            // From the directory store itself, or from the node's cache of an S3 store (hash-checked when filled).
+            var stored = await objects.GetLocalPathAsync(file.Hash, cancellationToken);
             if (spec.Transform.Steps.Count > 0)
             {
-                FileLinks.LinkOrCopy(objects.PathOf(file.Hash), target);
+                FileLinks.LinkOrCopy(stored, target);
             }
             else
             {
-                FileLinks.Copy(objects.PathOf(file.Hash), target);
+                FileLinks.Copy(stored, target);
             }
         }
         try
@@ -199,7 +201,10 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
         return reader.ReadToEnd().Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
     }
 
-    /// <summary>Moves the outputs into the object store (renames, no copies) and makes them durable with one sync.</summary>
+    /// <summary>
+    /// Moves the outputs into the object store (a directory store renames them, no copies; S3 uploads them) and makes
+    /// them durable with one sync.
+    /// </summary>
     private async Task<IReadOnlyList<FileEntry>> StoreOutputsAsync(string output, CancellationToken cancellationToken)
     {
         var stored = new List<FileEntry>();
@@ -208,7 +213,7 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
             StoredObject entry;
             if (new FileInfo(file).LinkTarget is null)
             {
-                entry = await objects.AdoptAsync(file, cancellationToken);
+                entry = await objects.PutFileAsync(file, cancellationToken);
             }
             else
             {
@@ -220,7 +225,7 @@ public sealed partial class DatumRunner(ObjectStore objects, string scratch)
         }
         if (stored.Count > 0)
         {
-            objects.FlushAll();
+            await objects.FlushAsync(cancellationToken);
         }
         return stored;
     }

@@ -79,7 +79,7 @@ public static class ApiEndpoints
             var files = await d.Data.ListFilesAsync(head.Id, target, cancellationToken);
             if (files.Count == 1 && files[0].Path == target && list != true)
             {
-                return CheckedFile(d.Data.Objects, files[0]);
+                return await CheckedFileAsync(d.Data.Objects, files[0], cancellationToken);
             }
             if (files.Count == 0 && target != DataPath.Root)
             {
@@ -191,9 +191,17 @@ public static class ApiEndpoints
     /// sent; content that no longer matches its hash cuts the response off, so the client sees a failed download, not
     /// a damaged file.
     /// </summary>
-    private static IResult CheckedFile(ObjectStore objects, FileEntry file)
+    private static async Task<IResult> CheckedFileAsync(IObjectStore objects, FileEntry file, CancellationToken cancellationToken)
     {
-        var path = objects.PathOf(file.Hash);
+        string path;
+        try
+        {
+            path = await objects.GetLocalPathAsync(file.Hash, cancellationToken);
+        }
+        catch (DataException e) when (e.Kind is DataErrorKind.NotFound or DataErrorKind.Damaged)
+        {
+            return AnalysisEndpoints.Error(StatusCodes.Status500InternalServerError, $"{file.Path}: stored object {file.Hash} is damaged or missing ({e.Message})");
+        }
         if (!File.Exists(path) || new FileInfo(path).Length != file.Size)
         {
             return AnalysisEndpoints.Error(StatusCodes.Status500InternalServerError, $"{file.Path}: stored object {file.Hash} is damaged or missing");
@@ -201,7 +209,7 @@ public static class ApiEndpoints
         return Results.Stream(async body =>
         {
             using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-            await using var content = objects.Open(file.Hash);
+            await using var content = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
             var buffer = new byte[1 << 16];
             int read;
             long sent = 0;
@@ -272,6 +280,7 @@ public static class ApiEndpoints
                 DataErrorKind.NotFound => StatusCodes.Status404NotFound,
                 DataErrorKind.Conflict => StatusCodes.Status409Conflict,
                 DataErrorKind.Busy => StatusCodes.Status503ServiceUnavailable,
+                DataErrorKind.Damaged => StatusCodes.Status500InternalServerError,
                 _ => StatusCodes.Status400BadRequest,
             }, e.Message);
         }
