@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Reel.Data;
 using Reel.Pipelines.Datums;
 using Reel.Pipelines.Specs;
@@ -8,7 +8,7 @@ using Reel.Pipelines.Specs;
 namespace Reel.Pipelines.Jobs;
 
 /// <summary>
-/// Pipelines, jobs and datums, in the data directory's database beside the repos. A datum's outputs are staged in
+/// Pipelines, jobs and datums, in the metadata database beside the repos (<see cref="DataStore.Database"/>). A datum's outputs are staged in
 /// the data layer under <c>job/&lt;job&gt;/&lt;datum&gt;</c>, so they survive a crash and a later job can carry
 /// them over. Not thread-safe: one caller at a time, as <see cref="DataStore"/>.
 /// </summary>
@@ -56,17 +56,28 @@ public sealed class PipelineStore
             address TEXT NOT NULL,
             slots INTEGER NOT NULL,
             running INTEGER NOT NULL,
-            done INTEGER NOT NULL,
-            failed INTEGER NOT NULL,
-            frames INTEGER NOT NULL,
+            done BIGINT NOT NULL,
+            failed BIGINT NOT NULL,
+            frames BIGINT NOT NULL,
             busy_seconds REAL NOT NULL,
             started TEXT NOT NULL,
             seen TEXT NOT NULL);
         """;
 
-    private readonly DataStore _data;
+    /// <summary>The layer's name in <c>schema_versions</c>.</summary>
+    public const string SchemaLayer = "pipelines";
 
-    private PipelineStore(DataStore data) => _data = data;
+    /// <summary>Schema versions of this layer's tables; migration i makes version i+1.</summary>
+    internal static readonly IReadOnlyList<string> Migrations = [Schema];
+
+    private readonly DataStore _data;
+    private readonly string _jobSelect;
+
+    private PipelineStore(DataStore data)
+    {
+        _data = data;
+        _jobSelect = JobSelect.Replace("{counts}", data.Database.GroupConcat("state || ':' || n"), StringComparison.Ordinal);
+    }
 
     public DataStore Data => _data;
 
@@ -74,7 +85,7 @@ public sealed class PipelineStore
 
     public static async Task<PipelineStore> OpenAsync(DataStore data, CancellationToken cancellationToken)
     {
-        await data.ExecuteAsync(Schema, cancellationToken);
+        await data.Database.MigrateAsync(SchemaLayer, Migrations, cancellationToken);
         return new PipelineStore(data);
     }
 
@@ -138,7 +149,7 @@ public sealed class PipelineStore
             }
         }
         var jobs = await _data.QueryAsync("SELECT id FROM jobs WHERE pipeline = $name", r => r.GetString(0), cancellationToken, ("$name", name));
-        await using (var transaction = await _data.Db.BeginTransactionAsync(cancellationToken))
+        await using (var transaction = await _data.BeginTransactionAsync(cancellationToken))
         {
             foreach (var job in jobs)
             {
@@ -213,7 +224,7 @@ public sealed class PipelineStore
             throw new DataException(DataErrorKind.Invalid, $"'{reference}' is not a job id (hex, at least 4 characters)");
         }
         var prefix = reference.ToLowerInvariant();
-        var jobs = await _data.QueryAsync(JobSelect + " WHERE j.id >= $from AND j.id < $to ORDER BY j.id LIMIT 2", ReadJob, cancellationToken,
+        var jobs = await _data.QueryAsync(_jobSelect + " WHERE j.id >= $from AND j.id < $to ORDER BY j.id LIMIT 2", ReadJob, cancellationToken,
             ("$from", prefix), ("$to", prefix + "g"));
         return jobs.Count switch
         {
@@ -225,11 +236,11 @@ public sealed class PipelineStore
 
     /// <summary>Jobs, newest first; of one pipeline when <paramref name="pipeline"/> is given.</summary>
     public Task<IReadOnlyList<JobInfo>> ListJobsAsync(string? pipeline, CancellationToken cancellationToken) => pipeline is null
-        ? _data.QueryAsync(JobSelect + " ORDER BY j.created DESC, j.id", ReadJob, cancellationToken)
-        : _data.QueryAsync(JobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC, j.id", ReadJob, cancellationToken, ("$p", pipeline));
+        ? _data.QueryAsync(_jobSelect + " ORDER BY j.created DESC, j.id", ReadJob, cancellationToken)
+        : _data.QueryAsync(_jobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC, j.id", ReadJob, cancellationToken, ("$p", pipeline));
 
     public Task<IReadOnlyList<JobInfo>> ListUnfinishedJobsAsync(CancellationToken cancellationToken) =>
-        _data.QueryAsync(JobSelect + " WHERE j.state IN ('Starting', 'Running') ORDER BY j.created, j.id", ReadJob, cancellationToken);
+        _data.QueryAsync(_jobSelect + " WHERE j.state IN ('Starting', 'Running') ORDER BY j.created, j.id", ReadJob, cancellationToken);
 
     /// <summary>
     /// Creates a job for every pipeline whose input branches moved (or whose spec changed) since its last job and
@@ -243,7 +254,8 @@ public sealed class PipelineStore
             return [];
         }
         // An immediate transaction: the engine and a command may both look, and only one may create the job.
-        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await _data.Database.LockAsync(_data.Db, "due-jobs", cancellationToken);
         var created = new List<JobInfo>();
         await AnyJobDueAsync(create: true, created, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -274,7 +286,7 @@ public sealed class PipelineStore
             {
                 continue;
             }
-            var last = (await _data.QueryAsync(JobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC LIMIT 1", ReadJob, cancellationToken,
+            var last = (await _data.QueryAsync(_jobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC LIMIT 1", ReadJob, cancellationToken,
                 ("$p", pipeline.Name))).SingleOrDefault();
             var same = last is not null && last.Version == pipeline.Version && last.Inputs.Count == heads.Count
                 && heads.All(h => last.Inputs.TryGetValue(h.Key, out var c) && c == h.Value);
@@ -326,10 +338,10 @@ public sealed class PipelineStore
             }
         }
         var now = Now();
-        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
         await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job.Id));
         await using var insert = _data.Prepare(
-            "INSERT OR IGNORE INTO datums(job_id, id, ordinal, state, files, started, finished, seconds, outputs_from) VALUES ($job, $id, $n, $state, $files, $t, $t, $s, $from)",
+            "INSERT INTO datums(job_id, id, ordinal, state, files, started, finished, seconds, outputs_from) VALUES ($job, $id, $n, $state, $files, $t, $t, $s, $from) ON CONFLICT DO NOTHING",
             "$job", "$id", "$n", "$state", "$files", "$t", "$s", "$from");
         var ordinal = 0;
         foreach (var datum in datums)
@@ -354,7 +366,7 @@ public sealed class PipelineStore
     /// <summary>Records finished datums in one transaction: each one's state, and the outputs of those that succeeded.</summary>
     public async Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, CancellationToken cancellationToken)
     {
-        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
         // Prepared once per batch: with many small datums, parsing SQL per row would cost more than running it.
         await using var unstage = _data.Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
         await using var stage = _data.Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
@@ -411,7 +423,7 @@ public sealed class PipelineStore
                 error = $"two datums wrote the same path: {e.Message}";
             }
         }
-        await using (var transaction = await _data.Db.BeginTransactionAsync(cancellationToken))
+        await using (var transaction = await _data.BeginTransactionAsync(cancellationToken))
         {
             await _data.ExecuteAsync(
                 "UPDATE jobs SET state = $state, error = $error, output_commit = $output, finished = $now WHERE id = $job", cancellationToken,
@@ -466,7 +478,7 @@ public sealed class PipelineStore
         await writer.ApplyAsync(gone, ran, cancellationToken);
     }
 
-    private static FileEntry ReadFileEntry(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
+    private static FileEntry ReadFileEntry(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
 
     /// <summary>Asks for a job to stop; the engine kills its running datums and ends it as killed.</summary>
     public async Task RequestStopAsync(string jobId, CancellationToken cancellationToken)
@@ -484,7 +496,7 @@ public sealed class PipelineStore
     public async Task<string?> GetJobErrorAsync(string jobId, CancellationToken cancellationToken) =>
         (await _data.QueryAsync("SELECT error FROM jobs WHERE id = $job", NullableErrorColumn, cancellationToken, ("$job", jobId))).SingleOrDefault();
 
-    private static string? NullableErrorColumn(SqliteDataReader r) => NullableString(r, 0);
+    private static string? NullableErrorColumn(DbDataReader r) => NullableString(r, 0);
 
     /// <summary>The error text that marks a running job a user asked to stop.</summary>
     public const string StopRequested = "stopped by user";
@@ -494,8 +506,11 @@ public sealed class PipelineStore
     /// <summary>Records how a worker pool stands now (its row is replaced).</summary>
     public Task ReportWorkerAsync(WorkerInfo worker, CancellationToken cancellationToken) => _data.ExecuteAsync(
         """
-        INSERT OR REPLACE INTO workers(id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen)
+        INSERT INTO workers(id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen)
         VALUES ($id, $kind, $host, $address, $slots, $running, $done, $failed, $frames, $busy, $started, $seen)
+        ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, host = excluded.host, address = excluded.address, slots = excluded.slots,
+            running = excluded.running, done = excluded.done, failed = excluded.failed, frames = excluded.frames,
+            busy_seconds = excluded.busy_seconds, started = excluded.started, seen = excluded.seen
         """, cancellationToken, ("$id", worker.Id), ("$kind", worker.Kind), ("$host", worker.Host), ("$address", worker.Address),
         ("$slots", worker.Slots), ("$running", worker.Running), ("$done", worker.Done), ("$failed", worker.Failed), ("$frames", worker.Frames),
         ("$busy", worker.BusySeconds), ("$started", Format(worker.Started)), ("$seen", Format(worker.Seen)));
@@ -522,16 +537,16 @@ public sealed class PipelineStore
 
     private const string PipelineSelect = "SELECT name, version, spec, source, directory, created, updated FROM pipelines";
 
-    private static PipelineInfo ReadPipeline(SqliteDataReader r) => new(
+    private static PipelineInfo ReadPipeline(DbDataReader r) => new(
         r.GetString(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), Parse(r.GetString(5)), Parse(r.GetString(6)));
 
     private const string JobSelect = """
         SELECT j.id, j.pipeline, j.version, j.state, j.inputs, j.output_commit, j.rerun, j.created, j.started, j.finished, j.error,
-               (SELECT group_concat(state || ':' || n) FROM (SELECT state, count(*) AS n FROM datums d WHERE d.job_id = j.id GROUP BY state))
+               (SELECT {counts} FROM (SELECT state, count(*) AS n FROM datums d WHERE d.job_id = j.id GROUP BY state) AS counts)
         FROM jobs j
         """;
 
-    private static JobInfo ReadJob(SqliteDataReader r) => new(
+    private static JobInfo ReadJob(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<JobState>(r.GetString(3)),
         JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(4))!, NullableString(r, 5), NullableString(r, 6), Parse(r.GetString(7)),
         NullableTime(r, 8), NullableTime(r, 9), NullableString(r, 10), ReadCounts(NullableString(r, 11)));
@@ -552,14 +567,14 @@ public sealed class PipelineStore
 
     private const string DatumSelect = "SELECT job_id, id, state, tries, files, started, finished, seconds, error FROM datums";
 
-    private static DatumInfo ReadDatum(SqliteDataReader r) => new(
+    private static DatumInfo ReadDatum(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), Enum.Parse<DatumState>(r.GetString(2)), r.GetInt32(3),
         JsonSerializer.Deserialize<List<DatumFile>>(r.GetString(4))!, NullableTime(r, 5), NullableTime(r, 6),
         r.IsDBNull(7) ? null : r.GetDouble(7), NullableString(r, 8));
 
-    private static string? NullableString(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+    private static string? NullableString(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
-    private static DateTimeOffset? NullableTime(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : Parse(r.GetString(i));
+    private static DateTimeOffset? NullableTime(DbDataReader r, int i) => r.IsDBNull(i) ? null : Parse(r.GetString(i));
 
     private string Now() => Format(_data.Time.GetUtcNow());
 
