@@ -30,6 +30,7 @@ internal static class Program
             ClusterCommand.Create(),
             NodeCommand.Create(),
             Remote.ServerOption,
+            ClusterSupport.Option,
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

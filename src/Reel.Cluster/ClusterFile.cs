@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Npgsql;
+using Reel.Data;
+using Reel.Data.Metadata;
 
 namespace Reel.Cluster;
 
@@ -123,47 +124,18 @@ public sealed record ClusterFile
         }
     }
 
-    /// <summary>The Npgsql connection string of a <c>postgresql://</c> (or <c>postgres://</c>) URL.</summary>
+    /// <summary>The Npgsql connection string of a <c>postgresql://</c> (or <c>postgres://</c>) URL, read as the metadata store reads it.</summary>
     /// <exception cref="ClusterException">Not such a URL.</exception>
     public static string ConnectionString(string url)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("postgresql" or "postgres") || uri.Host.Length == 0)
+        try
         {
-            throw new ClusterException($"'{url}' is not a PostgreSQL URL (postgresql://user[:password]@host[:port]/database)");
+            return PostgresMetadataDatabase.ParseUrl(url).ConnectionString;
         }
-        var database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
-        if (database.Length == 0)
+        catch (DataException e)
         {
-            throw new ClusterException($"'{url}' names no database (postgresql://user@host/DATABASE)");
+            throw new ClusterException(e.Message, e);
         }
-        var builder = new NpgsqlConnectionStringBuilder
-        {
-            Host = uri.Host,
-            Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
-            Database = database,
-        };
-        var info = uri.UserInfo.Split(':', 2);
-        if (info[0].Length > 0)
-        {
-            builder.Username = Uri.UnescapeDataString(info[0]);
-        }
-        if (info.Length == 2)
-        {
-            builder.Password = Uri.UnescapeDataString(info[1]);
-        }
-        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var parts = pair.Split('=', 2);
-            try
-            {
-                builder[Uri.UnescapeDataString(parts[0])] = parts.Length == 2 ? Uri.UnescapeDataString(parts[1]) : "";
-            }
-            catch (ArgumentException e)
-            {
-                throw new ClusterException($"'{url}': unknown connection setting '{parts[0]}'", e);
-            }
-        }
-        return builder.ConnectionString;
     }
 
     /// <summary>A new cluster id: readable and unique enough that two clusters sharing a database never mix.</summary>

@@ -12,6 +12,16 @@ public static class ClusterSetup
         await using var database = NpgsqlDataSource.Create(ClusterFile.ConnectionString(cluster.Database));
         await MembershipSchema.CreateAsync(database, cancellationToken);
         await MembershipSchema.CheckAsync(database, cancellationToken);
+        // The metadata tables (repos, commits, pipelines, jobs, datums, workers), created by opening the stores once.
+        var local = Directory.CreateTempSubdirectory("reel-cluster-init-").FullName;
+        try
+        {
+            await using var engine = await ClusterStores.OpenEngineDatabaseAsync(cluster, local, cancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(local, recursive: true);
+        }
     }
 
     /// <summary>One line for an error reaching or using the cluster's database.</summary>

@@ -4,7 +4,7 @@ using Reel.Pipelines.Jobs;
 namespace Reel.Cluster;
 
 /// <summary>The engine's one connection to the data directory, used by one caller at a time.</summary>
-public sealed class EngineDatabase(DataStore data, PipelineStore pipelines) : IAsyncDisposable
+public sealed class EngineDatabase(DataStore data, PipelineStore pipelines, IAsyncDisposable? owner = null) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -32,7 +32,8 @@ public sealed class EngineDatabase(DataStore data, PipelineStore pipelines) : IA
 
     public async ValueTask DisposeAsync()
     {
-        await data.DisposeAsync();
+        // A cluster's stores close together (metadata, objects, the data store over them); the embedded one is the data store.
+        await (owner ?? data).DisposeAsync();
         _gate.Dispose();
     }
 }

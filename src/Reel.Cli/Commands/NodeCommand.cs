@@ -23,17 +23,6 @@ internal static class NodeCommand
         JoinVerb(), ListVerb(),
     };
 
-    /// <summary><c>--cluster FILE</c>, else <c>$REEL_CLUSTER</c>.</summary>
-    public static Option<string?> ClusterOption() => new("--cluster")
-    {
-        Description = $"Cluster file written by 'reel cluster init' (default: ${ClusterFile.Variable})",
-        Recursive = true,
-    };
-
-    /// <summary>The cluster file the command names, or null when neither <c>--cluster</c> nor <c>$REEL_CLUSTER</c> is given.</summary>
-    public static string? ClusterPath(ParseResult result, Option<string?> option) =>
-        result.GetValue(option) ?? (Environment.GetEnvironmentVariable(ClusterFile.Variable) is { Length: > 0 } path ? path : null);
-
     private static Command JoinVerb()
     {
         var cluster = new Argument<string>("CLUSTER") { Description = "Cluster file written by 'reel cluster init'" };
@@ -102,12 +91,11 @@ internal static class NodeCommand
 
     private static Command ListVerb()
     {
-        var cluster = ClusterOption();
         var json = JsonOption();
-        var command = new Command("list", "List the cluster's nodes: address, status, slots, datums running, done and failed, last seen.") { cluster, json };
+        var command = new Command("list", "List the cluster's nodes: address, status, slots, datums running, done and failed, last seen.") { json };
         command.SetAction(async (result, cancellationToken) =>
         {
-            if (ClusterPath(result, cluster) is not { } path)
+            if (ClusterSupport.Path(result) is not { } path)
             {
                 await Console.Error.WriteLineAsync($"reel node list: no cluster: give --cluster FILE or set ${ClusterFile.Variable}");
                 return ExitCodes.Usage;
@@ -115,7 +103,7 @@ internal static class NodeCommand
             try
             {
                 var file = ClusterFile.Load(path);
-                var nodes = await ClusterStores.ListNodesAsync(file, cancellationToken);
+                var nodes = await ClusterStores.ListNodesAsync(file, ClusterSupport.LocalDirectory(file), cancellationToken);
                 if (result.GetValue(json))
                 {
                     await WriteJsonAsync<IReadOnlyList<NodeView>>(nodes, ClusterJson.Default.IReadOnlyListNodeView);
