@@ -25,6 +25,10 @@ public interface IJobGrain : IGrainWithStringKey
 
     [Alias("report")]
     Task ReportAsync(string worker, IReadOnlyList<TaskOutcome> outcomes);
+
+    /// <summary>A stopping worker gives datums back: they run again at once elsewhere, and it is none of their tries.</summary>
+    [Alias("release")]
+    Task ReleaseAsync(string worker, IReadOnlyList<string> datumIds);
 }
 
 /// <summary>The jobs workers may lease from (one board per cluster, key 0).</summary>

@@ -68,7 +68,16 @@ public sealed class PipelineStore
     public const string SchemaLayer = "pipelines";
 
     /// <summary>Schema versions of this layer's tables; migration i makes version i+1.</summary>
-    internal static readonly IReadOnlyList<string> Migrations = [Schema];
+    internal static readonly IReadOnlyList<string> Migrations = [Schema, EpochsAndSingleJobs];
+
+    /// <summary>
+    /// Version 2 (clusters): a job's epoch, which each new activation of its grain takes, so a stale activation's writes are
+    /// refused; and at most one unfinished job per pipeline, so schedulers on two nodes can never both create one.
+    /// </summary>
+    private const string EpochsAndSingleJobs = """
+        ALTER TABLE jobs ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+        CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_unfinished ON jobs(pipeline) WHERE state IN ('Starting', 'Running');
+        """;
 
     private readonly DataStore _data;
     private readonly string _jobSelect;
@@ -209,10 +218,18 @@ public sealed class PipelineStore
     public async Task<JobInfo> CreateJobAsync(PipelineInfo pipeline, IReadOnlyDictionary<string, string> inputs, string? rerun, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid().ToString("N");
-        await _data.ExecuteAsync(
-            "INSERT INTO jobs(id, pipeline, version, state, inputs, rerun, created) VALUES ($id, $pipeline, $version, $state, $inputs, $rerun, $now)",
-            cancellationToken, ("$id", id), ("$pipeline", pipeline.Name), ("$version", pipeline.Version), ("$state", nameof(JobState.Starting)),
-            ("$inputs", JsonSerializer.Serialize(inputs)), ("$rerun", rerun), ("$now", Now()));
+        try
+        {
+            await _data.ExecuteAsync(
+                "INSERT INTO jobs(id, pipeline, version, state, inputs, rerun, created) VALUES ($id, $pipeline, $version, $state, $inputs, $rerun, $now)",
+                cancellationToken, ("$id", id), ("$pipeline", pipeline.Name), ("$version", pipeline.Version), ("$state", nameof(JobState.Starting)),
+                ("$inputs", JsonSerializer.Serialize(inputs)), ("$rerun", rerun), ("$now", Now()));
+        }
+        catch (Exception e) when (_data.Database.IsUniqueViolation(e))
+        {
+            // jobs_one_unfinished: another scheduler or command created this pipeline's job first.
+            throw new DataException(DataErrorKind.Conflict, $"pipeline '{pipeline.Name}' already has an unfinished job");
+        }
         return await GetJobAsync(id, cancellationToken);
     }
 
@@ -364,9 +381,15 @@ public sealed class PipelineStore
         _data.QueryAsync(DatumSelect + " WHERE job_id = $job ORDER BY ordinal", ReadDatum, cancellationToken, ("$job", jobId));
 
     /// <summary>Records finished datums in one transaction: each one's state, and the outputs of those that succeeded.</summary>
-    public async Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, CancellationToken cancellationToken)
+    public Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, CancellationToken cancellationToken) =>
+        RecordAsync(jobId, outcomes, epoch: null, cancellationToken);
+
+    /// <param name="epoch">The writer's epoch (see <see cref="ClaimJobAsync"/>); null for writers outside the engine.</param>
+    /// <exception cref="StaleJobException">A newer activation of the job claimed it: nothing was written.</exception>
+    public async Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, long? epoch, CancellationToken cancellationToken)
     {
         await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await CheckEpochAsync(jobId, epoch, cancellationToken);
         // Prepared once per batch: with many small datums, parsing SQL per row would cost more than running it.
         await using var unstage = _data.Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
         await using var stage = _data.Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
@@ -397,7 +420,12 @@ public sealed class PipelineStore
     /// of every datum that succeeded or was carried over, with the input commits as provenance; the commit and the
     /// job's final state become visible together. Older jobs' staging of this pipeline is released.
     /// </summary>
-    public async Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, CancellationToken cancellationToken)
+    public Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, CancellationToken cancellationToken) =>
+        FinishJobAsync(jobId, state, error, epoch: null, cancellationToken);
+
+    /// <param name="epoch">The writer's epoch (see <see cref="ClaimJobAsync"/>); null for writers outside the engine.</param>
+    /// <exception cref="StaleJobException">A newer activation of the job claimed it: nothing was committed.</exception>
+    public async Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, long? epoch, CancellationToken cancellationToken)
     {
         var job = await GetJobAsync(jobId, cancellationToken);
         if (job.IsFinished)
@@ -405,9 +433,21 @@ public sealed class PipelineStore
             return job;
         }
         string? output = null;
-        if (state != JobState.Killed)
+        // Held until the job's row says it finished: whoever gets the output branch next sees the job finished (or a newer
+        // epoch) and commits nothing, so two activations of one job never both commit.
+        await using var writer = state == JobState.Killed
+            ? null
+            : await _data.BeginCommitAsync(job.Pipeline, "master", $"job {jobId[..12]} of pipeline {job.Pipeline}", cancellationToken);
+        if (writer is not null && await GetJobAsync(jobId, cancellationToken) is { IsFinished: true } done)
         {
-            await using var writer = await _data.BeginCommitAsync(job.Pipeline, "master", $"job {jobId[..12]} of pipeline {job.Pipeline}", cancellationToken);
+            return done;
+        }
+        await using (var check = await _data.BeginTransactionAsync(cancellationToken))
+        {
+            await CheckEpochAsync(jobId, epoch, cancellationToken);
+        }
+        if (writer is not null)
+        {
             try
             {
                 await WriteOutputAsync(writer, jobId, cancellationToken);
@@ -425,6 +465,7 @@ public sealed class PipelineStore
         }
         await using (var transaction = await _data.BeginTransactionAsync(cancellationToken))
         {
+            await CheckEpochAsync(jobId, epoch, cancellationToken);
             await _data.ExecuteAsync(
                 "UPDATE jobs SET state = $state, error = $error, output_commit = $output, finished = $now WHERE id = $job", cancellationToken,
                 ("$job", jobId), ("$state", state.ToString()), ("$error", error), ("$output", output), ("$now", Now()));
@@ -446,6 +487,32 @@ public sealed class PipelineStore
             await transaction.CommitAsync(cancellationToken);
         }
         return await GetJobAsync(jobId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes the job for a new activation of its grain: bumps and returns its epoch. Writes carrying an older epoch are
+    /// refused from then on (<see cref="StaleJobException"/>).
+    /// </summary>
+    public async Task<long> ClaimJobAsync(string jobId, CancellationToken cancellationToken)
+    {
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await _data.ExecuteAsync("UPDATE jobs SET epoch = epoch + 1 WHERE id = $job", cancellationToken, ("$job", jobId));
+        var epoch = (await _data.QueryAsync("SELECT epoch FROM jobs WHERE id = $job", r => r.GetInt64(0), cancellationToken, ("$job", jobId))).Single();
+        await transaction.CommitAsync(cancellationToken);
+        return epoch;
+    }
+
+    /// <summary>
+    /// Inside the caller's transaction: refuses a writer whose epoch is not the job's. The no-op update locks the job's
+    /// row until the transaction ends, so a newer claim cannot slip in between this check and the writes after it.
+    /// </summary>
+    private async Task CheckEpochAsync(string jobId, long? epoch, CancellationToken cancellationToken)
+    {
+        if (epoch is { } mine && await _data.ExecuteAsync(
+            "UPDATE jobs SET epoch = epoch WHERE id = $job AND epoch = $epoch", cancellationToken, ("$job", jobId), ("$epoch", mine)) == 0)
+        {
+            throw new StaleJobException($"job {jobId[..12]}: epoch {mine} was superseded by a newer activation; its writes are refused");
+        }
     }
 
     /// <summary>
