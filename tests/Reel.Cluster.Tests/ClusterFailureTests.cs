@@ -1,0 +1,75 @@
+namespace Reel.Cluster.Tests;
+
+/// <summary>
+/// A 120-datum pipeline on nodes that are separate processes in their own network namespaces, with PostgreSQL and S3
+/// on the bridge: what happens to the job when a node is killed, stopped or added mid-job.
+/// </summary>
+[Collection(nameof(ClusterFailureTests))]
+public sealed class ClusterFailureTests
+{
+    private static readonly TimeSpan JobLimit = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task KillNine_WorkerNodeAtAThird_JobSucceedsEachDatumRecordedOnceOutputAsOneNodeRun()
+    {
+        await using var lab = await ClusterLab.StartAsync();
+        var nodes = Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 2)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await lab.StartJobAsync();
+        await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= ClusterLab.Datums / 3, JobLimit, "a third of the datums done");
+        var victim = nodes[2];
+        victim.Kill9();
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        var counts = final.GetProperty("datums");
+        Assert.Equal(ClusterLab.Datums, counts.GetProperty("total").GetInt32());
+        Assert.Equal(ClusterLab.Datums, counts.GetProperty("success").GetInt32());
+        Assert.Equal(ClusterLab.ExpectedOutput(), await lab.OutputAsync());
+        Assert.Equal(1, await lab.OutputCommitsAsync());
+        var runs = lab.Runs();
+        Assert.Equal(ClusterLab.Datums, runs.Count);
+        // Only what the killed node was running when it died ran twice: at most its slots.
+        Assert.InRange(runs.Values.Count(n => n > 1), 0, 2);
+        Assert.All(runs.Values, n => Assert.InRange(n, 1, 2));
+    }
+
+    [Fact]
+    public async Task Sigterm_Node_GivesItsDatumsBackAndJobSucceedsWithoutLeaseLapses()
+    {
+        await using var lab = await ClusterLab.StartAsync();
+        var nodes = Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 2)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await lab.StartJobAsync();
+        await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= ClusterLab.Datums / 3, JobLimit, "a third of the datums done");
+        var stopped = nodes[1];
+        stopped.Terminate();
+        Assert.True(await stopped.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the node did not stop on SIGTERM:\n" + stopped.Log());
+        Assert.Equal(0, stopped.ExitCode);
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        Assert.Equal(ClusterLab.ExpectedOutput(), await lab.OutputAsync());
+        // Given back, not left to lapse: no node saw a lease of this job lapse.
+        Assert.DoesNotContain(lab.Nodes, n => n.Log().Contains("lapsed on", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task NodeJoin_MidJob_NewNodeTakesWork()
+    {
+        await using var lab = await ClusterLab.StartAsync();
+        lab.AddNode(slots: 1);
+        lab.AddNode(slots: 1);
+        await lab.WaitForNodesAsync(2);
+        var job = await lab.StartJobAsync();
+        await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= 10, JobLimit, "ten datums done");
+        var late = lab.AddNode(slots: 2);
+        await lab.WaitForNodesAsync(3);
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        var nodes = System.Text.Json.JsonDocument.Parse(await lab.OkAsync("node", "list", "--json")).RootElement;
+        var joined = nodes.EnumerateArray().Single(n => n.GetProperty("address").GetString() == late.Address + ":11111");
+        Assert.True(joined.GetProperty("done").GetInt64() > 0, $"the node that joined mid-job ran nothing: {nodes}");
+    }
+}
