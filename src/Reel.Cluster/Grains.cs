@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Reel.Cluster;
 
 /// <summary>
@@ -45,9 +47,16 @@ public interface IJobBoardGrain : IGrainWithIntegerKey
     Task RemoveAsync(string jobId);
 }
 
-internal sealed class JobBoardGrain : Grain, IJobBoardGrain
+internal sealed class JobBoardGrain(ILogger<JobBoardGrain> logger) : Grain, IJobBoardGrain
 {
     private readonly List<string> _jobs = [];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Empty when it starts: the scheduler's next round lists every unfinished job on it again.
+        logger.LogInformation("work board active on this node");
+        return Task.CompletedTask;
+    }
 
     public Task<IReadOnlyList<string>> ActiveJobsAsync() => Task.FromResult<IReadOnlyList<string>>([.. _jobs]);
 

@@ -73,3 +73,73 @@ public sealed class ClusterFailureTests
         Assert.True(joined.GetProperty("done").GetInt64() > 0, $"the node that joined mid-job ran nothing: {nodes}");
     }
 }
+
+/// <summary>Losing the node that holds the job's grain or the work board, PostgreSQL going away, and a partition.</summary>
+[Collection(nameof(ClusterFailureTests))]
+public sealed class ClusterCoordinatorFailureTests
+{
+    private static readonly TimeSpan JobLimit = TimeSpan.FromMinutes(4);
+
+    [Theory]
+    [InlineData("datums to run of")]
+    [InlineData("work board active on this node")]
+    public async Task KillNine_NodeHoldingCoordinator_JobCompletesWithOneOutputCommit(string coordinatorLogLine)
+    {
+        await using var lab = await ClusterLab.StartAsync();
+        Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 2)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await lab.StartJobAsync();
+        await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= ClusterLab.Datums / 3, JobLimit, "a third of the datums done");
+        var holder = lab.Nodes.Single(n => n.Log().Contains(coordinatorLogLine, StringComparison.Ordinal));
+        holder.Kill9();
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        Assert.Equal(ClusterLab.Datums, final.GetProperty("datums").GetProperty("success").GetInt32());
+        Assert.Equal(ClusterLab.ExpectedOutput(), await lab.OutputAsync());
+        Assert.Equal(1, await lab.OutputCommitsAsync());
+    }
+
+    [Fact]
+    public async Task PostgresStopped20Seconds_MidJob_JobResumesAndCommitsOnce()
+    {
+        await using var lab = await ClusterLab.StartAsync();
+        Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 2)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await lab.StartJobAsync();
+        await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= ClusterLab.Datums / 3, JobLimit, "a third of the datums done");
+        await lab.Postgres.StopAsync();
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        await lab.Postgres.RestartAsync();
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        Assert.Equal(ClusterLab.Datums, final.GetProperty("datums").GetProperty("success").GetInt32());
+        Assert.Equal(ClusterLab.ExpectedOutput(), await lab.OutputAsync());
+        Assert.Equal(1, await lab.OutputCommitsAsync());
+        Assert.All(lab.Nodes, n => Assert.False(n.HasExited, "a node died with the database away:\n" + n.Log()));
+    }
+
+    [Fact]
+    public async Task Partition_OneNodeCutFromOthers60Seconds_OneOutputCommitAndCutNodeLeavesByItself()
+    {
+        await using var lab = await ClusterLab.StartAsync();
+        Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 2)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await lab.StartJobAsync();
+        await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= ClusterLab.Datums / 3, JobLimit, "a third of the datums done");
+        // Prefer cutting off the job's grain: its stale writes must then be refused.
+        var cut = lab.Nodes.FirstOrDefault(n => n.Log().Contains("datums to run of", StringComparison.Ordinal)) ?? lab.Nodes[2];
+        var cutNamespace = lab.Network.NamespaceOf(cut.Address);
+        lab.Network.Cut(cutNamespace, lab.Nodes.Where(n => n != cut).Select(n => n.Address));
+        var left = await cut.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        lab.Network.Heal(cutNamespace);
+        Assert.True(left, "the cut-off node did not leave the cluster by itself within 60 s:\n" + cut.Log());
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        Assert.Equal(ClusterLab.Datums, final.GetProperty("datums").GetProperty("success").GetInt32());
+        Assert.Equal(ClusterLab.ExpectedOutput(), await lab.OutputAsync());
+        Assert.Equal(1, await lab.OutputCommitsAsync());
+    }
+}

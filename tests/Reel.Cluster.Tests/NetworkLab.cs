@@ -79,6 +79,9 @@ internal sealed class NetworkLab : IDisposable
         return (ns, address);
     }
 
+    /// <summary>The namespace of the host with <paramref name="address"/>.</summary>
+    public string NamespaceOf(string address) => _namespaces[int.Parse(address.Split('.')[3], CultureInfo.InvariantCulture) - 10];
+
     /// <summary>Cuts <paramref name="ns"/> off from <paramref name="others"/> (fast-failing routes); the bridge address stays reachable.</summary>
     public void Cut(string ns, IEnumerable<string> others)
     {
