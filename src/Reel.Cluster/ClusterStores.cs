@@ -19,14 +19,34 @@ public sealed class ClusterData : IAsyncDisposable
     private readonly MetadataDatabase _metadata;
     private readonly IObjectStore _objects;
 
-    private ClusterData(MetadataDatabase metadata, IObjectStore objects, DataStore store)
+    private readonly string _localDirectory;
+
+    private ClusterData(MetadataDatabase metadata, IObjectStore objects, DataStore store, string localDirectory)
     {
         _metadata = metadata;
         _objects = objects;
         Store = store;
+        _localDirectory = localDirectory;
     }
 
-    public DataStore Store { get; }
+    public DataStore Store { get; private set; }
+
+    /// <summary>Opens the data store again on a fresh pooled connection (after the database went away), closing the old one.</summary>
+    public async Task<DataStore> ReopenAsync(CancellationToken cancellationToken)
+    {
+        var fresh = await DataStore.OpenAsync(_metadata, _objects, _localDirectory, TimeProvider.System, cancellationToken);
+        var old = Store;
+        Store = fresh;
+        try
+        {
+            await old.DisposeAsync();
+        }
+        catch (System.Data.Common.DbException)
+        {
+            // Its connection is the broken one.
+        }
+        return fresh;
+    }
 
     /// <param name="localDirectory">This process's own directory: logs, scratch and the object cache.</param>
     public static async Task<ClusterData> OpenAsync(ClusterFile cluster, string localDirectory, CancellationToken cancellationToken)
@@ -38,7 +58,7 @@ public sealed class ClusterData : IAsyncDisposable
         {
             objects = ObjectStores.Open(cluster.Objects, Path.Combine(localDirectory, "cache"));
             var store = await DataStore.OpenAsync(metadata, objects, localDirectory, TimeProvider.System, cancellationToken);
-            return new ClusterData(metadata, objects, store);
+            return new ClusterData(metadata, objects, store, localDirectory);
         }
         catch
         {
@@ -65,7 +85,11 @@ public static class ClusterStores
         var data = await ClusterData.OpenAsync(cluster, nodeDirectory, cancellationToken);
         try
         {
-            return new EngineDatabase(data.Store, await PipelineStore.OpenAsync(data.Store, cancellationToken), data);
+            return new EngineDatabase(data.Store, await PipelineStore.OpenAsync(data.Store, cancellationToken), data, async ct =>
+            {
+                var store = await data.ReopenAsync(ct);
+                return (store, await PipelineStore.OpenAsync(store, ct));
+            });
         }
         catch
         {
