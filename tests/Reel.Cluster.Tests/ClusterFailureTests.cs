@@ -143,3 +143,35 @@ public sealed class ClusterCoordinatorFailureTests
         Assert.Equal(1, await lab.OutputCommitsAsync());
     }
 }
+
+/// <summary>An object damaged in the bucket behind S3's back.</summary>
+[Collection(nameof(ClusterFailureTests))]
+public sealed class ClusterCorruptionTests
+{
+    [Fact]
+    public async Task CorruptInputObject_InBucket_ReaderRefusesDatumRetriesNothingCorruptCommitted()
+    {
+        await using var lab = await ClusterLab.StartAsync(seconds: 0.2);
+        // The job is created by the commit; no node runs yet, so no cache holds the object before it is damaged.
+        var job = await lab.StartJobAsync();
+        var damaged = Reel.Testing.S3Server.Shared.ObjectFile(lab.Bucket, ClusterLab.InputHash(7));
+        var bytes = await File.ReadAllBytesAsync(damaged);
+        Assert.Equal("content 7\n", System.Text.Encoding.UTF8.GetString(bytes));
+        await File.WriteAllTextAsync(damaged, "content X\n");
+        lab.AddNode(slots: 2);
+        lab.AddNode(slots: 2);
+
+        var final = await lab.WaitForJobAsync(job, TimeSpan.FromMinutes(4));
+        Assert.Equal("Failure", final.GetProperty("state").GetString());
+        Assert.Equal(ClusterLab.Datums - 1, final.GetProperty("datums").GetProperty("success").GetInt32());
+        var datums = System.Text.Json.JsonDocument.Parse(await lab.OkAsync("datum", "list", job, "--json")).RootElement;
+        var failed = Assert.Single(datums.EnumerateArray(), d => d.GetProperty("state").GetString() == "Failed");
+        Assert.Equal(2, failed.GetProperty("tries").GetInt32());
+        Assert.Contains("damaged", failed.GetProperty("error").GetString(), StringComparison.Ordinal);
+        // The damaged input's datum never ran its command, and nothing it would have written is in the output.
+        Assert.False(lab.Runs().ContainsKey("f007"), "the datum ran on damaged content");
+        var expected = ClusterLab.ExpectedOutput().Where(e => e.Key != "/f007.sum").ToDictionary();
+        Assert.Equal(expected, await lab.OutputAsync());
+        Assert.Equal(1, await lab.OutputCommitsAsync());
+    }
+}

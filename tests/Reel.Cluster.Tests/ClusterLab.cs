@@ -30,6 +30,9 @@ internal sealed class ClusterLab : IAsyncDisposable
 
     public PostgresServer Postgres => _postgres;
 
+    /// <summary>The bucket the cluster's objects are in (on the shared s3rver).</summary>
+    public string Bucket { get; private init; } = "";
+
     private ClusterLab(NetworkLab network, PostgresServer postgres, string directory, string clusterFile)
     {
         _network = network;
@@ -53,7 +56,7 @@ internal sealed class ClusterLab : IAsyncDisposable
             var bucket = s3.CreateBucket();
             var objects = $"s3://{bucket}?endpoint={Uri.EscapeDataString(s3.EndpointAt(network.HostAddress))}&access_key={S3Server.AccessKey}&secret_key={S3Server.SecretKey}";
             var file = Path.Combine(directory, "cluster.json");
-            var lab = new ClusterLab(network, postgres, directory, file);
+            var lab = new ClusterLab(network, postgres, directory, file) { Bucket = bucket };
             await lab.OkAsync("cluster", "init", "--db", postgres.Url(database, network.HostAddress), "--objects", objects,
                 "--probe-timeout", "1", "--lease", "6", "-o", file);
             var inbox = System.IO.Directory.CreateDirectory(Path.Combine(directory, "inbox")).FullName;
@@ -129,6 +132,9 @@ internal sealed class ClusterLab : IAsyncDisposable
             var line = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"content {i}\n"))).ToLowerInvariant() + "  -\n";
             return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(line))).ToLowerInvariant();
         });
+
+    /// <summary>The SHA-256 (the object key) of input <paramref name="i"/>.</summary>
+    public static string InputHash(int i) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"content {i}\n"))).ToLowerInvariant();
 
     /// <summary>Paths and content hashes of the output repo's head.</summary>
     public async Task<IReadOnlyDictionary<string, string>> OutputAsync()
