@@ -36,8 +36,8 @@ cleanup() {
 trap cleanup EXIT
 cd "$REPO_ROOT"
 ./reel --help >/dev/null
-REEL="$REPO_ROOT/.reel-build/reel"
-[[ -x "$REEL" ]] || REEL="$REPO_ROOT/reel"
+# The built binary itself: inside a namespace, the node must be the process we signal.
+REEL="$REPO_ROOT/.reel-build/bin/reel"
 
 ip link add "$BR" type bridge && ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up
 for i in 0 1 2; do
