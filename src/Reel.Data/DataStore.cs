@@ -59,7 +59,7 @@ public sealed class DataStore : IAsyncDisposable
     /// <summary>How long a writer waits for another process's write to end.</summary>
     private static readonly TimeSpan LockWait = TimeSpan.FromMinutes(2);
 
-    private readonly DbConnection _db;
+    private DbConnection _db;
     private readonly bool _ownsDatabase;
 
     private DataStore(string directory, MetadataDatabase database, bool ownsDatabase, DbConnection db, ObjectStore objects, TimeProvider time)
@@ -222,7 +222,7 @@ public sealed class DataStore : IAsyncDisposable
         {
             throw new DataException(DataErrorKind.Conflict, $"repo '{name}' has {repo.Commits} commit(s); use --force to delete it with its data");
         }
-        await using (var transaction = await Database.BeginTransactionAsync(_db, cancellationToken))
+        await using (var transaction = await BeginTransactionAsync(cancellationToken))
         {
             await ExecuteAsync("DELETE FROM branches WHERE repo = $name", cancellationToken, ("$name", name));
             await ExecuteAsync(
@@ -249,7 +249,7 @@ public sealed class DataStore : IAsyncDisposable
             await GetRepoAsync(repo, cancellationToken);
             var parent = await TryGetHeadAsync(repo, branch, cancellationToken);
             var id = Guid.NewGuid().ToString("N");
-            await using (var transaction = await Database.BeginTransactionAsync(_db, cancellationToken))
+            await using (var transaction = await BeginTransactionAsync(cancellationToken))
             {
                 await ExecuteAsync(
                     "INSERT INTO commits(id, repo, branch, parent, message, created, writer) VALUES ($id, $repo, $branch, $parent, $message, $created, $writer)",
@@ -374,7 +374,7 @@ public sealed class DataStore : IAsyncDisposable
     /// </summary>
     public async Task StageAsync(string owner, IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
     {
-        await using var transaction = await Database.BeginTransactionAsync(_db, cancellationToken);
+        await using var transaction = await BeginTransactionAsync(cancellationToken);
         await ReplaceStagedAsync(owner, files, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -447,7 +447,7 @@ public sealed class DataStore : IAsyncDisposable
 
     internal async Task AbortAsync(string commitId, CancellationToken cancellationToken)
     {
-        await using var transaction = await Database.BeginTransactionAsync(_db, cancellationToken);
+        await using var transaction = await BeginTransactionAsync(cancellationToken);
         await ExecuteAsync("DELETE FROM files WHERE commit_id = $id AND EXISTS (SELECT 1 FROM commits WHERE id = $id AND finished IS NULL)",
             cancellationToken, ("$id", commitId));
         await ExecuteAsync("DELETE FROM commits WHERE id = $id AND finished IS NULL", cancellationToken, ("$id", commitId));
@@ -485,12 +485,27 @@ public sealed class DataStore : IAsyncDisposable
         return heads.Count == 0 ? null : heads[0];
     }
 
-    internal Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        Database.ExecuteAsync(_db, sql, cancellationToken, parameters);
+    internal async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        await Database.ExecuteAsync(await ConnectionAsync(cancellationToken), sql, cancellationToken, parameters);
 
-    internal Task<IReadOnlyList<T>> QueryAsync<T>(
+    internal async Task<IReadOnlyList<T>> QueryAsync<T>(
         string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        Database.QueryAsync(_db, sql, read, cancellationToken, parameters);
+        await Database.QueryAsync(await ConnectionAsync(cancellationToken), sql, read, cancellationToken, parameters);
+
+    /// <summary>
+    /// The store's connection, opened anew when it broke (a PostgreSQL restart or a cut network ends it), so a
+    /// long-lived store (the engine's) works again once the database is back.
+    /// </summary>
+    private async Task<DbConnection> ConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_db.State == System.Data.ConnectionState.Open)
+        {
+            return _db;
+        }
+        await _db.DisposeAsync();
+        _db = await Database.OpenConnectionAsync(cancellationToken);
+        return _db;
+    }
 
     /// <summary>A command to run many times with new values: SQL parsed once, not per row.</summary>
     internal DbCommand Prepare(string sql, params string[] parameters) => Database.Prepare(_db, sql, parameters);
@@ -500,7 +515,8 @@ public sealed class DataStore : IAsyncDisposable
         MetadataDatabase.ExecuteAsync(command, cancellationToken, values);
 
     /// <summary>Begins a transaction on the store's connection (see <see cref="MetadataDatabase.BeginTransactionAsync"/>).</summary>
-    internal Task<DbTransaction> BeginTransactionAsync(CancellationToken cancellationToken) => Database.BeginTransactionAsync(_db, cancellationToken);
+    internal async Task<DbTransaction> BeginTransactionAsync(CancellationToken cancellationToken) =>
+        await Database.BeginTransactionAsync(await ConnectionAsync(cancellationToken), cancellationToken);
 
     internal static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 

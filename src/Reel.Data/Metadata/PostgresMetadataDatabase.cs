@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Npgsql;
 
@@ -134,6 +133,18 @@ public sealed partial class PostgresMetadataDatabase : MetadataDatabase
     }
 
     public override bool IsUniqueViolation(Exception error) => error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
+    /// <summary>
+    /// Npgsql's own judgement (connection refused or broken, server shutting down or starting), plus serialization
+    /// failures and deadlocks, which it leaves to the caller.
+    /// </summary>
+    public override bool IsTransient(Exception error) => error switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected } => true,
+        NpgsqlException npgsql => npgsql.IsTransient,
+        System.Net.Sockets.SocketException or EndOfStreamException => true,
+        _ => false,
+    };
 
     protected internal override string Translate(string sql) =>
         _translated.GetOrAdd(sql, static s => ParameterPattern().Replace(s, "@$1"));
