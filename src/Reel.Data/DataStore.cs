@@ -390,6 +390,37 @@ public sealed class DataStore : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="StageAsync"/> for many owners inside the caller's transaction, each statement parsed once: with many
+    /// small datums, parsing SQL per row would cost more than running it.
+    /// </summary>
+    internal async Task StageManyAsync(IEnumerable<(string Owner, IReadOnlyCollection<FileEntry> Files)> outputs, CancellationToken cancellationToken)
+    {
+        await using var unstage = Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
+        await using var stage = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
+        foreach (var (owner, files) in outputs)
+        {
+            await ExecuteAsync(unstage, cancellationToken, owner);
+            foreach (var file in files)
+            {
+                await ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
+            }
+        }
+    }
+
+    /// <summary>Drops what owners under <paramref name="ownerPrefix"/> staged, except the owners in <paramref name="keep"/>.</summary>
+    internal async Task<int> UnstageAsync(string ownerPrefix, IReadOnlySet<string> keep, CancellationToken cancellationToken)
+    {
+        var owners = await QueryAsync("SELECT DISTINCT owner FROM staged WHERE owner >= $from AND owner < $to", r => r.GetString(0), cancellationToken,
+            ("$from", ownerPrefix), ("$to", ownerPrefix + "\uffff"));
+        var removed = 0;
+        foreach (var owner in owners.Where(o => !keep.Contains(o)))
+        {
+            removed += await ExecuteAsync("DELETE FROM staged WHERE owner = $owner", cancellationToken, ("$owner", owner));
+        }
+        return removed;
+    }
+
     /// <summary>What owners whose key starts with <paramref name="ownerPrefix"/> staged, by owner.</summary>
     public async Task<IReadOnlyDictionary<string, IReadOnlyList<FileEntry>>> GetStagedAsync(string ownerPrefix, CancellationToken cancellationToken)
     {
