@@ -58,6 +58,8 @@ public sealed partial class PostgresMetadataDatabase : MetadataDatabase
             // about 20 s instead of the kernel's two hours.
             KeepAlive = 10,
             Options = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=3 -c tcp_keepalives_count=3",
+            // Statements the stores run over and over (datum updates, staging rows) are prepared once per connection.
+            MaxAutoPrepare = 64,
         };
         var userInfo = uri.UserInfo.Split(':', 2);
         if (userInfo[0].Length > 0)
