@@ -82,7 +82,6 @@ public sealed class DataStore : IAsyncDisposable
 
     internal TimeProvider Time { get; }
 
-    internal DbConnection Db => _db;
 
     /// <summary>
     /// Opens (creating if needed) a data directory: the embedded default, SQLite in <c>reel.db</c> and objects in
@@ -544,6 +543,10 @@ public sealed class DataStore : IAsyncDisposable
     /// <summary>Runs a <see cref="Prepare"/>d command with values for its parameters, in order.</summary>
     internal static Task ExecuteAsync(DbCommand command, CancellationToken cancellationToken, params object?[] values) =>
         MetadataDatabase.ExecuteAsync(command, cancellationToken, values);
+
+    /// <summary>Serializes the rest of the caller's transaction with others taking <paramref name="name"/> (see <see cref="MetadataDatabase.LockAsync"/>).</summary>
+    internal async Task LockAsync(string name, CancellationToken cancellationToken) =>
+        await Database.LockAsync(await ConnectionAsync(cancellationToken), name, cancellationToken);
 
     /// <summary>Begins a transaction on the store's connection (see <see cref="MetadataDatabase.BeginTransactionAsync"/>).</summary>
     internal async Task<DbTransaction> BeginTransactionAsync(CancellationToken cancellationToken) =>

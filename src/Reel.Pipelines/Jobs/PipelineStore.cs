@@ -254,7 +254,7 @@ public sealed class PipelineStore
         }
         // An immediate transaction: the engine and a command may both look, and only one may create the job.
         await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
-        await _data.Database.LockAsync(_data.Db, "due-jobs", cancellationToken);
+        await _data.LockAsync("due-jobs", cancellationToken);
         var created = new List<JobInfo>();
         await AnyJobDueAsync(create: true, created, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
