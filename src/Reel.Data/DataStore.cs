@@ -59,7 +59,7 @@ public sealed class DataStore : IAsyncDisposable
     /// <summary>How long a writer waits for another process's write to end.</summary>
     private static readonly TimeSpan LockWait = TimeSpan.FromMinutes(2);
 
-    private readonly DbConnection _db;
+    private DbConnection _db;
     private readonly bool _ownsDatabase;
 
     private DataStore(string directory, MetadataDatabase database, bool ownsDatabase, DbConnection db, IObjectStore objects, TimeProvider time)
@@ -83,7 +83,6 @@ public sealed class DataStore : IAsyncDisposable
 
     internal TimeProvider Time { get; }
 
-    internal DbConnection Db => _db;
 
     /// <summary>
     /// Opens (creating if needed) a data directory: the embedded default, SQLite in <c>reel.db</c> and objects in
@@ -227,7 +226,7 @@ public sealed class DataStore : IAsyncDisposable
         {
             throw new DataException(DataErrorKind.Conflict, $"repo '{name}' has {repo.Commits} commit(s); use --force to delete it with its data");
         }
-        await using (var transaction = await Database.BeginTransactionAsync(_db, cancellationToken))
+        await using (var transaction = await BeginTransactionAsync(cancellationToken))
         {
             await ExecuteAsync("DELETE FROM branches WHERE repo = $name", cancellationToken, ("$name", name));
             await ExecuteAsync(
@@ -254,7 +253,7 @@ public sealed class DataStore : IAsyncDisposable
             await GetRepoAsync(repo, cancellationToken);
             var parent = await TryGetHeadAsync(repo, branch, cancellationToken);
             var id = Guid.NewGuid().ToString("N");
-            await using (var transaction = await Database.BeginTransactionAsync(_db, cancellationToken))
+            await using (var transaction = await BeginTransactionAsync(cancellationToken))
             {
                 await ExecuteAsync(
                     "INSERT INTO commits(id, repo, branch, parent, message, created, writer) VALUES ($id, $repo, $branch, $parent, $message, $created, $writer)",
@@ -379,7 +378,7 @@ public sealed class DataStore : IAsyncDisposable
     /// </summary>
     public async Task StageAsync(string owner, IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
     {
-        await using var transaction = await Database.BeginTransactionAsync(_db, cancellationToken);
+        await using var transaction = await BeginTransactionAsync(cancellationToken);
         await ReplaceStagedAsync(owner, files, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -393,6 +392,37 @@ public sealed class DataStore : IAsyncDisposable
         {
             await ExecuteAsync(insert, cancellationToken, owner, file.Path, file.Hash, file.Size);
         }
+    }
+
+    /// <summary>
+    /// <see cref="StageAsync"/> for many owners inside the caller's transaction, each statement parsed once: with many
+    /// small datums, parsing SQL per row would cost more than running it.
+    /// </summary>
+    internal async Task StageManyAsync(IEnumerable<(string Owner, IReadOnlyCollection<FileEntry> Files)> outputs, CancellationToken cancellationToken)
+    {
+        await using var unstage = Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
+        await using var stage = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
+        foreach (var (owner, files) in outputs)
+        {
+            await ExecuteAsync(unstage, cancellationToken, owner);
+            foreach (var file in files)
+            {
+                await ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
+            }
+        }
+    }
+
+    /// <summary>Drops what owners under <paramref name="ownerPrefix"/> staged, except the owners in <paramref name="keep"/>.</summary>
+    internal async Task<int> UnstageAsync(string ownerPrefix, IReadOnlySet<string> keep, CancellationToken cancellationToken)
+    {
+        var owners = await QueryAsync("SELECT DISTINCT owner FROM staged WHERE owner >= $from AND owner < $to", r => r.GetString(0), cancellationToken,
+            ("$from", ownerPrefix), ("$to", ownerPrefix + "\uffff"));
+        var removed = 0;
+        foreach (var owner in owners.Where(o => !keep.Contains(o)))
+        {
+            removed += await ExecuteAsync("DELETE FROM staged WHERE owner = $owner", cancellationToken, ("$owner", owner));
+        }
+        return removed;
     }
 
     /// <summary>What owners whose key starts with <paramref name="ownerPrefix"/> staged, by owner.</summary>
@@ -452,7 +482,7 @@ public sealed class DataStore : IAsyncDisposable
 
     internal async Task AbortAsync(string commitId, CancellationToken cancellationToken)
     {
-        await using var transaction = await Database.BeginTransactionAsync(_db, cancellationToken);
+        await using var transaction = await BeginTransactionAsync(cancellationToken);
         await ExecuteAsync("DELETE FROM files WHERE commit_id = $id AND EXISTS (SELECT 1 FROM commits WHERE id = $id AND finished IS NULL)",
             cancellationToken, ("$id", commitId));
         await ExecuteAsync("DELETE FROM commits WHERE id = $id AND finished IS NULL", cancellationToken, ("$id", commitId));
@@ -490,12 +520,27 @@ public sealed class DataStore : IAsyncDisposable
         return heads.Count == 0 ? null : heads[0];
     }
 
-    internal Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        Database.ExecuteAsync(_db, sql, cancellationToken, parameters);
+    internal async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        await Database.ExecuteAsync(await ConnectionAsync(cancellationToken), sql, cancellationToken, parameters);
 
-    internal Task<IReadOnlyList<T>> QueryAsync<T>(
+    internal async Task<IReadOnlyList<T>> QueryAsync<T>(
         string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        Database.QueryAsync(_db, sql, read, cancellationToken, parameters);
+        await Database.QueryAsync(await ConnectionAsync(cancellationToken), sql, read, cancellationToken, parameters);
+
+    /// <summary>
+    /// The store's connection, opened anew when it broke (a PostgreSQL restart or a cut network ends it), so a
+    /// long-lived store (the engine's) works again once the database is back.
+    /// </summary>
+    private async Task<DbConnection> ConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_db.State == System.Data.ConnectionState.Open)
+        {
+            return _db;
+        }
+        await _db.DisposeAsync();
+        _db = await Database.OpenConnectionAsync(cancellationToken);
+        return _db;
+    }
 
     /// <summary>A command to run many times with new values: SQL parsed once, not per row.</summary>
     internal DbCommand Prepare(string sql, params string[] parameters) => Database.Prepare(_db, sql, parameters);
@@ -504,8 +549,13 @@ public sealed class DataStore : IAsyncDisposable
     internal static Task ExecuteAsync(DbCommand command, CancellationToken cancellationToken, params object?[] values) =>
         MetadataDatabase.ExecuteAsync(command, cancellationToken, values);
 
+    /// <summary>Serializes the rest of the caller's transaction with others taking <paramref name="name"/> (see <see cref="MetadataDatabase.LockAsync"/>).</summary>
+    internal async Task LockAsync(string name, CancellationToken cancellationToken) =>
+        await Database.LockAsync(await ConnectionAsync(cancellationToken), name, cancellationToken);
+
     /// <summary>Begins a transaction on the store's connection (see <see cref="MetadataDatabase.BeginTransactionAsync"/>).</summary>
-    internal Task<DbTransaction> BeginTransactionAsync(CancellationToken cancellationToken) => Database.BeginTransactionAsync(_db, cancellationToken);
+    internal async Task<DbTransaction> BeginTransactionAsync(CancellationToken cancellationToken) =>
+        await Database.BeginTransactionAsync(await ConnectionAsync(cancellationToken), cancellationToken);
 
     internal static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 

@@ -68,6 +68,9 @@ public sealed class PostgresServer : IAsyncDisposable, IDisposable
     /// <summary>One server shared by every test in this process, started on first use and stopped when the process exits.</summary>
     public static Task<PostgresServer> Shared => SharedServer.Value;
 
+    /// <summary>Where the PostgreSQL programs are (psql, pg_ctl, ...).</summary>
+    public string BinDirectory => binDirectory;
+
     /// <summary>The temporary directory: data/ (the cluster) and the socket.</summary>
     public string Root { get; }
 

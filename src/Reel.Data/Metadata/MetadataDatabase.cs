@@ -56,6 +56,36 @@ public abstract class MetadataDatabase : IAsyncDisposable
     /// <summary>Whether <paramref name="error"/> is a unique or primary key violation.</summary>
     public abstract bool IsUniqueViolation(Exception error);
 
+    /// <summary>
+    /// Whether trying again later may succeed: the database was unreachable or restarting, a serialization failure or
+    /// deadlock, or SQLite still busy after its wait. Nothing was committed by the failed call, unless the connection
+    /// broke while a commit was on its way (then the caller cannot know; retry only what is idempotent).
+    /// </summary>
+    public abstract bool IsTransient(Exception error);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (which opens its own connection or transaction) and runs it again after a transient
+    /// failure (<see cref="IsTransient"/>), waiting longer each time, for up to <paramref name="patience"/> in all.
+    /// </summary>
+    public async Task<T> RetryAsync<T>(Func<CancellationToken, Task<T>> work, TimeSpan patience, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var started = time.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                return await work(cancellationToken);
+            }
+            catch (Exception e) when (IsTransient(e) && time.GetElapsedTime(started) + delay < patience)
+            {
+                await Task.Delay(delay, time, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
+        }
+    }
+
     /// <summary>Portable SQL in this provider's syntax (parameters <c>$name</c>).</summary>
     protected internal abstract string Translate(string sql);
 

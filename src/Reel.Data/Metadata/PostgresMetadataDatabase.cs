@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Npgsql;
 
@@ -59,6 +58,8 @@ public sealed partial class PostgresMetadataDatabase : MetadataDatabase
             // about 20 s instead of the kernel's two hours.
             KeepAlive = 10,
             Options = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=3 -c tcp_keepalives_count=3",
+            // Statements the stores run over and over (datum updates, staging rows) are prepared once per connection.
+            MaxAutoPrepare = 64,
         };
         var userInfo = uri.UserInfo.Split(':', 2);
         if (userInfo[0].Length > 0)
@@ -134,6 +135,18 @@ public sealed partial class PostgresMetadataDatabase : MetadataDatabase
     }
 
     public override bool IsUniqueViolation(Exception error) => error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
+    /// <summary>
+    /// Npgsql's own judgement (connection refused or broken, server shutting down or starting), plus serialization
+    /// failures and deadlocks, which it leaves to the caller.
+    /// </summary>
+    public override bool IsTransient(Exception error) => error switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected } => true,
+        NpgsqlException npgsql => npgsql.IsTransient,
+        System.Net.Sockets.SocketException or EndOfStreamException => true,
+        _ => false,
+    };
 
     protected internal override string Translate(string sql) =>
         _translated.GetOrAdd(sql, static s => ParameterPattern().Replace(s, "@$1"));

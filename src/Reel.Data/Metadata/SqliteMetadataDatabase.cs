@@ -93,6 +93,9 @@ public sealed class SqliteMetadataDatabase : MetadataDatabase
 
     public override bool IsUniqueViolation(Exception error) => error is SqliteException { SqliteErrorCode: 19 };
 
+    /// <summary>SQLITE_BUSY or SQLITE_LOCKED after the connection's own 60 s wait.</summary>
+    public override bool IsTransient(Exception error) => error is SqliteException { SqliteErrorCode: 5 or 6 };
+
     protected internal override string Translate(string sql) => sql;
 
     protected internal override string TranslateSchema(string ddl) => ddl;

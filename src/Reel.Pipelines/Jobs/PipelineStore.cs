@@ -163,8 +163,7 @@ public sealed class PipelineStore
             foreach (var job in jobs)
             {
                 await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job));
-                await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
-                    ("$from", $"job/{job}/"), ("$to", $"job/{job}0"));
+                await _data.UnstageAsync($"job/{job}/", cancellationToken);
             }
             await _data.ExecuteAsync("DELETE FROM jobs WHERE pipeline = $name", cancellationToken, ("$name", name));
             await _data.ExecuteAsync("DELETE FROM pipelines WHERE name = $name", cancellationToken, ("$name", name));
@@ -272,7 +271,7 @@ public sealed class PipelineStore
         }
         // An immediate transaction: the engine and a command may both look, and only one may create the job.
         await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
-        await _data.Database.LockAsync(_data.Db, "due-jobs", cancellationToken);
+        await _data.LockAsync("due-jobs", cancellationToken);
         var created = new List<JobInfo>();
         await AnyJobDueAsync(create: true, created, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -390,24 +389,15 @@ public sealed class PipelineStore
     {
         await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
         await CheckEpochAsync(jobId, epoch, cancellationToken);
+        await _data.StageManyAsync(
+            outcomes.Where(o => o.Succeeded).Select(o => (StagingOwner(jobId, o.DatumId), (IReadOnlyCollection<FileEntry>)o.Outputs)), cancellationToken);
         // Prepared once per batch: with many small datums, parsing SQL per row would cost more than running it.
-        await using var unstage = _data.Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
-        await using var stage = _data.Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
         await using var update = _data.Prepare(
             "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error WHERE job_id = $job AND id = $id",
             "$state", "$tries", "$started", "$finished", "$seconds", "$error", "$job", "$id");
         var now = Now();
         foreach (var outcome in outcomes)
         {
-            var owner = StagingOwner(jobId, outcome.DatumId);
-            if (outcome.Succeeded)
-            {
-                await DataStore.ExecuteAsync(unstage, cancellationToken, owner);
-                foreach (var file in outcome.Outputs)
-                {
-                    await DataStore.ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
-                }
-            }
             await DataStore.ExecuteAsync(update, cancellationToken,
                 outcome.Succeeded ? nameof(DatumState.Success) : nameof(DatumState.Failed), outcome.Tries, Format(outcome.Started), now,
                 outcome.Seconds, outcome.Error, jobId, outcome.DatumId);
@@ -471,18 +461,18 @@ public sealed class PipelineStore
                 ("$job", jobId), ("$state", state.ToString()), ("$error", error), ("$output", output), ("$now", Now()));
             if (state != JobState.Killed)
             {
+                // Older jobs' staging goes, except what this job's datums carry over.
+                var carried = (await _data.QueryAsync("SELECT " + OutputOwner + " FROM datums WHERE job_id = $job", r => r.GetString(0), cancellationToken,
+                    ("$job", jobId))).ToHashSet(StringComparer.Ordinal);
                 foreach (var older in await _data.QueryAsync(
                     "SELECT id FROM jobs WHERE pipeline = $p AND id <> $job", r => r.GetString(0), cancellationToken, ("$p", job.Pipeline), ("$job", jobId)))
                 {
-                    await _data.ExecuteAsync(
-                        "DELETE FROM staged WHERE owner >= $from AND owner < $to AND owner NOT IN (SELECT " + OutputOwner + " FROM datums d WHERE d.job_id = $job)",
-                        cancellationToken, ("$from", $"job/{older}/"), ("$to", $"job/{older}0"), ("$job", jobId));
+                    await _data.UnstageAsync($"job/{older}/", carried, cancellationToken);
                 }
             }
             else
             {
-                await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
-                    ("$from", $"job/{jobId}/"), ("$to", $"job/{jobId}0"));
+                await _data.UnstageAsync($"job/{jobId}/", cancellationToken);
             }
             await transaction.CommitAsync(cancellationToken);
         }
