@@ -138,11 +138,11 @@ public sealed class AnalysisStore : IAsyncDisposable
     /// <summary>Forgets an analysis's results and progress, before it runs again from the start.</summary>
     public async Task ClearResultsAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
-        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        await using var db = await _database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await _database.BeginTransactionAsync(db, cancellationToken);
         foreach (var sql in new[] { "DELETE FROM analysis_results WHERE video_id = $id", "UPDATE analyses SET greatest_frame = -1, frames_done = 0 WHERE id = $id" })
         {
-            await using var command = ReelDatabase.Command(db, sql, ("$id", Key(id)));
+            await using var command = _database.Command(db, sql, ("$id", Key(id)));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
