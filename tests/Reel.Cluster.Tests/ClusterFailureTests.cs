@@ -63,7 +63,7 @@ public sealed class ClusterFailureTests
         await lab.WaitForNodesAsync(2);
         var job = await lab.StartJobAsync();
         await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= 10, JobLimit, "ten datums done");
-        var late = lab.AddNode(slots: 2);
+        var late = lab.AddNode(2, "--metrics-port", "9464");
         await lab.WaitForNodesAsync(3);
 
         var final = await lab.WaitForJobAsync(job, JobLimit);
@@ -71,6 +71,13 @@ public sealed class ClusterFailureTests
         var nodes = System.Text.Json.JsonDocument.Parse(await lab.OkAsync("node", "list", "--json")).RootElement;
         var joined = nodes.EnumerateArray().Single(n => n.GetProperty("address").GetString() == late.Address + ":11111");
         Assert.True(joined.GetProperty("done").GetInt64() > 0, $"the node that joined mid-job ran nothing: {nodes}");
+
+        // Prometheus scrapes the node at its address: Reel's datum counter agrees with node list, Orleans' meters come along.
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync($"http://{late.Address}:9464/metrics");
+        var done = metrics.Split('\n').Single(l => l.StartsWith("reel_datums_done_total", StringComparison.Ordinal));
+        Assert.Equal(joined.GetProperty("done").GetInt64(), long.Parse(done.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("\norleans_", metrics, StringComparison.Ordinal);
     }
 }
 
