@@ -72,11 +72,12 @@ public sealed class ClusterFailureTests
         var joined = nodes.EnumerateArray().Single(n => n.GetProperty("address").GetString() == late.Address + ":11111");
         Assert.True(joined.GetProperty("done").GetInt64() > 0, $"the node that joined mid-job ran nothing: {nodes}");
 
-        // Prometheus scrapes the node at its address: Reel's datum counter agrees with node list, Orleans' meters come along.
+        // Prometheus scrapes the node at its address: Reel's datum counter, with Orleans' meters alongside.
         using var http = new HttpClient();
         var metrics = await http.GetStringAsync($"http://{late.Address}:9464/metrics");
         var done = metrics.Split('\n').Single(l => l.StartsWith("reel_datums_done_total", StringComparison.Ordinal));
-        Assert.Equal(joined.GetProperty("done").GetInt64(), long.Parse(done.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
+        // node list's counts are reported every few seconds, so the meter is at least as far along.
+        Assert.InRange(long.Parse(done.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture), joined.GetProperty("done").GetInt64(), ClusterLab.Datums);
         Assert.Contains("\norleans_", metrics, StringComparison.Ordinal);
     }
 }
