@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using OpenTelemetry.Metrics;
 using Orleans.Configuration;
 using Reel.Cluster.Membership;
 
@@ -24,6 +25,9 @@ public sealed record NodeOptions
 
     /// <summary>Overrides the cluster file's gateway port.</summary>
     public int? GatewayPort { get; init; }
+
+    /// <summary>Port serving <c>/metrics</c> for Prometheus (Reel's meters and Orleans'); null serves none.</summary>
+    public int? MetricsPort { get; init; }
 }
 
 /// <summary>
@@ -81,7 +85,21 @@ public static class Node
                 o.IAmAliveTablePublishTimeout = probe * 5;
                 o.DeathVoteExpirationTimeout = probe * 24;
             })
-            .Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(Math.Max(10, cluster.ProbeTimeoutSeconds * 10))));
+            .Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(Math.Max(10, cluster.ProbeTimeoutSeconds * 10))),
+            services =>
+            {
+                if (node.MetricsPort is { } port)
+                {
+                    services.AddOpenTelemetry().WithMetrics(metrics => metrics
+                        .AddMeter(Metrics.MeterName, "Microsoft.Orleans")
+                        .AddPrometheusHttpListener(o =>
+                        {
+                            // Where Prometheus finds the node: its advertised IP.
+                            o.Host = node.Advertise.ToString();
+                            o.Port = port;
+                        }));
+                }
+            });
         await host.RunAsync(cancellationToken);
     }
 }

@@ -89,10 +89,11 @@ internal sealed class ClusterLab : IAsyncDisposable
     }
 
     /// <summary>Starts a node in a new namespace host.</summary>
-    public NodeProcess AddNode(int slots = 2)
+    public NodeProcess AddNode(int slots = 2, params string[] extra)
     {
         var (ns, address) = _network.AddHost();
-        var node = NodeProcess.Start(ClusterFile, address, Path.Combine(Directory, "node-" + address), ns, "--slots", slots.ToString(CultureInfo.InvariantCulture));
+        var node = NodeProcess.Start(ClusterFile, address, Path.Combine(Directory, "node-" + address), ns,
+            ["--slots", slots.ToString(CultureInfo.InvariantCulture), .. extra]);
         _nodes.Add(node);
         return node;
     }

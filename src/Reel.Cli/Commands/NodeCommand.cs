@@ -31,12 +31,13 @@ internal static class NodeCommand
         var data = new Option<string?>("--data") { Description = "This node's own directory: scratch, logs, object cache (default: ~/.reel/node-CLUSTERID)" };
         var siloPort = new Option<int?>("--silo-port") { Description = "Silo port, when not the cluster file's (several nodes on one address)" };
         var gatewayPort = new Option<int?>("--gateway-port") { Description = "Gateway port, when not the cluster file's" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve Prometheus metrics on this port at /metrics (Reel's datums, failures, lease lapses, queue depth, and Orleans' meters)" };
         var command = new Command(
             "join",
             "Start a node of the cluster on this machine, in the foreground: it joins the membership, takes datums with its free "
             + "slots, and stops on SIGTERM or Ctrl-C, giving its datums back at once.")
         {
-            cluster, advertise, slots, data, siloPort, gatewayPort,
+            cluster, advertise, slots, data, siloPort, gatewayPort, metricsPort,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -57,6 +58,7 @@ internal static class NodeCommand
                     DataDirectory = Path.GetFullPath(result.GetValue(data) ?? Path.Combine(DataStore.ResolveDirectory(null), "node-" + file.ClusterId)),
                     SiloPort = result.GetValue(siloPort),
                     GatewayPort = result.GetValue(gatewayPort),
+                    MetricsPort = result.GetValue(metricsPort),
                 };
             }
             catch (ClusterException e)
