@@ -2,8 +2,10 @@
 # Installs what Reel needs, builds it, and runs every test. Arguments go to 'dotnet test' (e.g. --filter Name~Fps).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
-# Test-only packages: python for the Pachyderm demo script (run as the demo runs it), chromium for the dashboard tests.
-reel_ensure_packages python3 python-is-python3 chromium fonts-dejavu-core
+# Test-only packages: python for the Pachyderm demo script (run as the demo runs it), chromium for the dashboard tests,
+# postgresql for the metadata store tests (tests/Shared/PostgresServer.cs starts private servers; the packaged one is unused).
+# iproute2: the cluster tests build network namespaces (ip netns, veth, bridge, route cuts).
+reel_ensure_packages python3 python-is-python3 chromium fonts-dejavu-core postgresql iproute2
 reel_ensure_models
 cd "$REEL_ROOT"
 # s3rver (a devDependency) serves S3 to the object-store tests; a tree installed before it was added lacks it.

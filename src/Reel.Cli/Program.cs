@@ -27,7 +27,10 @@ internal static class Program
             EngineCommand.Create(),
             ServeCommand.Create(),
             AnalysesCommand.Create(),
+            ClusterCommand.Create(),
+            NodeCommand.Create(),
             Remote.ServerOption,
+            ClusterSupport.Option,
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -11,6 +11,7 @@ namespace Reel.Cluster;
 /// <summary>
 /// The embedded engine: one Orleans silo with localhost clustering inside this process, with the job scheduler and
 /// this node's worker pool. Runs until stopped, or until idle when <see cref="EngineOptions.IdleExit"/> is set.
+/// A cluster node (<see cref="Node"/>) composes the same pieces with membership in PostgreSQL.
 /// </summary>
 public static class Engine
 {
@@ -26,26 +27,36 @@ public static class Engine
         var database = new EngineDatabase(data, await PipelineStore.OpenAsync(data, cancellationToken));
         await using (database)
         {
-            var builder = Host.CreateApplicationBuilder();
-            builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
-            });
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Logging.AddFilter("Reel", LogLevel.Information);
-            builder.Services.AddSingleton(options);
-            builder.Services.AddSingleton(database);
-            builder.UseOrleans(silo => silo
+            using var host = Build(options, database, silo => silo
                 .UseLocalhostClustering(FreePort(), FreePort(), serviceId: "reel", clusterId: "reel-embedded"));
-            // Registered after the silo, so they start once it is up.
-            builder.Services.AddHostedService<JobScheduler>();
-            builder.Services.AddHostedService<WorkerPool>();
-            using var host = builder.Build();
             await host.RunAsync(cancellationToken);
         }
         return true;
+    }
+
+    /// <summary>
+    /// The host every engine runs: the silo as <paramref name="clustering"/> sets it up, then the scheduler and the
+    /// worker pool, which start once the silo is up and stop before it.
+    /// </summary>
+    internal static IHost Build(EngineOptions options, EngineDatabase database, Action<ISiloBuilder> clustering, Action<IServiceCollection>? services = null)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Reel", LogLevel.Information);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(database);
+        builder.UseOrleans(clustering);
+        services?.Invoke(builder.Services);
+        // Registered after the silo, so they start once it is up.
+        builder.Services.AddHostedService<JobScheduler>();
+        builder.Services.AddHostedService<WorkerPool>();
+        return builder.Build();
     }
 
     private static int FreePort()

@@ -21,6 +21,9 @@ public sealed record EngineOptions
     /// <summary>How often the scheduler looks for new commits and unfinished jobs.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>The name this node's workers report under; the embedded engine's is its machine and process.</summary>
+    public string WorkerName { get; init; } = $"{Environment.MachineName}/{Environment.ProcessId}";
+
     /// <summary>Stop the engine after this long with nothing to do; null runs until stopped.</summary>
     public TimeSpan? IdleExit { get; init; }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Reel.Cluster;
 
 /// <summary>
@@ -25,6 +27,10 @@ public interface IJobGrain : IGrainWithStringKey
 
     [Alias("report")]
     Task ReportAsync(string worker, IReadOnlyList<TaskOutcome> outcomes);
+
+    /// <summary>A stopping worker gives datums back: they run again at once elsewhere, and it is none of their tries.</summary>
+    [Alias("release")]
+    Task ReleaseAsync(string worker, IReadOnlyList<string> datumIds);
 }
 
 /// <summary>The jobs workers may lease from (one board per cluster, key 0).</summary>
@@ -41,9 +47,16 @@ public interface IJobBoardGrain : IGrainWithIntegerKey
     Task RemoveAsync(string jobId);
 }
 
-internal sealed class JobBoardGrain : Grain, IJobBoardGrain
+internal sealed class JobBoardGrain(ILogger<JobBoardGrain> logger) : Grain, IJobBoardGrain
 {
     private readonly List<string> _jobs = [];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Empty when it starts: the scheduler's next round lists every unfinished job on it again.
+        logger.LogInformation("work board active on this node");
+        return Task.CompletedTask;
+    }
 
     public Task<IReadOnlyList<string>> ActiveJobsAsync() => Task.FromResult<IReadOnlyList<string>>([.. _jobs]);
 

@@ -12,6 +12,9 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     private readonly Queue<DatumTask> _queue = new();
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly List<TaskOutcome> _reports = [];
+    private readonly Dictionary<string, int> _lapses = new(StringComparer.Ordinal);
+    private long _epoch;
+    private volatile bool _stale;
     private JobInfo? _job;
     private JobSpec? _jobSpec;
     private PipelineSpec? _spec;
@@ -22,10 +25,18 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
 
     private string JobId => this.GetPrimaryKeyString();
 
+    /// <summary>Lapses of a datum's lease (its node died or stopped answering) after which it fails instead of running again.</summary>
+    public const int MaxLapses = 3;
+
     public async Task StartAsync()
     {
         if (_job is not null)
         {
+            // The board may have been rebuilt on another node since: asking again puts the job back on it.
+            if (!_finished)
+            {
+                await GrainFactory.GetGrain<IJobBoardGrain>(0).AddAsync(JobId);
+            }
             return;
         }
         var job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
@@ -35,6 +46,8 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             DeactivateOnIdle();
             return;
         }
+        // This activation's epoch: from now on an older activation (a node cut off, a duplicate) cannot write for the job.
+        _epoch = await database.UseAsync(s => s.ClaimJobAsync(JobId, CancellationToken.None));
         var pipeline = await database.UseAsync(s => s.GetPipelineAsync(job.Pipeline, CancellationToken.None));
         _jobSpec = new JobSpec(pipeline.SpecText, pipeline.SpecSource, pipeline.Directory);
         _spec = pipeline.Spec;
@@ -60,7 +73,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     public Task<IReadOnlyList<DatumTask>> LeaseAsync(string worker, int max)
     {
         var leased = new List<DatumTask>();
-        if (_job is null || _finished || _stopReason is not null)
+        if (_job is null || _finished || _stale || _stopReason is not null)
         {
             return Task.FromResult<IReadOnlyList<DatumTask>>(leased);
         }
@@ -76,7 +89,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
 
     public Task<bool> RenewAsync(string worker, IReadOnlyList<string> datumIds)
     {
-        if (_stopReason is not null || _finished)
+        if (_stopReason is not null || _finished || _stale)
         {
             return Task.FromResult(false);
         }
@@ -109,8 +122,32 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         await FinishIfDoneAsync();
     }
 
+    public Task ReleaseAsync(string worker, IReadOnlyList<string> datumIds)
+    {
+        foreach (var id in datumIds)
+        {
+            if (_leases.TryGetValue(id, out var lease) && lease.Worker == worker)
+            {
+                // Given back by a stopping node: runnable again at once, and not one of the datum's tries.
+                _leases.Remove(id);
+                _queue.Enqueue(lease.Task);
+            }
+        }
+        logger.LogInformation("job {Job}: {Count} datums given back by {Worker}", JobId, datumIds.Count, worker);
+        return Task.CompletedTask;
+    }
+
     private async Task TickAsync(CancellationToken cancellationToken)
     {
+        if (_stale)
+        {
+            logger.LogWarning("job {Job}: a newer activation took the job (epoch {Epoch} superseded); this one stops", JobId, _epoch);
+            _finished = true;
+            _queue.Clear();
+            _leases.Clear();
+            DeactivateOnIdle();
+            return;
+        }
         if (_finished)
         {
             return;
@@ -119,8 +156,17 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         var now = DateTimeOffset.UtcNow;
         foreach (var (id, lease) in _leases.Where(l => l.Value.Expires < now).ToList())
         {
-            logger.LogWarning("job {Job}: the lease of datum {Datum} lapsed on {Worker}; it runs again", JobId, id, lease.Worker);
             _leases.Remove(id);
+            // A lapse is the node's fault, not the datum's: it is no try; but a datum that keeps taking nodes down fails.
+            var lapses = _lapses[id] = _lapses.GetValueOrDefault(id) + 1;
+            if (lapses >= MaxLapses)
+            {
+                logger.LogWarning("job {Job}: datum {Datum} lost its node {Lapses} times (last {Worker}); it fails", JobId, id, lapses, lease.Worker);
+                _reports.Add(new TaskOutcome(id, false, 0, [], now, 0, $"the datum took down its node {lapses} times (its lease lapsed each time)"));
+                continue;
+            }
+            logger.LogWarning("job {Job}: the lease of datum {Datum} lapsed on {Worker}; it runs again", JobId, id, lease.Worker);
+            Metrics.LeaseLapses.Add(1);
             _queue.Enqueue(lease.Task);
         }
         if (_stopReason is null && Environment.TickCount64 - _lastStopCheck > 1000)
@@ -165,7 +211,14 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             _writes = Task.Run(async () =>
             {
                 await previous;
-                await database.UseAsync(s => s.RecordAsync(JobId, batch, CancellationToken.None));
+                try
+                {
+                    await database.UseAsync(s => s.RecordAsync(JobId, batch, _epoch, CancellationToken.None));
+                }
+                catch (StaleJobException)
+                {
+                    _stale = true;
+                }
             });
         }
         return Task.CompletedTask;
@@ -188,15 +241,20 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
                 if (_stopReason is not null)
                 {
                     return await s.FinishJobAsync(JobId, _stopReason == PipelineStore.StopRequested ? JobState.Killed : JobState.Failure, _stopReason,
-                        CancellationToken.None);
+                        _epoch, CancellationToken.None);
                 }
                 var counts = (await s.GetJobAsync(JobId, CancellationToken.None)).Counts;
                 return counts.Failed > 0
-                    ? await s.FinishJobAsync(JobId, JobState.Failure, $"{counts.Failed} of {counts.Total} datums failed", CancellationToken.None)
-                    : await s.FinishJobAsync(JobId, JobState.Success, null, CancellationToken.None);
+                    ? await s.FinishJobAsync(JobId, JobState.Failure, $"{counts.Failed} of {counts.Total} datums failed", _epoch, CancellationToken.None)
+                    : await s.FinishJobAsync(JobId, JobState.Success, null, _epoch, CancellationToken.None);
             });
             logger.LogInformation("job {Job} of {Pipeline}: {State} (committed in {Ms:0} ms)", JobId, final.Pipeline, final.State, clock.Elapsed.TotalMilliseconds);
             await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
+        }
+        catch (StaleJobException e)
+        {
+            // Another activation owns the job now (and the board entry, which has the same name): leave both to it.
+            logger.LogWarning("job {Job}: {Message}", JobId, e.Message);
         }
         catch (Exception e)
         {

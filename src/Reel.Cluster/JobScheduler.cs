@@ -1,15 +1,58 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Reel.Cluster;
 
 /// <summary>
-/// Turns commits into jobs and jobs into running grains: it polls the data directory for input branches that moved
-/// (whoever committed, in whatever process) and for unfinished jobs, including those a crashed engine left, and
-/// starts each job's grain. With <see cref="EngineOptions.IdleExit"/> it stops the engine once nothing is left.
+/// The cluster's one scheduler (key 0): creates the jobs that commits made due and starts each unfinished job's grain,
+/// including those a crashed node left. One activation in the cluster runs the rounds; every node asks it for one
+/// regularly, so when the node holding it dies the next ask activates it on a live node.
 /// </summary>
-internal sealed class JobScheduler(
-    IGrainFactory grains, EngineDatabase database, EngineOptions options, IHostApplicationLifetime lifetime, ILogger<JobScheduler> logger)
+[Alias("reel.scheduler")]
+public interface ISchedulerGrain : IGrainWithIntegerKey
+{
+    /// <summary>Runs a scheduling round unless one ran within the poll interval; whether jobs are unfinished.</summary>
+    [Alias("round")]
+    Task<bool> RoundAsync();
+}
+
+internal sealed class SchedulerGrain(EngineDatabase database, EngineOptions options, ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
+{
+    private long _lastRound;
+    private bool _busy;
+
+    public async Task<bool> RoundAsync()
+    {
+        if (_lastRound != 0 && Stopwatch.GetElapsedTime(_lastRound) < options.PollInterval)
+        {
+            return _busy;
+        }
+        _lastRound = Stopwatch.GetTimestamp();
+        var unfinished = await database.UseAsync(async s =>
+        {
+            foreach (var job in await s.CreateDueJobsAsync(CancellationToken.None))
+            {
+                logger.LogInformation("new job {Job} of pipeline {Pipeline}", job.Id, job.Pipeline);
+            }
+            return await s.ListUnfinishedJobsAsync(CancellationToken.None);
+        });
+        _busy = unfinished.Count > 0;
+        // One job per pipeline at a time, oldest first, so outputs commit in input order. Starting is idempotent:
+        // asking every round also revives a job whose grain gave up or whose node died, and re-lists it on the board.
+        foreach (var job in unfinished.GroupBy(j => j.Pipeline).Select(g => g.First()))
+        {
+            await GrainFactory.GetGrain<IJobGrain>(job.Id).StartAsync();
+        }
+        return _busy;
+    }
+}
+
+/// <summary>
+/// On every node: asks the cluster's scheduler for a round each poll interval. With <see cref="EngineOptions.IdleExit"/>
+/// it stops the engine once nothing is left.
+/// </summary>
+internal sealed class JobScheduler(IGrainFactory grains, EngineOptions options, IHostApplicationLifetime lifetime, ILogger<JobScheduler> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -20,21 +63,7 @@ internal sealed class JobScheduler(
             var busy = false;
             try
             {
-                var unfinished = await database.UseAsync(async s =>
-                {
-                    foreach (var job in await s.CreateDueJobsAsync(stoppingToken))
-                    {
-                        logger.LogInformation("new job {Job} of pipeline {Pipeline}", job.Id, job.Pipeline);
-                    }
-                    return await s.ListUnfinishedJobsAsync(stoppingToken);
-                }, stoppingToken);
-                busy = unfinished.Count > 0;
-                // One job per pipeline at a time, oldest first, so outputs commit in input order. Starting is idempotent:
-                // asking every round also revives a job whose grain gave up.
-                foreach (var job in unfinished.GroupBy(j => j.Pipeline).Select(g => g.First()))
-                {
-                    await grains.GetGrain<IJobGrain>(job.Id).StartAsync();
-                }
+                busy = await grains.GetGrain<ISchedulerGrain>(0).RoundAsync();
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -22,7 +22,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan NoJobsWait = TimeSpan.FromMilliseconds(200);
 
-    private readonly string _worker = $"{Environment.MachineName}/{Environment.ProcessId}";
+    private readonly string _worker = options.WorkerName;
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Job, TaskOutcome Outcome)> _finished = new();
     private readonly ConcurrentDictionary<string, PipelineSpec> _specs = new(StringComparer.Ordinal);
@@ -37,8 +37,12 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         .Select(slot => new DatumRunner(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch", slot.ToString(CultureInfo.InvariantCulture)))));
     private readonly string _scratch = Path.Combine(options.DataDirectory, "scratch");
 
+    private readonly ConcurrentQueue<DatumTask> _givenBack = new();
+    private CancellationToken _stopping;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _stopping = stoppingToken;
         // One engine per data directory: whatever scratch is there, a dead engine left.
         if (Directory.Exists(_scratch))
         {
@@ -58,6 +62,34 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
                 // The silo is shutting down with the host.
+            }
+        }
+        await GiveBackAsync();
+    }
+
+    /// <summary>
+    /// On a normal stop (SIGTERM, Ctrl-C) the running datums are given back to their jobs at once, so they run again
+    /// elsewhere without waiting for their leases to lapse (their processes were cancelled with the stop).
+    /// </summary>
+    private async Task GiveBackAsync()
+    {
+        // Their processes end within moments of the cancellation; wait a bounded while for them to say so.
+        var waited = Stopwatch.StartNew();
+        while (!_running.IsEmpty && waited.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20, CancellationToken.None);
+        }
+        var tasks = _givenBack.ToList();
+        tasks.AddRange(_running.Values.Select(r => r.Task));
+        foreach (var group in tasks.GroupBy(t => t.JobId))
+        {
+            try
+            {
+                await grains.GetGrain<IJobGrain>(group.Key).ReleaseAsync(_worker, group.Select(t => t.DatumId).Distinct().ToList());
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning("could not give {Count} datums of job {Job} back ({Message}); their leases lapse instead", group.Count(), group.Key, e.Message);
             }
         }
     }
@@ -155,7 +187,17 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 }
             }
         }
+        if (!outcome.Succeeded && _stopping.IsCancellationRequested)
+        {
+            // The node is stopping: the datum goes back to its job (GiveBackAsync), it did not end.
+            _givenBack.Enqueue(task);
+            _freeRunners.Push(running.Runner);
+            _running.TryRemove(Key(task), out _);
+            running.Cancel.Dispose();
+            return;
+        }
         Interlocked.Increment(ref outcome.Succeeded ? ref _done : ref _failed);
+        (outcome.Succeeded ? Metrics.DatumsDone : Metrics.DatumsFailed).Add(1);
         AddBusy(clock.Elapsed.TotalSeconds);
         // The runner goes back before the slot counts as free, so whoever sees the free slot finds a runner.
         _freeRunners.Push(running.Runner);

@@ -3,15 +3,15 @@ namespace Reel.Data;
 /// <summary>
 /// An open commit: it starts with its parent's files, takes puts and deletes, and becomes visible only
 /// when <see cref="FinishAsync"/> moves the branch head to it. Disposed unfinished, it is removed.
-/// Holds the data directory's write lock until finished or disposed.
+/// Holds its branch's writer lock until finished or disposed.
 /// </summary>
 public sealed class CommitWriter : IAsyncDisposable
 {
     private readonly DataStore _store;
-    private readonly WriteLock _lock;
+    private readonly IAsyncDisposable _lock;
     private bool _done;
 
-    internal CommitWriter(DataStore store, WriteLock writeLock, string id, string repo, string branch, string? parent)
+    internal CommitWriter(DataStore store, IAsyncDisposable writeLock, string id, string repo, string branch, string? parent)
     {
         Parent = parent;
         _store = store;
@@ -52,7 +52,8 @@ public sealed class CommitWriter : IAsyncDisposable
         }
         var stored = await _store.Objects.PutAsync(content, cancellationToken);
         await _store.ExecuteAsync(
-            "INSERT OR REPLACE INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size)", cancellationToken,
+            "INSERT INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size) " +
+            "ON CONFLICT (commit_id, path) DO UPDATE SET object = excluded.object, size = excluded.size", cancellationToken,
             ("$id", Id), ("$path", path), ("$object", stored.Hash), ("$size", stored.Size));
         return new FileEntry(path, stored.Hash, stored.Size);
     }
@@ -88,10 +89,11 @@ public sealed class CommitWriter : IAsyncDisposable
         // Only what differs from the parent's files (which the commit starts with) is written: a job that changed one
         // datum of many rewrites that datum's rows, not all of them.
         var current = (await _store.ListFilesAsync(Id, DataPath.Root, cancellationToken)).ToDictionary(f => f.Path, StringComparer.Ordinal);
-        await using var transaction = await _store.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _store.BeginTransactionAsync(cancellationToken);
         await using var delete = _store.Prepare("DELETE FROM files WHERE commit_id = $id AND path = $path", "$id", "$path");
         await using var upsert = _store.Prepare(
-            "INSERT OR REPLACE INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size)", "$id", "$path", "$object", "$size");
+            "INSERT INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size) " +
+            "ON CONFLICT (commit_id, path) DO UPDATE SET object = excluded.object, size = excluded.size", "$id", "$path", "$object", "$size");
         var wanted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in files)
         {
@@ -117,7 +119,7 @@ public sealed class CommitWriter : IAsyncDisposable
     public async Task ApplyAsync(IReadOnlyCollection<string> deletes, IReadOnlyCollection<FileEntry> adds, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_done, this);
-        await using var transaction = await _store.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _store.BeginTransactionAsync(cancellationToken);
         await using (var delete = _store.Prepare("DELETE FROM files WHERE commit_id = $id AND path = $path", "$id", "$path"))
         {
             foreach (var path in deletes)
@@ -159,25 +161,44 @@ public sealed class CommitWriter : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_done, this);
         await _store.ExecuteAsync(
-            "INSERT OR IGNORE INTO provenance(commit_id, source) VALUES ($id, $source)", cancellationToken,
+            "INSERT INTO provenance(commit_id, source) VALUES ($id, $source) ON CONFLICT DO NOTHING", cancellationToken,
             ("$id", Id), ("$source", sourceCommitId));
     }
 
-    /// <summary>Marks the commit finished and moves the branch head to it, in one transaction.</summary>
+    /// <summary>
+    /// Marks the commit finished and moves the branch head to it, in one transaction, only if the head is still the
+    /// commit this one started from (compare-and-swap). A moved head, or a commit removed as abandoned meanwhile, is a
+    /// Conflict and nothing is committed.
+    /// </summary>
     public async Task<CommitInfo> FinishAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_done, this);
-        await using (var transaction = await _store.Db.BeginTransactionAsync(cancellationToken))
+        await using (var transaction = await _store.BeginTransactionAsync(cancellationToken))
         {
-            await _store.ExecuteAsync("UPDATE commits SET finished = $now WHERE id = $id", cancellationToken,
+            var finished = await _store.ExecuteAsync("UPDATE commits SET finished = $now WHERE id = $id AND finished IS NULL", cancellationToken,
                 ("$id", Id), ("$now", DataStore.Format(_store.Time.GetUtcNow())));
-            await _store.ExecuteAsync(
-                "INSERT INTO branches(repo, name, head) VALUES ($repo, $branch, $id) ON CONFLICT(repo, name) DO UPDATE SET head = $id",
-                cancellationToken, ("$repo", Repo), ("$branch", Branch), ("$id", Id));
+            if (finished == 0)
+            {
+                throw new DataException(DataErrorKind.Conflict,
+                    $"commit {Id[..12]} on {Repo}@{Branch} was removed as abandoned while it was written; nothing was committed");
+            }
+            var moved = Parent is null
+                ? await _store.ExecuteAsync(
+                    "INSERT INTO branches(repo, name, head) VALUES ($repo, $branch, $id) ON CONFLICT (repo, name) DO NOTHING",
+                    cancellationToken, ("$repo", Repo), ("$branch", Branch), ("$id", Id))
+                : await _store.ExecuteAsync(
+                    "UPDATE branches SET head = $id WHERE repo = $repo AND name = $branch AND head = $parent",
+                    cancellationToken, ("$repo", Repo), ("$branch", Branch), ("$id", Id), ("$parent", Parent));
+            if (moved == 0)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                throw new DataException(DataErrorKind.Conflict,
+                    $"{Repo}@{Branch} moved while commit {Id[..12]} was written (it started from {Parent?[..12] ?? "no head"}); nothing was committed");
+            }
             await transaction.CommitAsync(cancellationToken);
         }
         _done = true;
-        _lock.Dispose();
+        await _lock.DisposeAsync();
         return await _store.GetCommitAsync(Id, cancellationToken);
     }
 
@@ -194,7 +215,7 @@ public sealed class CommitWriter : IAsyncDisposable
         }
         finally
         {
-            _lock.Dispose();
+            await _lock.DisposeAsync();
         }
     }
 }

@@ -12,7 +12,7 @@ public enum DataErrorKind
     /// <summary>A name, path or address is malformed.</summary>
     Invalid,
 
-    /// <summary>Another process holds the write lock for too long.</summary>
+    /// <summary>Another process holds a branch's writer lock for too long.</summary>
     Busy,
 
     /// <summary>A stored object's content no longer matches its hash; it was not used.</summary>

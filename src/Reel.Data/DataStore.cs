@@ -1,15 +1,22 @@
+using System.Data.Common;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
+using Reel.Data.Metadata;
 
 namespace Reel.Data;
 
 /// <summary>
-/// Repos, branches and commits of one data directory: metadata in <c>reel.db</c> (SQLite, WAL), file
-/// content in <c>objects/</c>. Readers only ever see finished commits.
+/// Repos, branches and commits: metadata in a <see cref="MetadataDatabase"/> (the data directory's <c>reel.db</c> by
+/// default, or a PostgreSQL database a cluster shares), file content in an <see cref="ObjectStore"/>. Readers only ever
+/// see finished commits. Writers take one branch's lock, and a branch head only moves from the commit a writer started
+/// on (compare-and-swap), so writers on different branches never wait for each other.
 /// </summary>
 public sealed class DataStore : IAsyncDisposable
 {
-    private const int SchemaVersion = 1;
+    /// <summary>The layer's name in <c>schema_versions</c>.</summary>
+    public const string SchemaLayer = "data";
+
+    /// <summary>Schema versions of this layer's tables; migration i makes version i+1.</summary>
+    internal static readonly IReadOnlyList<string> Migrations = [Schema, "ALTER TABLE commits ADD COLUMN writer TEXT"];
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS repos (
@@ -34,14 +41,14 @@ public sealed class DataStore : IAsyncDisposable
             commit_id TEXT NOT NULL REFERENCES commits(id) ON DELETE CASCADE,
             path TEXT NOT NULL,
             object TEXT NOT NULL,
-            size INTEGER NOT NULL,
+            size BIGINT NOT NULL,
             PRIMARY KEY (commit_id, path)) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS files_by_object ON files(object);
         CREATE TABLE IF NOT EXISTS staged (
             owner TEXT NOT NULL,
             path TEXT NOT NULL,
             object TEXT NOT NULL,
-            size INTEGER NOT NULL,
+            size BIGINT NOT NULL,
             PRIMARY KEY (owner, path)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS provenance (
             commit_id TEXT NOT NULL REFERENCES commits(id) ON DELETE CASCADE,
@@ -52,30 +59,34 @@ public sealed class DataStore : IAsyncDisposable
     /// <summary>How long a writer waits for another process's write to end.</summary>
     private static readonly TimeSpan LockWait = TimeSpan.FromMinutes(2);
 
-    private readonly SqliteConnection _db;
-    private readonly string _lockPath;
+    private DbConnection _db;
+    private readonly bool _ownsDatabase;
 
-    private DataStore(string directory, SqliteConnection db, TimeProvider time, IObjectStore? objects)
+    private DataStore(string directory, MetadataDatabase database, bool ownsDatabase, DbConnection db, IObjectStore objects, TimeProvider time)
     {
         DataDirectory = directory;
+        Database = database;
+        _ownsDatabase = ownsDatabase;
         _db = db;
         Time = time;
-        Objects = objects ?? new ObjectStore(Path.Combine(directory, "objects"));
-        _lockPath = Path.Combine(directory, "write.lock");
+        Objects = objects;
     }
 
+    /// <summary>This process's local directory (logs, scratch); with SQLite also where <c>reel.db</c> and <c>objects/</c> live.</summary>
     public string DataDirectory { get; }
 
     /// <summary>File content: <c>objects/</c> of the data directory unless another store was given (which the caller disposes).</summary>
     public IObjectStore Objects { get; }
 
+    /// <summary>Where the metadata lives; other layers keep their tables there through it.</summary>
+    public MetadataDatabase Database { get; }
+
     internal TimeProvider Time { get; }
 
-    internal SqliteConnection Db => _db;
 
     /// <summary>
-    /// Opens (creating if needed) a data directory. When no other process is writing, commits left
-    /// unfinished by a crash are removed first.
+    /// Opens (creating if needed) a data directory: the embedded default, SQLite in <c>reel.db</c> and objects in
+    /// <c>objects/</c>. Commits left unfinished by a crash are removed first.
     /// </summary>
     public static Task<DataStore> OpenAsync(string directory, TimeProvider time, CancellationToken cancellationToken) =>
         OpenAsync(directory, objects: null, time, cancellationToken);
@@ -83,16 +94,37 @@ public sealed class DataStore : IAsyncDisposable
     /// <summary>Opens a data directory whose file content lives in <paramref name="objects"/> (null: its own <c>objects/</c>).</summary>
     public static async Task<DataStore> OpenAsync(string directory, IObjectStore? objects, TimeProvider time, CancellationToken cancellationToken)
     {
-        var db = await ReelDatabase.OpenAsync(directory, cancellationToken);
-        var store = new DataStore(directory, db, time, objects);
+        var database = new SqliteMetadataDatabase(directory);
         try
         {
-            await store.ExecuteAsync(Schema + $"PRAGMA user_version={SchemaVersion};", cancellationToken);
-            using var writer = WriteLock.TryAcquire(store._lockPath);
-            if (writer is not null)
-            {
-                await store.RecoverAsync(cancellationToken);
-            }
+            return await OpenAsync(database, objects ?? new ObjectStore(Path.Combine(directory, "objects")), directory, time, cancellationToken, ownsDatabase: true);
+        }
+        catch
+        {
+            await database.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens the store on <paramref name="database"/> (e.g. a cluster's PostgreSQL) and <paramref name="objects"/>,
+    /// creating or upgrading its tables. Commits left unfinished by writers that are gone are removed first; those of
+    /// live writers (on this machine or another) are left alone. The caller keeps owning <paramref name="database"/>.
+    /// </summary>
+    /// <param name="dataDirectory">This process's local directory for logs and scratch space.</param>
+    public static Task<DataStore> OpenAsync(
+        MetadataDatabase database, IObjectStore objects, string dataDirectory, TimeProvider time, CancellationToken cancellationToken) =>
+        OpenAsync(database, objects, dataDirectory, time, cancellationToken, ownsDatabase: false);
+
+    private static async Task<DataStore> OpenAsync(
+        MetadataDatabase database, IObjectStore objects, string dataDirectory, TimeProvider time, CancellationToken cancellationToken, bool ownsDatabase)
+    {
+        await database.MigrateAsync(SchemaLayer, Migrations, cancellationToken);
+        var db = await database.OpenConnectionAsync(cancellationToken);
+        var store = new DataStore(dataDirectory, database, ownsDatabase, db, objects, time);
+        try
+        {
+            await store.RecoverAsync(cancellationToken);
         }
         catch
         {
@@ -126,7 +158,7 @@ public sealed class DataStore : IAsyncDisposable
             await ExecuteAsync("INSERT INTO repos(name, created) VALUES ($name, $created)", cancellationToken,
                 ("$name", name), ("$created", Format(Time.GetUtcNow())));
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == 19)
+        catch (DbException e) when (Database.IsUniqueViolation(e))
         {
             throw new DataException(DataErrorKind.Conflict, $"repo '{name}' already exists");
         }
@@ -155,7 +187,7 @@ public sealed class DataStore : IAsyncDisposable
             "SELECT name, head FROM branches WHERE repo = $name ORDER BY name",
             r => new BranchInfo(r.GetString(0), r.GetString(1)), cancellationToken, ("$name", name));
         var commits = await QueryAsync(
-            "SELECT count(*) FROM commits WHERE repo = $name AND finished IS NOT NULL",
+            "SELECT CAST(count(*) AS INTEGER) FROM commits WHERE repo = $name AND finished IS NOT NULL",
             r => r.GetInt32(0), cancellationToken, ("$name", name));
         return new RepoInfo(name, created[0], branches, commits[0]);
     }
@@ -164,14 +196,37 @@ public sealed class DataStore : IAsyncDisposable
     /// <param name="force">Without it, a repo that holds commits is refused (Conflict), so data is never lost by a typo.</param>
     public async Task DeleteRepoAsync(string name, bool force, CancellationToken cancellationToken)
     {
-        using var writeLock = await WriteLock.AcquireAsync(_lockPath, LockWait, Time, cancellationToken);
-        await RecoverAsync(cancellationToken);
+        // Every branch's writer lock (commits in progress name branches that have no head yet), in one order.
+        var locks = new List<IAsyncDisposable>();
+        try
+        {
+            var branches = await QueryAsync(
+                "SELECT name FROM branches WHERE repo = $name UNION SELECT branch FROM commits WHERE repo = $name ORDER BY 1",
+                r => r.GetString(0), cancellationToken, ("$name", name));
+            foreach (var branch in branches)
+            {
+                locks.Add(await Database.AcquireBranchAsync(name, branch, LockWait, Time, cancellationToken));
+            }
+            await DeleteRepoLockedAsync(name, force, [.. branches.Select(b => $"{name}@{b}")], cancellationToken);
+        }
+        finally
+        {
+            foreach (var held in locks)
+            {
+                await held.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task DeleteRepoLockedAsync(string name, bool force, string[] heldBranches, CancellationToken cancellationToken)
+    {
+        await RecoverAsync(cancellationToken, heldBranches);
         var repo = await GetRepoAsync(name, cancellationToken);
         if (repo.Commits > 0 && !force)
         {
             throw new DataException(DataErrorKind.Conflict, $"repo '{name}' has {repo.Commits} commit(s); use --force to delete it with its data");
         }
-        await using (var transaction = (SqliteTransaction)await _db.BeginTransactionAsync(cancellationToken))
+        await using (var transaction = await BeginTransactionAsync(cancellationToken))
         {
             await ExecuteAsync("DELETE FROM branches WHERE repo = $name", cancellationToken, ("$name", name));
             await ExecuteAsync(
@@ -190,19 +245,20 @@ public sealed class DataStore : IAsyncDisposable
         {
             throw new DataException(DataErrorKind.Invalid, DataAddress.NameRule("branch", branch));
         }
-        var writeLock = await WriteLock.AcquireAsync(_lockPath, LockWait, Time, cancellationToken);
+        await GetRepoAsync(repo, cancellationToken);
+        var writeLock = await Database.AcquireBranchAsync(repo, branch, LockWait, Time, cancellationToken);
         try
         {
-            await RecoverAsync(cancellationToken);
+            await RecoverAsync(cancellationToken, $"{repo}@{branch}");
             await GetRepoAsync(repo, cancellationToken);
             var parent = await TryGetHeadAsync(repo, branch, cancellationToken);
             var id = Guid.NewGuid().ToString("N");
-            await using (var transaction = (SqliteTransaction)await _db.BeginTransactionAsync(cancellationToken))
+            await using (var transaction = await BeginTransactionAsync(cancellationToken))
             {
                 await ExecuteAsync(
-                    "INSERT INTO commits(id, repo, branch, parent, message, created) VALUES ($id, $repo, $branch, $parent, $message, $created)",
+                    "INSERT INTO commits(id, repo, branch, parent, message, created, writer) VALUES ($id, $repo, $branch, $parent, $message, $created, $writer)",
                     cancellationToken, ("$id", id), ("$repo", repo), ("$branch", branch), ("$parent", parent), ("$message", message),
-                    ("$created", Format(Time.GetUtcNow())));
+                    ("$created", Format(Time.GetUtcNow())), ("$writer", Writer));
                 if (parent is not null)
                 {
                     await ExecuteAsync(
@@ -215,10 +271,13 @@ public sealed class DataStore : IAsyncDisposable
         }
         catch
         {
-            writeLock.Dispose();
+            await writeLock.DisposeAsync();
             throw;
         }
     }
+
+    /// <summary>Who writes an unfinished commit, for people reading the database: host and process.</summary>
+    private static string Writer => $"{Environment.MachineName}/{Environment.ProcessId}";
 
     /// <summary>The head commit of <c>repo@branch</c>; NotFound for a missing repo, branch or an empty branch.</summary>
     public async Task<CommitInfo> GetHeadAsync(string repo, string branch, CancellationToken cancellationToken)
@@ -259,7 +318,7 @@ public sealed class DataStore : IAsyncDisposable
         return await QueryAsync(
             """
             WITH RECURSIVE chain(id, depth) AS (
-                SELECT $head, 0
+                SELECT id, 0 FROM commits WHERE id = $head
                 UNION ALL SELECT c.parent, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.id WHERE c.parent IS NOT NULL)
             """ + CommitSelect + " JOIN chain ON chain.id = c.id WHERE c.finished IS NOT NULL ORDER BY chain.depth",
             ReadCommit, cancellationToken, ("$head", head.Id));
@@ -319,7 +378,7 @@ public sealed class DataStore : IAsyncDisposable
     /// </summary>
     public async Task StageAsync(string owner, IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
     {
-        await using var transaction = await _db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await BeginTransactionAsync(cancellationToken);
         await ReplaceStagedAsync(owner, files, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -333,6 +392,37 @@ public sealed class DataStore : IAsyncDisposable
         {
             await ExecuteAsync(insert, cancellationToken, owner, file.Path, file.Hash, file.Size);
         }
+    }
+
+    /// <summary>
+    /// <see cref="StageAsync"/> for many owners inside the caller's transaction, each statement parsed once: with many
+    /// small datums, parsing SQL per row would cost more than running it.
+    /// </summary>
+    internal async Task StageManyAsync(IEnumerable<(string Owner, IReadOnlyCollection<FileEntry> Files)> outputs, CancellationToken cancellationToken)
+    {
+        await using var unstage = Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
+        await using var stage = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
+        foreach (var (owner, files) in outputs)
+        {
+            await ExecuteAsync(unstage, cancellationToken, owner);
+            foreach (var file in files)
+            {
+                await ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
+            }
+        }
+    }
+
+    /// <summary>Drops what owners under <paramref name="ownerPrefix"/> staged, except the owners in <paramref name="keep"/>.</summary>
+    internal async Task<int> UnstageAsync(string ownerPrefix, IReadOnlySet<string> keep, CancellationToken cancellationToken)
+    {
+        var owners = await QueryAsync("SELECT DISTINCT owner FROM staged WHERE owner >= $from AND owner < $to", r => r.GetString(0), cancellationToken,
+            ("$from", ownerPrefix), ("$to", ownerPrefix + "\uffff"));
+        var removed = 0;
+        foreach (var owner in owners.Where(o => !keep.Contains(o)))
+        {
+            removed += await ExecuteAsync("DELETE FROM staged WHERE owner = $owner", cancellationToken, ("$owner", owner));
+        }
+        return removed;
     }
 
     /// <summary>What owners whose key starts with <paramref name="ownerPrefix"/> staged, by owner.</summary>
@@ -351,36 +441,64 @@ public sealed class DataStore : IAsyncDisposable
         ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
             ("$from", ownerPrefix), ("$to", ownerPrefix + "\uffff"));
 
-    public async ValueTask DisposeAsync() => await _db.DisposeAsync();
-
-    /// <summary>Removes unfinished commits and their objects; the caller holds the write lock, so their writers are gone.</summary>
-    internal async Task<int> RecoverAsync(CancellationToken cancellationToken)
+    public async ValueTask DisposeAsync()
     {
-        var abandoned = await QueryAsync("SELECT id FROM commits WHERE finished IS NULL", r => r.GetString(0), cancellationToken);
-        foreach (var id in abandoned)
+        await _db.DisposeAsync();
+        if (_ownsDatabase)
         {
-            await AbortAsync(id, cancellationToken);
+            await Database.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Removes unfinished commits whose writer is provably gone (nobody holds their branch's lock, which dies with its
+    /// holder) and their objects, and temporary object files of dead processes. Commits of live writers stay.
+    /// </summary>
+    /// <param name="heldBranches">Branches ("repo@branch") whose lock the caller holds: their unfinished commits are abandoned.</param>
+    internal async Task<int> RecoverAsync(CancellationToken cancellationToken, params string[] heldBranches)
+    {
+        var unfinished = await QueryAsync(
+            "SELECT id, repo, branch FROM commits WHERE finished IS NULL", r => (Id: r.GetString(0), Repo: r.GetString(1), Branch: r.GetString(2)),
+            cancellationToken);
+        var abandoned = 0;
+        foreach (var commit in unfinished)
+        {
+            var held = heldBranches.Contains($"{commit.Repo}@{commit.Branch}", StringComparer.Ordinal);
+            await using var branchLock = held ? null : await Database.TryAcquireBranchAsync(commit.Repo, commit.Branch, cancellationToken);
+            if (held || branchLock is not null)
+            {
+                await AbortAsync(commit.Id, cancellationToken);
+                abandoned++;
+            }
         }
         Objects.RemoveTemporaryFiles();
-        if (abandoned.Count > 0)
+        if (abandoned > 0)
         {
             // The dead writer's complete objects are referenced by nothing now.
             await CollectGarbageAsync(cancellationToken);
         }
-        return abandoned.Count;
+        return abandoned;
     }
 
     internal async Task AbortAsync(string commitId, CancellationToken cancellationToken)
     {
-        await using var transaction = (SqliteTransaction)await _db.BeginTransactionAsync(cancellationToken);
-        await ExecuteAsync("DELETE FROM files WHERE commit_id = $id", cancellationToken, ("$id", commitId));
+        await using var transaction = await BeginTransactionAsync(cancellationToken);
+        await ExecuteAsync("DELETE FROM files WHERE commit_id = $id AND EXISTS (SELECT 1 FROM commits WHERE id = $id AND finished IS NULL)",
+            cancellationToken, ("$id", commitId));
         await ExecuteAsync("DELETE FROM commits WHERE id = $id AND finished IS NULL", cancellationToken, ("$id", commitId));
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Deletes objects no commit and no staged task output refers to; the caller holds the write lock.</summary>
+    /// <summary>
+    /// Deletes objects no commit and no staged task output refers to. Skipped while any commit is being written: its
+    /// writer may have stored objects it has not recorded yet.
+    /// </summary>
     internal async Task<int> CollectGarbageAsync(CancellationToken cancellationToken)
     {
+        if ((await QueryAsync("SELECT 1 FROM commits WHERE finished IS NULL LIMIT 1", r => r.GetInt32(0), cancellationToken)).Count > 0)
+        {
+            return 0;
+        }
         var used = (await QueryAsync("SELECT object FROM files UNION SELECT object FROM staged", r => r.GetString(0), cancellationToken)).ToHashSet(StringComparer.Ordinal);
         var removed = 0;
         foreach (var hash in await Objects.ListAsync(cancellationToken).ToListAsync(cancellationToken))
@@ -402,34 +520,42 @@ public sealed class DataStore : IAsyncDisposable
         return heads.Count == 0 ? null : heads[0];
     }
 
-    internal Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        ReelDatabase.ExecuteAsync(_db, sql, cancellationToken, parameters);
+    internal async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        await Database.ExecuteAsync(await ConnectionAsync(cancellationToken), sql, cancellationToken, parameters);
 
-    internal Task<IReadOnlyList<T>> QueryAsync<T>(
-        string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        ReelDatabase.QueryAsync(_db, sql, read, cancellationToken, parameters);
+    internal async Task<IReadOnlyList<T>> QueryAsync<T>(
+        string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        await Database.QueryAsync(await ConnectionAsync(cancellationToken), sql, read, cancellationToken, parameters);
+
+    /// <summary>
+    /// The store's connection, opened anew when it broke (a PostgreSQL restart or a cut network ends it), so a
+    /// long-lived store (the engine's) works again once the database is back.
+    /// </summary>
+    private async Task<DbConnection> ConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_db.State == System.Data.ConnectionState.Open)
+        {
+            return _db;
+        }
+        await _db.DisposeAsync();
+        _db = await Database.OpenConnectionAsync(cancellationToken);
+        return _db;
+    }
 
     /// <summary>A command to run many times with new values: SQL parsed once, not per row.</summary>
-    internal SqliteCommand Prepare(string sql, params string[] parameters)
-    {
-        var command = _db.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in parameters)
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-        return command;
-    }
+    internal DbCommand Prepare(string sql, params string[] parameters) => Database.Prepare(_db, sql, parameters);
 
     /// <summary>Runs a <see cref="Prepare"/>d command with values for its parameters, in order.</summary>
-    internal static async Task ExecuteAsync(SqliteCommand command, CancellationToken cancellationToken, params object?[] values)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters[i].Value = values[i] ?? DBNull.Value;
-        }
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    internal static Task ExecuteAsync(DbCommand command, CancellationToken cancellationToken, params object?[] values) =>
+        MetadataDatabase.ExecuteAsync(command, cancellationToken, values);
+
+    /// <summary>Serializes the rest of the caller's transaction with others taking <paramref name="name"/> (see <see cref="MetadataDatabase.LockAsync"/>).</summary>
+    internal async Task LockAsync(string name, CancellationToken cancellationToken) =>
+        await Database.LockAsync(await ConnectionAsync(cancellationToken), name, cancellationToken);
+
+    /// <summary>Begins a transaction on the store's connection (see <see cref="MetadataDatabase.BeginTransactionAsync"/>).</summary>
+    internal async Task<DbTransaction> BeginTransactionAsync(CancellationToken cancellationToken) =>
+        await Database.BeginTransactionAsync(await ConnectionAsync(cancellationToken), cancellationToken);
 
     internal static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
@@ -438,14 +564,14 @@ public sealed class DataStore : IAsyncDisposable
 
     private const string CommitSelect = """
          SELECT c.id, c.repo, c.branch, c.parent, c.message, c.created,
-                (SELECT count(*) FROM files f WHERE f.commit_id = c.id),
-                (SELECT coalesce(sum(size), 0) FROM files f WHERE f.commit_id = c.id)
+                (SELECT CAST(count(*) AS INTEGER) FROM files f WHERE f.commit_id = c.id),
+                (SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM files f WHERE f.commit_id = c.id)
          FROM commits c
         """;
 
-    private static CommitInfo ReadCommit(SqliteDataReader r) => new(
+    private static CommitInfo ReadCommit(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4), Parse(r.GetString(5)),
         r.GetInt32(6), r.GetInt64(7));
 
-    private static FileEntry ReadFile(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
+    private static FileEntry ReadFile(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using Reel.Cluster;
 using Reel.Data;
 
 namespace Reel.Cli.Commands;
@@ -44,8 +45,24 @@ internal static class DataCommandSupport
         }
         try
         {
+            if (ClusterSupport.Path(result) is { } clusterPath)
+            {
+                var cluster = ClusterFile.Load(clusterPath);
+                await using var data = await ClusterData.OpenAsync(cluster, ClusterSupport.LocalDirectory(cluster), cancellationToken);
+                return await run(data.Store, arguments);
+            }
             await using var store = await DataStore.OpenAsync(DataStore.ResolveDirectory(result.GetValue(dataDir)), TimeProvider.System, cancellationToken);
             return await run(store, arguments);
+        }
+        catch (ClusterException e)
+        {
+            await Console.Error.WriteLineAsync($"reel {verb}: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (Npgsql.NpgsqlException e)
+        {
+            await Console.Error.WriteLineAsync($"reel {verb}: {ClusterSetup.Describe(e)}");
+            return ExitCodes.InputFailed;
         }
         catch (DataException e)
         {

@@ -34,7 +34,8 @@ internal static class PipelineSupport
     public static async Task<IReadOnlyList<JobInfo>> StartDueJobsAsync(PipelineStore store, CancellationToken cancellationToken)
     {
         var created = await store.CreateDueJobsAsync(cancellationToken);
-        if ((await store.ListUnfinishedJobsAsync(cancellationToken)).Count > 0)
+        // A cluster's nodes run its engine; only a local data directory gets one started here.
+        if (store.Data.Database is Reel.Data.Metadata.SqliteMetadataDatabase && (await store.ListUnfinishedJobsAsync(cancellationToken)).Count > 0)
         {
             EnsureEngine(store.Data.DataDirectory);
         }

@@ -66,3 +66,6 @@ public sealed record WorkerInfo(
 
     public double MillisecondsPerFrame => Frames > 0 ? BusySeconds * 1000 / Frames : 0;
 }
+
+/// <summary>A write by an activation of a job's grain that a newer activation superseded; the database refused it.</summary>
+public sealed class StaleJobException(string message) : Exception(message);

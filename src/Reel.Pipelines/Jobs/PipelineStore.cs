@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Reel.Data;
 using Reel.Pipelines.Datums;
 using Reel.Pipelines.Specs;
@@ -8,7 +8,7 @@ using Reel.Pipelines.Specs;
 namespace Reel.Pipelines.Jobs;
 
 /// <summary>
-/// Pipelines, jobs and datums, in the data directory's database beside the repos. A datum's outputs are staged in
+/// Pipelines, jobs and datums, in the metadata database beside the repos (<see cref="DataStore.Database"/>). A datum's outputs are staged in
 /// the data layer under <c>job/&lt;job&gt;/&lt;datum&gt;</c>, so they survive a crash and a later job can carry
 /// them over. Not thread-safe: one caller at a time, as <see cref="DataStore"/>.
 /// </summary>
@@ -56,17 +56,37 @@ public sealed class PipelineStore
             address TEXT NOT NULL,
             slots INTEGER NOT NULL,
             running INTEGER NOT NULL,
-            done INTEGER NOT NULL,
-            failed INTEGER NOT NULL,
-            frames INTEGER NOT NULL,
+            done BIGINT NOT NULL,
+            failed BIGINT NOT NULL,
+            frames BIGINT NOT NULL,
             busy_seconds REAL NOT NULL,
             started TEXT NOT NULL,
             seen TEXT NOT NULL);
         """;
 
-    private readonly DataStore _data;
+    /// <summary>The layer's name in <c>schema_versions</c>.</summary>
+    public const string SchemaLayer = "pipelines";
 
-    private PipelineStore(DataStore data) => _data = data;
+    /// <summary>Schema versions of this layer's tables; migration i makes version i+1.</summary>
+    internal static readonly IReadOnlyList<string> Migrations = [Schema, EpochsAndSingleJobs];
+
+    /// <summary>
+    /// Version 2 (clusters): a job's epoch, which each new activation of its grain takes, so a stale activation's writes are
+    /// refused; and at most one unfinished job per pipeline, so schedulers on two nodes can never both create one.
+    /// </summary>
+    private const string EpochsAndSingleJobs = """
+        ALTER TABLE jobs ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+        CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_unfinished ON jobs(pipeline) WHERE state IN ('Starting', 'Running');
+        """;
+
+    private readonly DataStore _data;
+    private readonly string _jobSelect;
+
+    private PipelineStore(DataStore data)
+    {
+        _data = data;
+        _jobSelect = JobSelect.Replace("{counts}", data.Database.GroupConcat("state || ':' || n"), StringComparison.Ordinal);
+    }
 
     public DataStore Data => _data;
 
@@ -74,7 +94,7 @@ public sealed class PipelineStore
 
     public static async Task<PipelineStore> OpenAsync(DataStore data, CancellationToken cancellationToken)
     {
-        await data.ExecuteAsync(Schema, cancellationToken);
+        await data.Database.MigrateAsync(SchemaLayer, Migrations, cancellationToken);
         return new PipelineStore(data);
     }
 
@@ -138,13 +158,12 @@ public sealed class PipelineStore
             }
         }
         var jobs = await _data.QueryAsync("SELECT id FROM jobs WHERE pipeline = $name", r => r.GetString(0), cancellationToken, ("$name", name));
-        await using (var transaction = await _data.Db.BeginTransactionAsync(cancellationToken))
+        await using (var transaction = await _data.BeginTransactionAsync(cancellationToken))
         {
             foreach (var job in jobs)
             {
                 await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job));
-                await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
-                    ("$from", $"job/{job}/"), ("$to", $"job/{job}0"));
+                await _data.UnstageAsync($"job/{job}/", cancellationToken);
             }
             await _data.ExecuteAsync("DELETE FROM jobs WHERE pipeline = $name", cancellationToken, ("$name", name));
             await _data.ExecuteAsync("DELETE FROM pipelines WHERE name = $name", cancellationToken, ("$name", name));
@@ -198,10 +217,18 @@ public sealed class PipelineStore
     public async Task<JobInfo> CreateJobAsync(PipelineInfo pipeline, IReadOnlyDictionary<string, string> inputs, string? rerun, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid().ToString("N");
-        await _data.ExecuteAsync(
-            "INSERT INTO jobs(id, pipeline, version, state, inputs, rerun, created) VALUES ($id, $pipeline, $version, $state, $inputs, $rerun, $now)",
-            cancellationToken, ("$id", id), ("$pipeline", pipeline.Name), ("$version", pipeline.Version), ("$state", nameof(JobState.Starting)),
-            ("$inputs", JsonSerializer.Serialize(inputs)), ("$rerun", rerun), ("$now", Now()));
+        try
+        {
+            await _data.ExecuteAsync(
+                "INSERT INTO jobs(id, pipeline, version, state, inputs, rerun, created) VALUES ($id, $pipeline, $version, $state, $inputs, $rerun, $now)",
+                cancellationToken, ("$id", id), ("$pipeline", pipeline.Name), ("$version", pipeline.Version), ("$state", nameof(JobState.Starting)),
+                ("$inputs", JsonSerializer.Serialize(inputs)), ("$rerun", rerun), ("$now", Now()));
+        }
+        catch (Exception e) when (_data.Database.IsUniqueViolation(e))
+        {
+            // jobs_one_unfinished: another scheduler or command created this pipeline's job first.
+            throw new DataException(DataErrorKind.Conflict, $"pipeline '{pipeline.Name}' already has an unfinished job");
+        }
         return await GetJobAsync(id, cancellationToken);
     }
 
@@ -213,7 +240,7 @@ public sealed class PipelineStore
             throw new DataException(DataErrorKind.Invalid, $"'{reference}' is not a job id (hex, at least 4 characters)");
         }
         var prefix = reference.ToLowerInvariant();
-        var jobs = await _data.QueryAsync(JobSelect + " WHERE j.id >= $from AND j.id < $to ORDER BY j.id LIMIT 2", ReadJob, cancellationToken,
+        var jobs = await _data.QueryAsync(_jobSelect + " WHERE j.id >= $from AND j.id < $to ORDER BY j.id LIMIT 2", ReadJob, cancellationToken,
             ("$from", prefix), ("$to", prefix + "g"));
         return jobs.Count switch
         {
@@ -225,11 +252,11 @@ public sealed class PipelineStore
 
     /// <summary>Jobs, newest first; of one pipeline when <paramref name="pipeline"/> is given.</summary>
     public Task<IReadOnlyList<JobInfo>> ListJobsAsync(string? pipeline, CancellationToken cancellationToken) => pipeline is null
-        ? _data.QueryAsync(JobSelect + " ORDER BY j.created DESC, j.id", ReadJob, cancellationToken)
-        : _data.QueryAsync(JobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC, j.id", ReadJob, cancellationToken, ("$p", pipeline));
+        ? _data.QueryAsync(_jobSelect + " ORDER BY j.created DESC, j.id", ReadJob, cancellationToken)
+        : _data.QueryAsync(_jobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC, j.id", ReadJob, cancellationToken, ("$p", pipeline));
 
     public Task<IReadOnlyList<JobInfo>> ListUnfinishedJobsAsync(CancellationToken cancellationToken) =>
-        _data.QueryAsync(JobSelect + " WHERE j.state IN ('Starting', 'Running') ORDER BY j.created, j.id", ReadJob, cancellationToken);
+        _data.QueryAsync(_jobSelect + " WHERE j.state IN ('Starting', 'Running') ORDER BY j.created, j.id", ReadJob, cancellationToken);
 
     /// <summary>
     /// Creates a job for every pipeline whose input branches moved (or whose spec changed) since its last job and
@@ -243,7 +270,8 @@ public sealed class PipelineStore
             return [];
         }
         // An immediate transaction: the engine and a command may both look, and only one may create the job.
-        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await _data.LockAsync("due-jobs", cancellationToken);
         var created = new List<JobInfo>();
         await AnyJobDueAsync(create: true, created, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -274,7 +302,7 @@ public sealed class PipelineStore
             {
                 continue;
             }
-            var last = (await _data.QueryAsync(JobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC LIMIT 1", ReadJob, cancellationToken,
+            var last = (await _data.QueryAsync(_jobSelect + " WHERE j.pipeline = $p ORDER BY j.created DESC LIMIT 1", ReadJob, cancellationToken,
                 ("$p", pipeline.Name))).SingleOrDefault();
             var same = last is not null && last.Version == pipeline.Version && last.Inputs.Count == heads.Count
                 && heads.All(h => last.Inputs.TryGetValue(h.Key, out var c) && c == h.Value);
@@ -326,10 +354,10 @@ public sealed class PipelineStore
             }
         }
         var now = Now();
-        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
         await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job.Id));
         await using var insert = _data.Prepare(
-            "INSERT OR IGNORE INTO datums(job_id, id, ordinal, state, files, started, finished, seconds, outputs_from) VALUES ($job, $id, $n, $state, $files, $t, $t, $s, $from)",
+            "INSERT INTO datums(job_id, id, ordinal, state, files, started, finished, seconds, outputs_from) VALUES ($job, $id, $n, $state, $files, $t, $t, $s, $from) ON CONFLICT DO NOTHING",
             "$job", "$id", "$n", "$state", "$files", "$t", "$s", "$from");
         var ordinal = 0;
         foreach (var datum in datums)
@@ -352,27 +380,24 @@ public sealed class PipelineStore
         _data.QueryAsync(DatumSelect + " WHERE job_id = $job ORDER BY ordinal", ReadDatum, cancellationToken, ("$job", jobId));
 
     /// <summary>Records finished datums in one transaction: each one's state, and the outputs of those that succeeded.</summary>
-    public async Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, CancellationToken cancellationToken)
+    public Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, CancellationToken cancellationToken) =>
+        RecordAsync(jobId, outcomes, epoch: null, cancellationToken);
+
+    /// <param name="epoch">The writer's epoch (see <see cref="ClaimJobAsync"/>); null for writers outside the engine.</param>
+    /// <exception cref="StaleJobException">A newer activation of the job claimed it: nothing was written.</exception>
+    public async Task RecordAsync(string jobId, IReadOnlyCollection<DatumOutcome> outcomes, long? epoch, CancellationToken cancellationToken)
     {
-        await using var transaction = await _data.Db.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await CheckEpochAsync(jobId, epoch, cancellationToken);
+        await _data.StageManyAsync(
+            outcomes.Where(o => o.Succeeded).Select(o => (StagingOwner(jobId, o.DatumId), (IReadOnlyCollection<FileEntry>)o.Outputs)), cancellationToken);
         // Prepared once per batch: with many small datums, parsing SQL per row would cost more than running it.
-        await using var unstage = _data.Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
-        await using var stage = _data.Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
         await using var update = _data.Prepare(
             "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error WHERE job_id = $job AND id = $id",
             "$state", "$tries", "$started", "$finished", "$seconds", "$error", "$job", "$id");
         var now = Now();
         foreach (var outcome in outcomes)
         {
-            var owner = StagingOwner(jobId, outcome.DatumId);
-            if (outcome.Succeeded)
-            {
-                await DataStore.ExecuteAsync(unstage, cancellationToken, owner);
-                foreach (var file in outcome.Outputs)
-                {
-                    await DataStore.ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
-                }
-            }
             await DataStore.ExecuteAsync(update, cancellationToken,
                 outcome.Succeeded ? nameof(DatumState.Success) : nameof(DatumState.Failed), outcome.Tries, Format(outcome.Started), now,
                 outcome.Seconds, outcome.Error, jobId, outcome.DatumId);
@@ -385,7 +410,12 @@ public sealed class PipelineStore
     /// of every datum that succeeded or was carried over, with the input commits as provenance; the commit and the
     /// job's final state become visible together. Older jobs' staging of this pipeline is released.
     /// </summary>
-    public async Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, CancellationToken cancellationToken)
+    public Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, CancellationToken cancellationToken) =>
+        FinishJobAsync(jobId, state, error, epoch: null, cancellationToken);
+
+    /// <param name="epoch">The writer's epoch (see <see cref="ClaimJobAsync"/>); null for writers outside the engine.</param>
+    /// <exception cref="StaleJobException">A newer activation of the job claimed it: nothing was committed.</exception>
+    public async Task<JobInfo> FinishJobAsync(string jobId, JobState state, string? error, long? epoch, CancellationToken cancellationToken)
     {
         var job = await GetJobAsync(jobId, cancellationToken);
         if (job.IsFinished)
@@ -393,9 +423,21 @@ public sealed class PipelineStore
             return job;
         }
         string? output = null;
-        if (state != JobState.Killed)
+        // Held until the job's row says it finished: whoever gets the output branch next sees the job finished (or a newer
+        // epoch) and commits nothing, so two activations of one job never both commit.
+        await using var writer = state == JobState.Killed
+            ? null
+            : await _data.BeginCommitAsync(job.Pipeline, "master", $"job {jobId[..12]} of pipeline {job.Pipeline}", cancellationToken);
+        if (writer is not null && await GetJobAsync(jobId, cancellationToken) is { IsFinished: true } done)
         {
-            await using var writer = await _data.BeginCommitAsync(job.Pipeline, "master", $"job {jobId[..12]} of pipeline {job.Pipeline}", cancellationToken);
+            return done;
+        }
+        await using (var check = await _data.BeginTransactionAsync(cancellationToken))
+        {
+            await CheckEpochAsync(jobId, epoch, cancellationToken);
+        }
+        if (writer is not null)
+        {
             try
             {
                 await WriteOutputAsync(writer, jobId, cancellationToken);
@@ -411,29 +453,56 @@ public sealed class PipelineStore
                 error = $"two datums wrote the same path: {e.Message}";
             }
         }
-        await using (var transaction = await _data.Db.BeginTransactionAsync(cancellationToken))
+        await using (var transaction = await _data.BeginTransactionAsync(cancellationToken))
         {
+            await CheckEpochAsync(jobId, epoch, cancellationToken);
             await _data.ExecuteAsync(
                 "UPDATE jobs SET state = $state, error = $error, output_commit = $output, finished = $now WHERE id = $job", cancellationToken,
                 ("$job", jobId), ("$state", state.ToString()), ("$error", error), ("$output", output), ("$now", Now()));
             if (state != JobState.Killed)
             {
+                // Older jobs' staging goes, except what this job's datums carry over.
+                var carried = (await _data.QueryAsync("SELECT " + OutputOwner + " FROM datums WHERE job_id = $job", r => r.GetString(0), cancellationToken,
+                    ("$job", jobId))).ToHashSet(StringComparer.Ordinal);
                 foreach (var older in await _data.QueryAsync(
                     "SELECT id FROM jobs WHERE pipeline = $p AND id <> $job", r => r.GetString(0), cancellationToken, ("$p", job.Pipeline), ("$job", jobId)))
                 {
-                    await _data.ExecuteAsync(
-                        "DELETE FROM staged WHERE owner >= $from AND owner < $to AND owner NOT IN (SELECT " + OutputOwner + " FROM datums d WHERE d.job_id = $job)",
-                        cancellationToken, ("$from", $"job/{older}/"), ("$to", $"job/{older}0"), ("$job", jobId));
+                    await _data.UnstageAsync($"job/{older}/", carried, cancellationToken);
                 }
             }
             else
             {
-                await _data.ExecuteAsync("DELETE FROM staged WHERE owner >= $from AND owner < $to", cancellationToken,
-                    ("$from", $"job/{jobId}/"), ("$to", $"job/{jobId}0"));
+                await _data.UnstageAsync($"job/{jobId}/", cancellationToken);
             }
             await transaction.CommitAsync(cancellationToken);
         }
         return await GetJobAsync(jobId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes the job for a new activation of its grain: bumps and returns its epoch. Writes carrying an older epoch are
+    /// refused from then on (<see cref="StaleJobException"/>).
+    /// </summary>
+    public async Task<long> ClaimJobAsync(string jobId, CancellationToken cancellationToken)
+    {
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await _data.ExecuteAsync("UPDATE jobs SET epoch = epoch + 1 WHERE id = $job", cancellationToken, ("$job", jobId));
+        var epoch = (await _data.QueryAsync("SELECT epoch FROM jobs WHERE id = $job", r => r.GetInt64(0), cancellationToken, ("$job", jobId))).Single();
+        await transaction.CommitAsync(cancellationToken);
+        return epoch;
+    }
+
+    /// <summary>
+    /// Inside the caller's transaction: refuses a writer whose epoch is not the job's. The no-op update locks the job's
+    /// row until the transaction ends, so a newer claim cannot slip in between this check and the writes after it.
+    /// </summary>
+    private async Task CheckEpochAsync(string jobId, long? epoch, CancellationToken cancellationToken)
+    {
+        if (epoch is { } mine && await _data.ExecuteAsync(
+            "UPDATE jobs SET epoch = epoch WHERE id = $job AND epoch = $epoch", cancellationToken, ("$job", jobId), ("$epoch", mine)) == 0)
+        {
+            throw new StaleJobException($"job {jobId[..12]}: epoch {mine} was superseded by a newer activation; its writes are refused");
+        }
     }
 
     /// <summary>
@@ -466,7 +535,7 @@ public sealed class PipelineStore
         await writer.ApplyAsync(gone, ran, cancellationToken);
     }
 
-    private static FileEntry ReadFileEntry(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
+    private static FileEntry ReadFileEntry(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2));
 
     /// <summary>Asks for a job to stop; the engine kills its running datums and ends it as killed.</summary>
     public async Task RequestStopAsync(string jobId, CancellationToken cancellationToken)
@@ -484,7 +553,7 @@ public sealed class PipelineStore
     public async Task<string?> GetJobErrorAsync(string jobId, CancellationToken cancellationToken) =>
         (await _data.QueryAsync("SELECT error FROM jobs WHERE id = $job", NullableErrorColumn, cancellationToken, ("$job", jobId))).SingleOrDefault();
 
-    private static string? NullableErrorColumn(SqliteDataReader r) => NullableString(r, 0);
+    private static string? NullableErrorColumn(DbDataReader r) => NullableString(r, 0);
 
     /// <summary>The error text that marks a running job a user asked to stop.</summary>
     public const string StopRequested = "stopped by user";
@@ -494,8 +563,11 @@ public sealed class PipelineStore
     /// <summary>Records how a worker pool stands now (its row is replaced).</summary>
     public Task ReportWorkerAsync(WorkerInfo worker, CancellationToken cancellationToken) => _data.ExecuteAsync(
         """
-        INSERT OR REPLACE INTO workers(id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen)
+        INSERT INTO workers(id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen)
         VALUES ($id, $kind, $host, $address, $slots, $running, $done, $failed, $frames, $busy, $started, $seen)
+        ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, host = excluded.host, address = excluded.address, slots = excluded.slots,
+            running = excluded.running, done = excluded.done, failed = excluded.failed, frames = excluded.frames,
+            busy_seconds = excluded.busy_seconds, started = excluded.started, seen = excluded.seen
         """, cancellationToken, ("$id", worker.Id), ("$kind", worker.Kind), ("$host", worker.Host), ("$address", worker.Address),
         ("$slots", worker.Slots), ("$running", worker.Running), ("$done", worker.Done), ("$failed", worker.Failed), ("$frames", worker.Frames),
         ("$busy", worker.BusySeconds), ("$started", Format(worker.Started)), ("$seen", Format(worker.Seen)));
@@ -522,16 +594,16 @@ public sealed class PipelineStore
 
     private const string PipelineSelect = "SELECT name, version, spec, source, directory, created, updated FROM pipelines";
 
-    private static PipelineInfo ReadPipeline(SqliteDataReader r) => new(
+    private static PipelineInfo ReadPipeline(DbDataReader r) => new(
         r.GetString(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetString(4), Parse(r.GetString(5)), Parse(r.GetString(6)));
 
     private const string JobSelect = """
         SELECT j.id, j.pipeline, j.version, j.state, j.inputs, j.output_commit, j.rerun, j.created, j.started, j.finished, j.error,
-               (SELECT group_concat(state || ':' || n) FROM (SELECT state, count(*) AS n FROM datums d WHERE d.job_id = j.id GROUP BY state))
+               (SELECT {counts} FROM (SELECT state, count(*) AS n FROM datums d WHERE d.job_id = j.id GROUP BY state) AS counts)
         FROM jobs j
         """;
 
-    private static JobInfo ReadJob(SqliteDataReader r) => new(
+    private static JobInfo ReadJob(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<JobState>(r.GetString(3)),
         JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(4))!, NullableString(r, 5), NullableString(r, 6), Parse(r.GetString(7)),
         NullableTime(r, 8), NullableTime(r, 9), NullableString(r, 10), ReadCounts(NullableString(r, 11)));
@@ -552,14 +624,14 @@ public sealed class PipelineStore
 
     private const string DatumSelect = "SELECT job_id, id, state, tries, files, started, finished, seconds, error FROM datums";
 
-    private static DatumInfo ReadDatum(SqliteDataReader r) => new(
+    private static DatumInfo ReadDatum(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), Enum.Parse<DatumState>(r.GetString(2)), r.GetInt32(3),
         JsonSerializer.Deserialize<List<DatumFile>>(r.GetString(4))!, NullableTime(r, 5), NullableTime(r, 6),
         r.IsDBNull(7) ? null : r.GetDouble(7), NullableString(r, 8));
 
-    private static string? NullableString(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+    private static string? NullableString(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
-    private static DateTimeOffset? NullableTime(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : Parse(r.GetString(i));
+    private static DateTimeOffset? NullableTime(DbDataReader r, int i) => r.IsDBNull(i) ? null : Parse(r.GetString(i));
 
     private string Now() => Format(_data.Time.GetUtcNow());
 

@@ -1,7 +1,7 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
-using Reel.Data;
+using Reel.Data.Metadata;
 
 namespace Reel.Server.Analysis;
 
@@ -28,9 +28,9 @@ public sealed record AnalysisRecord(
 public sealed record AnalysisRow(int Frame, string Model, double Timestamp, string Results, double InferenceMs);
 
 /// <summary>
-/// Analyses and their results in the data directory's database, so a restarted server still serves them.
-/// Each operation takes its own pooled connection: in WAL mode reads never wait for a writer, so status requests stay
-/// fast while analyses record their progress.
+/// Analyses and their results in the metadata database, so a restarted server still serves them.
+/// Each operation takes its own pooled connection: reads never wait for a writer (SQLite's WAL, PostgreSQL's MVCC),
+/// so status requests stay fast while analyses record their progress.
 /// </summary>
 public sealed class AnalysisStore : IAsyncDisposable
 {
@@ -57,14 +57,41 @@ public sealed class AnalysisStore : IAsyncDisposable
             PRIMARY KEY (video_id, frame_number, model)) WITHOUT ROWID;
         """;
 
-    private readonly string _dataDirectory;
+    /// <summary>The layer's name in <c>schema_versions</c>.</summary>
+    public const string SchemaLayer = "analyses";
 
-    private AnalysisStore(string dataDirectory) => _dataDirectory = dataDirectory;
+    /// <summary>Schema versions of this layer's tables; migration i makes version i+1.</summary>
+    private static readonly IReadOnlyList<string> Migrations = [Schema];
 
-    public static async Task<AnalysisStore> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
+    private readonly MetadataDatabase _database;
+    private readonly bool _ownsDatabase;
+
+    private AnalysisStore(MetadataDatabase database, bool ownsDatabase)
     {
-        var store = new AnalysisStore(dataDirectory);
-        await store.ExecuteAsync(Schema, cancellationToken);
+        _database = database;
+        _ownsDatabase = ownsDatabase;
+    }
+
+    /// <summary>Opens the store in a data directory's <c>reel.db</c> (the embedded default).</summary>
+    public static Task<AnalysisStore> OpenAsync(string dataDirectory, CancellationToken cancellationToken) =>
+        OpenAsync(new SqliteMetadataDatabase(dataDirectory), ownsDatabase: true, cancellationToken);
+
+    /// <summary>Opens the store on <paramref name="database"/>, creating or upgrading its tables; the caller keeps owning it.</summary>
+    public static Task<AnalysisStore> OpenAsync(MetadataDatabase database, CancellationToken cancellationToken) =>
+        OpenAsync(database, ownsDatabase: false, cancellationToken);
+
+    private static async Task<AnalysisStore> OpenAsync(MetadataDatabase database, bool ownsDatabase, CancellationToken cancellationToken)
+    {
+        var store = new AnalysisStore(database, ownsDatabase);
+        try
+        {
+            await database.MigrateAsync(SchemaLayer, Migrations, cancellationToken);
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
         return store;
     }
 
@@ -92,11 +119,11 @@ public sealed class AnalysisStore : IAsyncDisposable
     /// <summary>Removes an analysis and all its results, in one transaction.</summary>
     public async Task RemoveAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
-        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        await using var db = await _database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await _database.BeginTransactionAsync(db, cancellationToken);
         foreach (var sql in new[] { "DELETE FROM analysis_results WHERE video_id = $id", "DELETE FROM analyses WHERE id = $id" })
         {
-            await using var command = ReelDatabase.Command(db, sql, ("$id", Key(id)));
+            await using var command = _database.Command(db, sql, ("$id", Key(id)));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
@@ -106,16 +133,16 @@ public sealed class AnalysisStore : IAsyncDisposable
         ExecuteAsync("UPDATE analyses SET video_url = $url WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$url", url));
 
     public Task SetProgressAsync(Guid id, int greatestFrame, CancellationToken cancellationToken) => ExecuteAsync(
-        "UPDATE analyses SET greatest_frame = max(greatest_frame, $frame) WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$frame", greatestFrame));
+        "UPDATE analyses SET greatest_frame = " + _database.Greatest("greatest_frame", "$frame") + " WHERE id = $id", cancellationToken, ("$id", Key(id)), ("$frame", greatestFrame));
 
     /// <summary>Forgets an analysis's results and progress, before it runs again from the start.</summary>
     public async Task ClearResultsAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
-        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        await using var db = await _database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await _database.BeginTransactionAsync(db, cancellationToken);
         foreach (var sql in new[] { "DELETE FROM analysis_results WHERE video_id = $id", "UPDATE analyses SET greatest_frame = -1, frames_done = 0 WHERE id = $id" })
         {
-            await using var command = ReelDatabase.Command(db, sql, ("$id", Key(id)));
+            await using var command = _database.Command(db, sql, ("$id", Key(id)));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
@@ -128,24 +155,20 @@ public sealed class AnalysisStore : IAsyncDisposable
     /// <summary>Adds <paramref name="rows"/> to an analysis's results (replacing them all first when <paramref name="replace"/>), in one transaction.</summary>
     public async Task SaveResultsAsync(Guid id, IReadOnlyList<AnalysisRow> rows, bool replace, CancellationToken cancellationToken)
     {
-        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
-        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        await using var db = await _database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await _database.BeginTransactionAsync(db, cancellationToken);
         if (replace)
         {
-            await using var delete = ReelDatabase.Command(db, "DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id)));
+            await using var delete = _database.Command(db, "DELETE FROM analysis_results WHERE video_id = $id", ("$id", Key(id)));
             await delete.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using var insert = ReelDatabase.Command(db,
-            "INSERT OR REPLACE INTO analysis_results(video_id, frame_number, model, timestamp, results, inference_ms) VALUES ($id, $frame, $model, $time, $results, $ms)",
-            ("$id", Key(id)), ("$frame", 0), ("$model", ""), ("$time", 0.0), ("$results", ""), ("$ms", 0.0));
+        await using var insert = _database.Prepare(db,
+            "INSERT INTO analysis_results(video_id, frame_number, model, timestamp, results, inference_ms) VALUES ($id, $frame, $model, $time, $results, $ms) " +
+            "ON CONFLICT (video_id, frame_number, model) DO UPDATE SET timestamp = excluded.timestamp, results = excluded.results, inference_ms = excluded.inference_ms",
+            "$id", "$frame", "$model", "$time", "$results", "$ms");
         foreach (var row in rows)
         {
-            insert.Parameters["$frame"].Value = row.Frame;
-            insert.Parameters["$model"].Value = row.Model;
-            insert.Parameters["$time"].Value = row.Timestamp;
-            insert.Parameters["$results"].Value = row.Results;
-            insert.Parameters["$ms"].Value = row.InferenceMs;
-            await insert.ExecuteNonQueryAsync(cancellationToken);
+            await MetadataDatabase.ExecuteAsync(insert, cancellationToken, Key(id), row.Frame, row.Model, row.Timestamp, row.Results, row.InferenceMs);
         }
         await transaction.CommitAsync(cancellationToken);
     }
@@ -156,17 +179,19 @@ public sealed class AnalysisStore : IAsyncDisposable
         : QueryAsync(RowSelect + " WHERE video_id = $id AND frame_number = $frame ORDER BY model", ReadRow, cancellationToken,
             ("$id", Key(id)), ("$frame", frame.Value));
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        ReelDatabase.ClosePooled(_dataDirectory);
-        return ValueTask.CompletedTask;
+        if (_ownsDatabase)
+        {
+            await _database.DisposeAsync();
+        }
     }
 
     private const string Select = "SELECT id, video_url, video_name, models, frame_step, status, error, greatest_frame, created, frames_planned, frames_done FROM analyses";
 
     private const string RowSelect = "SELECT frame_number, model, timestamp, results, inference_ms FROM analysis_results";
 
-    private static AnalysisRecord ReadAnalysis(SqliteDataReader r) => new(
+    private static AnalysisRecord ReadAnalysis(DbDataReader r) => new(
         Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), JsonSerializer.Deserialize<List<string>>(r.GetString(3))!, r.GetInt32(4),
         Enum.Parse<AnalysisStatus>(r.GetString(5)), r.IsDBNull(6) ? null : r.GetString(6), r.GetInt32(7),
         DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal))
@@ -175,20 +200,20 @@ public sealed class AnalysisStore : IAsyncDisposable
         FramesDone = r.GetInt32(10),
     };
 
-    private static AnalysisRow ReadRow(SqliteDataReader r) => new(r.GetInt32(0), r.GetString(1), r.GetDouble(2), r.GetString(3), r.GetDouble(4));
+    private static AnalysisRow ReadRow(DbDataReader r) => new(r.GetInt32(0), r.GetString(1), r.GetDouble(2), r.GetString(3), r.GetDouble(4));
 
     private static string Key(Guid id) => id.ToString("D");
 
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
-        await ReelDatabase.ExecuteAsync(db, sql, cancellationToken, parameters);
+        await using var db = await _database.OpenConnectionAsync(cancellationToken);
+        await _database.ExecuteAsync(db, sql, cancellationToken, parameters);
     }
 
     private async Task<IReadOnlyList<T>> QueryAsync<T>(
-        string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+        string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var db = await ReelDatabase.OpenAsync(_dataDirectory, cancellationToken);
-        return await ReelDatabase.QueryAsync(db, sql, read, cancellationToken, parameters);
+        await using var db = await _database.OpenConnectionAsync(cancellationToken);
+        return await _database.QueryAsync(db, sql, read, cancellationToken, parameters);
     }
 }

@@ -9,7 +9,7 @@ namespace Reel.Server.Api;
 /// <summary>
 /// The REST API under <c>/api/v1</c>: repos, files (uploaded and downloaded as streams), commits, pipelines, jobs,
 /// datums and logs. Each request opens its own connection to the data directory, so requests never wait on each
-/// other in this process; SQLite and the data directory's write lock order the writers.
+/// other in this process; the database and each branch's writer lock order the writers.
 /// </summary>
 public static class ApiEndpoints
 {
@@ -90,7 +90,7 @@ public static class ApiEndpoints
 
     /// <summary>
     /// The request body as one new commit holding the file. The body is first streamed to a temporary file (within the
-    /// upload limit, 413 past it) without the data directory's write lock, so a slow upload never holds up commits; an
+    /// upload limit, 413 past it) without the branch's writer lock, so a slow upload never holds up commits; an
     /// aborted or refused upload leaves no file and no commit behind.
     /// </summary>
     private static Task<IResult> PutFileAsync(string repo, string branch, string path, HttpContext context, ServerOptions options, CancellationToken cancellationToken) =>
