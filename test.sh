@@ -13,7 +13,14 @@ cd "$REEL_ROOT"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test Reel.slnx -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+if [[ $# -gt 0 ]]; then
+    dotnet test Reel.slnx -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+else
+    # The cluster tests run their node processes after the rest, not beside them: on a 2-core machine their load
+    # starves the tests that interrupt or kill a command mid-way at a chosen moment.
+    dotnet test Reel.slnx -c Release --logger "console;verbosity=normal" --filter "FullyQualifiedName!~Reel.Cluster.Tests" 2>&1 | tee "$log" || status=$?
+    dotnet test tests/Reel.Cluster.Tests -c Release --no-build --logger "console;verbosity=normal" 2>&1 | tee -a "$log" || status=$?
+fi
 # One closing line for CI: totals over every test project.
 awk '/^ *Passed: *[0-9]+ *$/ { p += $2 } /^ *Failed: *[0-9]+ *$/ { f += $2 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
