@@ -52,8 +52,9 @@ public sealed class ClusterFailureTests
         var final = await lab.WaitForJobAsync(job, JobLimit);
         Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
         Assert.Equal(ClusterLab.ExpectedOutput(), await lab.OutputAsync());
-        // Given back, not left to lapse: no node saw a lease of this job lapse.
-        Assert.DoesNotContain(lab.Nodes, n => n.Log().Contains("lapsed on", StringComparison.Ordinal));
+        // Given back, not left to lapse: no lease held by the stopped node lapsed. (A busy 2-core machine can delay another
+        // node's renewals past the test's 6 s lease; those lapses are not what SIGTERM is about.)
+        Assert.DoesNotContain(lab.Nodes, n => n.Log().Contains($"lapsed on {stopped.Address}:", StringComparison.Ordinal));
     }
 
     [Fact]
