@@ -21,7 +21,9 @@ else
     dotnet test Reel.slnx -c Release --logger "console;verbosity=normal" --filter "FullyQualifiedName!~Reel.Cluster.Tests" 2>&1 | tee "$log" || status=$?
     dotnet test tests/Reel.Cluster.Tests -c Release --no-build --logger "console;verbosity=normal" 2>&1 | tee -a "$log" || status=$?
 fi
-# One closing line for CI: totals over every test project.
+# Closing lines for CI, whose log keeps only its tail: each failed test with its reason, then totals over every project.
+awk '/^ *Failed [A-Za-z]/ { show = 1; n = 0 } /^ *Stack Trace:/ { show = 0 }
+     show && n++ < 12 { print "FAILED: " $0 }' "$log"
 awk '/^ *Passed: *[0-9]+ *$/ { p += $2 } /^ *Failed: *[0-9]+ *$/ { f += $2 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"
