@@ -58,6 +58,13 @@ internal sealed class JobBoardGrain(ILogger<JobBoardGrain> logger) : Grain, IJob
         return Task.CompletedTask;
     }
 
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // With the activation line, says where the board lives now: a membership change can move it between nodes.
+        logger.LogInformation("work board left this node: {Reason}", reason);
+        return Task.CompletedTask;
+    }
+
     public Task<IReadOnlyList<string>> ActiveJobsAsync() => Task.FromResult<IReadOnlyList<string>>([.. _jobs]);
 
     public Task AddAsync(string jobId)

@@ -68,6 +68,13 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         await FinishIfDoneAsync();
     }
 
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // With the activation line, says where the job is coordinated now: a membership change can move the grain.
+        logger.LogInformation("job {Job}: grain left this node: {Reason}", JobId, reason);
+        return Task.CompletedTask;
+    }
+
     public Task<JobSpec> GetSpecAsync() => Task.FromResult(_jobSpec ?? throw new InvalidOperationException($"job {JobId} is not started"));
 
     public Task<IReadOnlyList<DatumTask>> LeaseAsync(string worker, int max)
