@@ -83,9 +83,11 @@ public sealed class DashboardTests
         Assert.NotEqual(0, await page.Locator("#results tbody tr").CountAsync());
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-video-processing.png"), FullPage = true });
 
-        // Every frame, two models each, once it completes.
-        await page.Locator("#video-status .status-Completed").WaitForAsync();
-        await page.Locator("#result-count").Filter(new() { HasText = "6000" }).WaitForAsync();
+        // Every frame, two models each, once it completes: a bound, not a speed check — the whole analysis shares two
+        // cores with the other test projects, so it gets far longer than a page step.
+        var completion = new LocatorWaitForOptions { Timeout = 600_000 };
+        await page.Locator("#video-status .status-Completed").WaitForAsync(completion);
+        await page.Locator("#result-count").Filter(new() { HasText = "6000" }).WaitForAsync(completion);
     }
 
     [Fact]
