@@ -13,6 +13,9 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly List<TaskOutcome> _reports = [];
     private readonly Dictionary<string, int> _lapses = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SplitDatum> _splits = new(StringComparer.Ordinal);
+    private int _slots = 1;
+    private long _lastSlotCheck;
     private long _epoch;
     private volatile bool _stale;
     private JobInfo? _job;
@@ -61,6 +64,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             _queue.Enqueue(new DatumTask(JobId, datum.Id, datum.Files.Select(FileRef.Of).ToList()));
         }
         _job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
+        await CountSlotsAsync(CancellationToken.None);
         logger.LogInformation("job {Job} of {Pipeline}: {Runnable} datums to run of {Total} (planned in {Ms:0} ms)",
             JobId, job.Pipeline, _queue.Count, _job.Counts.Total, clock.Elapsed.TotalMilliseconds);
         this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.TickInterval, options.TickInterval) { KeepAlive = true });
@@ -88,7 +92,9 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         var expires = DateTimeOffset.UtcNow + options.LeaseTime;
         while (leased.Count < Math.Min(max, limit) && _queue.TryDequeue(out var task))
         {
-            _leases[task.DatumId] = new Lease(worker, expires, task);
+            // A whole datum learns how many slots could share it now (a retried one may split differently: pieces are rerun whole).
+            task = task.Part is null ? task with { Slots = _slots } : task;
+            _leases[task.TaskId] = new Lease(worker, expires, task);
             leased.Add(task);
         }
         return Task.FromResult<IReadOnlyList<DatumTask>>(leased);
@@ -116,10 +122,10 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         foreach (var outcome in outcomes)
         {
             // A report on a lease that lapsed and went to another worker is late: the other worker's counts.
-            if (_leases.TryGetValue(outcome.DatumId, out var lease) && lease.Worker == worker)
+            if (_leases.TryGetValue(outcome.Task, out var lease) && lease.Worker == worker)
             {
-                _leases.Remove(outcome.DatumId);
-                _reports.Add(outcome);
+                _leases.Remove(outcome.Task);
+                Ended(lease.Task, worker, outcome);
             }
         }
         if (_reports.Count >= FlushBatch)
@@ -144,6 +150,81 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// A task ended. A whole datum is recorded as it ended, or is split into piece tasks; a piece's outputs wait for the
+    /// others; when all are done a merge task runs, and its outputs with the pieces' become the datum's, recorded once.
+    /// </summary>
+    private void Ended(DatumTask task, string worker, TaskOutcome outcome)
+    {
+        if (task.Part is null)
+        {
+            if (outcome is { Succeeded: true, Split: { Count: > 1 } pieces })
+            {
+                _splits[task.DatumId] = new SplitDatum(task, pieces.Count, outcome.Started);
+                foreach (var piece in pieces)
+                {
+                    _queue.Enqueue(task with { Part = piece });
+                }
+                logger.LogInformation("job {Job}: datum {Datum} splits into {Count} tasks: {Pieces}", JobId, task.DatumId, pieces.Count,
+                    string.Join(", ", pieces.Select(p => $"{p.First}-{p.End - 1}")));
+                return;
+            }
+            _reports.Add(outcome);
+            return;
+        }
+        if (!_splits.TryGetValue(task.DatumId, out var split))
+        {
+            // The datum already failed on another of its pieces.
+            return;
+        }
+        split.Tries = Math.Max(split.Tries, outcome.Tries);
+        if (!outcome.Succeeded)
+        {
+            FailSplit(task, $"{task.Part}: {outcome.Error}", outcome.Tries);
+            return;
+        }
+        logger.LogInformation("job {Job}: datum {Datum} {Part} done on {Worker}", JobId, task.DatumId, task.Part, worker);
+        if (!task.Part.IsMerge)
+        {
+            split.Outputs[task.Part.Index] = outcome.Outputs;
+            if (split.Outputs.All(o => o is not null))
+            {
+                _queue.Enqueue(split.Whole with { Part = new TaskPart(split.Outputs.Length, split.Outputs.Length, 0, 0, true) });
+            }
+            return;
+        }
+        _splits.Remove(task.DatumId);
+        var outputs = split.Outputs.SelectMany(o => o!).Concat(outcome.Outputs).OrderBy(o => o.Path, StringComparer.Ordinal).ToList();
+        _reports.Add(new TaskOutcome(task.DatumId, true, split.Tries, outputs, split.Started, (DateTimeOffset.UtcNow - split.Started).TotalSeconds, null));
+    }
+
+    /// <summary>A piece of a split datum failed: the datum fails once, and its other pieces stop counting.</summary>
+    private void FailSplit(DatumTask task, string error, int tries)
+    {
+        var split = _splits[task.DatumId];
+        _splits.Remove(task.DatumId);
+        var others = _queue.Where(t => t.DatumId != task.DatumId).ToList();
+        _queue.Clear();
+        foreach (var other in others)
+        {
+            _queue.Enqueue(other);
+        }
+        foreach (var id in _leases.Where(l => l.Value.Task.DatumId == task.DatumId).Select(l => l.Key).ToList())
+        {
+            _leases.Remove(id);
+        }
+        _reports.Add(new TaskOutcome(task.DatumId, false, Math.Max(split.Tries, tries), [], split.Started, (DateTimeOffset.UtcNow - split.Started).TotalSeconds, error));
+    }
+
+    /// <summary>The slots of the nodes that reported lately: how many tasks a large video may be split into.</summary>
+    private async Task CountSlotsAsync(CancellationToken cancellationToken)
+    {
+        _lastSlotCheck = Environment.TickCount64;
+        var workers = await database.UseAsync(s => s.ListWorkersAsync(TimeSpan.FromSeconds(15), cancellationToken), cancellationToken);
+        var slots = workers.Where(w => w.Kind == "datums").Sum(w => w.Slots);
+        _slots = Math.Max(1, _spec!.Parallelism > 0 ? Math.Min(slots, _spec.Parallelism) : slots);
+    }
+
     private async Task TickAsync(CancellationToken cancellationToken)
     {
         if (_stale)
@@ -163,18 +244,35 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         var now = DateTimeOffset.UtcNow;
         foreach (var (id, lease) in _leases.Where(l => l.Value.Expires < now).ToList())
         {
-            _leases.Remove(id);
+            if (!_leases.Remove(id))
+            {
+                // Dropped meanwhile with the rest of its failed datum.
+                continue;
+            }
             // A lapse is the node's fault, not the datum's: it is no try; but a datum that keeps taking nodes down fails.
             var lapses = _lapses[id] = _lapses.GetValueOrDefault(id) + 1;
             if (lapses >= MaxLapses)
             {
                 logger.LogWarning("job {Job}: datum {Datum} lost its node {Lapses} times (last {Worker}); it fails", JobId, id, lapses, lease.Worker);
-                _reports.Add(new TaskOutcome(id, false, 0, [], now, 0, $"the datum took down its node {lapses} times (its lease lapsed each time)"));
+                var error = $"the datum took down its node {lapses} times (its lease lapsed each time)";
+                if (lease.Task.Part is not null)
+                {
+                    if (_splits.ContainsKey(lease.Task.DatumId))
+                    {
+                        FailSplit(lease.Task, $"{lease.Task.Part}: {error}", 0);
+                    }
+                    continue;
+                }
+                _reports.Add(new TaskOutcome(id, false, 0, [], now, 0, error));
                 continue;
             }
             logger.LogWarning("job {Job}: the lease of datum {Datum} lapsed on {Worker}; it runs again", JobId, id, lease.Worker);
             Metrics.LeaseLapses.Add(1);
             _queue.Enqueue(lease.Task);
+        }
+        if (Environment.TickCount64 - _lastSlotCheck > 5000)
+        {
+            await CountSlotsAsync(cancellationToken);
         }
         if (_stopReason is null && Environment.TickCount64 - _lastStopCheck > 1000)
         {
@@ -273,4 +371,16 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     }
 
     private sealed record Lease(string Worker, DateTimeOffset Expires, DatumTask Task);
+
+    /// <summary>A datum running as pieces: the pieces' outputs so far, in frame order. Kept in memory: a job that moves reruns it whole.</summary>
+    private sealed class SplitDatum(DatumTask whole, int pieces, DateTimeOffset started)
+    {
+        public DatumTask Whole { get; } = whole;
+
+        public IReadOnlyList<FileRef>?[] Outputs { get; } = new IReadOnlyList<FileRef>?[pieces];
+
+        public DateTimeOffset Started { get; } = started;
+
+        public int Tries { get; set; } = 1;
+    }
 }

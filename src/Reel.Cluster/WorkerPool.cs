@@ -85,7 +85,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         {
             try
             {
-                await grains.GetGrain<IJobGrain>(group.Key).ReleaseAsync(_worker, group.Select(t => t.DatumId).Distinct().ToList());
+                await grains.GetGrain<IJobGrain>(group.Key).ReleaseAsync(_worker, group.Select(t => t.TaskId).Distinct().ToList());
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -158,7 +158,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         var task = running.Task;
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
-        var logPath = Path.Combine(options.DataDirectory, "logs", task.JobId, task.DatumId + ".log");
+        var logPath = Path.Combine(options.DataDirectory, "logs", task.JobId, task.TaskId + ".log");
         TaskOutcome outcome;
         var tries = 0;
         while (true)
@@ -166,13 +166,15 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             tries++;
             try
             {
-                var outputs = await running.Runner.RunAsync(spec, task.JobId, task.ToDatum(), logPath, running.Cancel.Token);
-                outcome = new TaskOutcome(task.DatumId, true, tries, outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null);
+                var run = await running.Runner.RunAsync(spec, task.JobId, task.ToDatum(), task.Part?.ToDatumPart(), task.Slots, logPath, running.Cancel.Token);
+                var split = run.Split.Select((p, i) => new TaskPart(i, run.Split.Count, p.First, p.End, false)).ToList();
+                outcome = new TaskOutcome(task.DatumId, true, tries, run.Outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null,
+                    task.TaskId, split.Count > 0 ? split : null);
                 break;
             }
             catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
             {
-                outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, "stopped");
+                outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, "stopped", task.TaskId);
                 break;
             }
             catch (Exception e)
@@ -182,7 +184,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 await File.AppendAllTextAsync(logPath, $"reel: try {tries} of {spec.DatumTries} failed: {reason}\n", CancellationToken.None);
                 if (tries >= spec.DatumTries)
                 {
-                    outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, reason.Split('\n')[0]);
+                    outcome = new TaskOutcome(task.DatumId, false, tries, [], started, clock.Elapsed.TotalSeconds, reason.Split('\n')[0], task.TaskId);
                     break;
                 }
             }
@@ -246,7 +248,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     {
         foreach (var group in _running.Values.GroupBy(r => r.Task.JobId))
         {
-            var keep = await grains.GetGrain<IJobGrain>(group.Key).RenewAsync(_worker, group.Select(r => r.Task.DatumId).ToList());
+            var keep = await grains.GetGrain<IJobGrain>(group.Key).RenewAsync(_worker, group.Select(r => r.Task.TaskId).ToList());
             if (!keep)
             {
                 foreach (var running in group)
@@ -275,7 +277,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         while (Interlocked.CompareExchange(ref _busySeconds, updated, seen) != seen);
     }
 
-    private static string Key(DatumTask task) => task.JobId + "/" + task.DatumId;
+    private static string Key(DatumTask task) => task.JobId + "/" + task.TaskId;
 
     private sealed record Running(DatumTask Task, CancellationTokenSource Cancel, DatumRunner Runner);
 }

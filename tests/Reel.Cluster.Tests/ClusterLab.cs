@@ -43,7 +43,8 @@ internal sealed class ClusterLab : IAsyncDisposable
 
     public NetworkLab Network => _network;
 
-    public static async Task<ClusterLab> StartAsync(double seconds = 1)
+    /// <param name="sums">Create the <see cref="Datums"/>-file input repo and its pipeline; without, the test makes its own.</param>
+    public static async Task<ClusterLab> StartAsync(double seconds = 1, bool sums = true)
     {
         var network = NetworkLab.Create();
         PostgresServer? postgres = null;
@@ -59,6 +60,10 @@ internal sealed class ClusterLab : IAsyncDisposable
             var lab = new ClusterLab(network, postgres, directory, file) { Bucket = bucket };
             await lab.OkAsync("cluster", "init", "--db", postgres.Url(database, network.HostAddress), "--objects", objects,
                 "--probe-timeout", "1", "--lease", "6", "-o", file);
+            if (!sums)
+            {
+                return lab;
+            }
             var inbox = System.IO.Directory.CreateDirectory(Path.Combine(directory, "inbox")).FullName;
             for (var i = 0; i < Datums; i++)
             {
@@ -141,6 +146,13 @@ internal sealed class ClusterLab : IAsyncDisposable
     public async Task<IReadOnlyDictionary<string, string>> OutputAsync()
     {
         var listing = JsonDocument.Parse(await OkAsync("ls", "sums@master:/", "--json")).RootElement;
+        return listing.EnumerateArray().ToDictionary(e => e.GetProperty("path").GetString()!, e => e.GetProperty("hash").GetString()!);
+    }
+
+    /// <summary>Paths and content hashes of every file in a repo's head, however deep.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> FilesAsync(string repo)
+    {
+        var listing = JsonDocument.Parse(await OkAsync("glob", repo + "@master:/**", "--json")).RootElement;
         return listing.EnumerateArray().ToDictionary(e => e.GetProperty("path").GetString()!, e => e.GetProperty("hash").GetString()!);
     }
 

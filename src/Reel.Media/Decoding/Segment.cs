@@ -13,6 +13,14 @@ public sealed record Segment(VideoSource Source, int FirstFrame, int EndFrame, I
     public int DecodeCost => Selected.Count == 0 ? 0 : Selected[^1].Index - FirstFrame + 1;
 }
 
+/// <summary>Frames [<see cref="First"/>, <see cref="End"/>) of a video: a keyframe-aligned piece that one task handles.</summary>
+public readonly record struct FramePiece(int First, int End)
+{
+    public bool Contains(int index) => index >= First && index < End;
+
+    public override string ToString() => $"frames {First}-{End - 1}";
+}
+
 /// <summary>Cuts a video into keyframe-aligned segments that decode independently.</summary>
 public static class SegmentPlanner
 {
@@ -74,5 +82,38 @@ public static class SegmentPlanner
             }
         }
         return merged;
+    }
+
+    /// <summary>
+    /// Cuts the work of one video into at most <paramref name="tasks"/> contiguous keyframe-aligned pieces of about equal
+    /// decoding cost, for tasks that run on different machines (each of which then plans its piece with <see cref="Plan"/>).
+    /// Pieces hold the groups of pictures with selected frames; together they hold every selected frame, once.
+    /// </summary>
+    public static IReadOnlyList<FramePiece> Spread(VideoSource source, IReadOnlyList<int> selected, int tasks)
+    {
+        // One group per keyframe interval with a wanted frame: the finest cut that decodes independently.
+        var groups = Plan(source, selected, int.MaxValue);
+        if (groups.Count == 0)
+        {
+            return [];
+        }
+        var total = groups.Sum(g => (long)g.DecodeCost);
+        var pieces = new List<FramePiece>();
+        var first = groups[0].FirstFrame;
+        long done = 0;
+        for (var i = 0; i < groups.Count; i++)
+        {
+            done += groups[i].DecodeCost;
+            // Cut where the work so far reaches the next piece's share; the last group always closes a piece.
+            if (i == groups.Count - 1 || (pieces.Count < tasks - 1 && done * tasks >= total * (pieces.Count + 1)))
+            {
+                pieces.Add(new FramePiece(first, groups[i].EndFrame));
+                if (i < groups.Count - 1)
+                {
+                    first = groups[i + 1].FirstFrame;
+                }
+            }
+        }
+        return pieces;
     }
 }

@@ -1,3 +1,4 @@
+using Reel.Media.Decoding;
 using Reel.Media.Imaging;
 using Reel.Media.Sampling;
 
@@ -28,6 +29,19 @@ public sealed record ExtractOptions
 
     /// <summary>Replace frames a previous run finished; otherwise a finished video is left as it is.</summary>
     public bool Overwrite { get; init; }
+
+    /// <summary>
+    /// Only this keyframe-aligned piece of the (single) input, from <see cref="SegmentPlanner.Spread"/>: one task of a
+    /// video split across machines. The folder is not cleared and no manifest is written; <see cref="FrameExtractor.WriteManifest"/>
+    /// writes it once every piece is done.
+    /// </summary>
+    public FramePiece? Piece { get; init; }
+
+    /// <summary>
+    /// Names the source in <c>extract.json</c> by its file name and size, without its directory and modification time,
+    /// so the same video gives the same bytes on any machine and in any scratch directory (pipelines).
+    /// </summary>
+    public bool PortableRecord { get; init; }
 
     public const int DefaultQuality = 90;
 
@@ -65,6 +79,10 @@ public sealed record ExtractOptions
         if (Sampling.Start is < 0 || Sampling.End is < 0)
         {
             throw new ArgumentException("--start and --end cannot be negative");
+        }
+        if (Piece is { } piece && (piece.First < 0 || piece.End <= piece.First))
+        {
+            throw new ArgumentException($"a piece must be a non-empty frame range, not {piece}");
         }
     }
 

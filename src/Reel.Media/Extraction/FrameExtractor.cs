@@ -27,6 +27,38 @@ public sealed class FrameExtractor
     public Task<IReadOnlyList<VideoResult>> RunAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default) =>
         new ExtractionRun(this, inputs, cancellationToken).Start();
 
+    /// <summary>
+    /// The merge of a video extracted in pieces (<see cref="ExtractOptions.Piece"/>): writes its <c>extract.json</c> and
+    /// <c>frames.jsonl</c>, the same bytes a run in one piece writes, once every piece's frames are done.
+    /// </summary>
+    /// <returns>The video's output folder.</returns>
+    public static string WriteManifest(ExtractOptions options, string input, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var source = VideoProbe.Probe(input, cancellationToken);
+        var folder = new OutputFolder(options.OutputDirectory, input);
+        folder.Prepare();
+        Commit(options, folder, source, options.Sampling.Select(source).Select(i => source.Frames[i]).ToList());
+        return folder.Path;
+    }
+
+    private static void Commit(ExtractOptions options, OutputFolder folder, VideoSource source, IReadOnlyList<SourceFrame> planned)
+    {
+        var extension = options.Format.Extension();
+        folder.Commit(
+            Record(options, folder.Input, planned.Count),
+            planned.Select(f => new ManifestEntry(f.Index, f.Pts, Math.Round(source.Seconds(f.Pts), 6), f.IsKeyframe, $"{f.Index:D10}.{extension}")));
+    }
+
+    private static ExtractionRecord Record(ExtractOptions options, string input, int frames)
+    {
+        var file = new FileInfo(input);
+        return options.PortableRecord
+            ? new ExtractionRecord(Path.GetFileName(input), file.Length, 0, options.Fingerprint(), frames)
+            : new ExtractionRecord(
+                Path.GetFullPath(input), file.Length, new DateTimeOffset(file.LastWriteTimeUtc).ToUnixTimeMilliseconds(), options.Fingerprint(), frames);
+    }
+
     private sealed class ExtractionRun
     {
         private readonly FrameExtractor _owner;
@@ -189,7 +221,15 @@ public sealed class FrameExtractor
 
                 var source = VideoProbe.Probe(job.Input, _cancellation);
                 var selected = Options.Sampling.Select(source);
-                folder.Clear();
+                if (Options.Piece is { } piece)
+                {
+                    // One task's share of a split video: the other pieces' frames may be in the same folder.
+                    selected = selected.Where(piece.Contains).ToList();
+                }
+                else
+                {
+                    folder.Clear();
+                }
                 folder.Prepare();
                 job.Source = source;
                 job.Planned = selected.Select(i => source.Frames[i]).ToList();
@@ -302,15 +342,11 @@ public sealed class FrameExtractor
                 return;
             }
             var reason = job.FailureReason();
-            if (reason is null)
+            if (reason is null && Options.Piece is null)
             {
                 try
                 {
-                    var source = job.Source!;
-                    var extension = Options.Format.Extension();
-                    job.Folder.Commit(
-                        Record(job.Input, job.Planned.Count),
-                        job.Planned.Select(f => new ManifestEntry(f.Index, f.Pts, Math.Round(source.Seconds(f.Pts), 6), f.IsKeyframe, $"{f.Index:D10}.{extension}")));
+                    Commit(Options, job.Folder, job.Source!, job.Planned);
                 }
                 catch (IOException e)
                 {
@@ -341,12 +377,7 @@ public sealed class FrameExtractor
         private VideoResult Result(VideoJob job, VideoOutcome outcome, int written, string? error) =>
             new(job.Input, job.Folder.Path, outcome, written, job.Planned.Count, _owner._time.GetElapsedTime(job.StartedAt), error);
 
-        private ExtractionRecord Record(string input, int frames)
-        {
-            var file = new FileInfo(input);
-            return new ExtractionRecord(
-                Path.GetFullPath(input), file.Length, new DateTimeOffset(file.LastWriteTimeUtc).ToUnixTimeMilliseconds(), Options.Fingerprint(), frames);
-        }
+        private ExtractionRecord Record(string input, int frames) => FrameExtractor.Record(Options, input, frames);
 
         /// <summary>The size to scale decoded (coded, not yet rotated) pictures to, or nulls to keep theirs.</summary>
         private (int? Width, int? Height) CodedSize(VideoSource source)

@@ -22,7 +22,16 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
 
     /// <summary>The outputs of a successful try, as stored objects with their paths under <c>/pfs/out</c>.</summary>
     public async Task<IReadOnlyList<FileEntry>> RunAsync(
-        PipelineSpec spec, string jobId, Datum datum, string logPath, CancellationToken cancellationToken)
+        PipelineSpec spec, string jobId, Datum datum, string logPath, CancellationToken cancellationToken) =>
+        (await RunAsync(spec, jobId, datum, null, 1, logPath, cancellationToken)).Outputs;
+
+    /// <summary>
+    /// One try of one task of a datum: the whole datum (<paramref name="part"/> null), which may instead answer with the
+    /// pieces it splits into when <paramref name="slots"/> free slots can share it (<see cref="DatumSplit"/>); one piece;
+    /// or the merge of the pieces.
+    /// </summary>
+    public async Task<DatumRun> RunAsync(
+        PipelineSpec spec, string jobId, Datum datum, DatumPart? part, int slots, string logPath, CancellationToken cancellationToken)
     {
         var pfs = Path.Combine(scratch, "pfs");
         var output = Path.Combine(pfs, "out");
@@ -53,7 +62,25 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         }
         try
         {
-            if (spec.Transform.Steps.Count > 0)
+            var splittable = DatumSplit.SplittableStep(spec, datum);
+            var video = splittable is null ? null : Path.Combine(pfs, datum.Files[0].Input, datum.Files[0].Path.TrimStart('/'));
+            if (part is not null)
+            {
+                var step = splittable ?? throw new InvalidOperationException($"datum {datum.Describe()} cannot run in pieces");
+                if (part.IsMerge)
+                {
+                    step.Merge(video!, output, cancellationToken);
+                }
+                else
+                {
+                    await step.RunPieceAsync(video!, part.Frames, output, Environment.ProcessorCount, cancellationToken);
+                }
+            }
+            else if (splittable is not null && slots > 1 && splittable.Plan(video!, slots, cancellationToken) is { Count: > 1 } pieces)
+            {
+                return new DatumRun([], pieces);
+            }
+            else if (spec.Transform.Steps.Count > 0)
             {
                 await RunStepsAsync(spec.Transform.Steps, pfs, output, cancellationToken);
             }
@@ -61,7 +88,7 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
             {
                 await RunCommandAsync(spec, jobId, datum, pfs, output, logPath, cancellationToken);
             }
-            return await StoreOutputsAsync(output, cancellationToken);
+            return DatumRun.Of(await StoreOutputsAsync(output, cancellationToken));
         }
         finally
         {

@@ -1,4 +1,5 @@
 using Reel.Media;
+using Reel.Media.Decoding;
 using Reel.Media.Extraction;
 using Reel.Media.Imaging;
 using Reel.Media.Sampling;
@@ -113,8 +114,47 @@ public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int
     public override Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
 
+    /// <summary>
+    /// The pieces <paramref name="input"/> splits into with <paramref name="slots"/> free slots (<see cref="DatumSplit"/>):
+    /// none when it is better run whole, or is no video this step can read (running it whole then says why).
+    /// </summary>
+    public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken)
+    {
+        VideoSource source;
+        try
+        {
+            source = VideoProbe.Probe(input, cancellationToken);
+        }
+        catch (MediaException)
+        {
+            return [];
+        }
+        var tasks = Datums.DatumSplit.Tasks(source.RelativeSeconds(source.EndPts), slots);
+        var pieces = tasks > 1 ? SegmentPlanner.Spread(source, Sampling.Select(source), tasks) : [];
+        return pieces.Count > 1 ? pieces : [];
+    }
+
+    /// <summary>Writes the frames of one piece of <paramref name="input"/>; <see cref="Merge"/> writes the rest once all are done.</summary>
+    public Task RunPieceAsync(string input, FramePiece piece, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers) with { Piece = piece }).RunAsync([input], cancellationToken));
+
+    /// <summary>What a run in one piece writes beside the frames (the manifest and settings), byte for byte.</summary>
+    public void Merge(string input, string outputDirectory, CancellationToken cancellationToken)
+    {
+        try
+        {
+            FrameExtractor.WriteManifest(Options(outputDirectory, 1), input, cancellationToken);
+        }
+        catch (Exception e) when (e is MediaException or IOException)
+        {
+            throw new StepFailedException($"{Name} {Path.GetFileName(input)}: {e.Message}");
+        }
+    }
+
     private ExtractOptions Options(string outputDirectory, int workers) => new()
     {
+        // Outputs are stored by content: the record must not name this machine's scratch path or the file's mtime.
+        PortableRecord = true,
         OutputDirectory = outputDirectory,
         Sampling = Sampling,
         Format = Format,

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Reel.Data;
+using Reel.Pipelines.Datums;
+using Reel.Pipelines.Execution;
+using Reel.Pipelines.Specs;
+using Reel.Testing;
+
+namespace Reel.Cluster.Tests;
+
+/// <summary>
+/// One long 1080p video in a repo with a frames pipeline on three nodes: its datum runs as keyframe-aligned pieces on
+/// every node and is merged into the output one task gives (same paths, same hashes), also when a node is killed mid-piece.
+/// </summary>
+[Collection(nameof(ClusterFailureTests))]
+public sealed partial class ClusterSplitTests
+{
+    private static readonly TimeSpan JobLimit = TimeSpan.FromMinutes(3);
+
+    // 62 s of 1080p at 15 fps, a keyframe every second: three pieces of at least 20 s each.
+    private static string Video => TestMedia.Generate("split-1080p-62s.mp4",
+        "-f lavfi -i testsrc2=size=1920x1080:rate=15:duration=62 -c:v libx264 -preset ultrafast -crf 35 -g 15 -sc_threshold 0 -pix_fmt yuv420p");
+
+    private const string Spec = """
+        pipeline: {name: frames}
+        input: {pfs: {repo: videos, glob: "/*"}}
+        transform:
+          steps:
+            - extract: {fps: 2, width: 480}
+        """;
+
+    /// <summary>The files one task writes for the video, run in this process: the reference the cluster must match.</summary>
+    private static readonly Lazy<Task<IReadOnlyDictionary<string, string>>> OneTask = new(async () =>
+    {
+        var directory = TestMedia.TempDirectory();
+        using var objects = ObjectStores.Open(Path.Combine(directory, "objects"), Path.Combine(directory, "cache"));
+        StoredObject stored;
+        await using (var content = File.OpenRead(Video))
+        {
+            stored = await objects.PutAsync(content, CancellationToken.None);
+        }
+        var outputs = await new DatumRunner(objects, Path.Combine(directory, "scratch")).RunAsync(
+            SpecReader.Parse(Spec, "frames.yaml", directory), "job", Datum.Of([new DatumFile("videos", "/clip.mp4", stored.Hash, stored.Size)]),
+            Path.Combine(directory, "log"), CancellationToken.None);
+        Directory.Delete(directory, recursive: true);
+        return outputs.ToDictionary(o => o.Path, o => o.Hash);
+    });
+
+    [Fact]
+    public async Task LongVideo_ThreeNodes_PiecesRunOnEveryNodeAndOutputIsTheOneTaskOutput()
+    {
+        await using var lab = await StartAsync();
+        var nodes = Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 1)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await PutVideoAsync(lab);
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        Assert.Equal(1, final.GetProperty("datums").GetProperty("success").GetInt32());
+        var ranOn = PieceWorkers(lab);
+        Assert.Equal(3, ranOn.Count);
+        Assert.All(nodes, n => Assert.Contains(n.Address + ":11111", ranOn.Values));
+        await AssertOneTaskOutputAsync(lab);
+    }
+
+    [Fact]
+    public async Task LongVideo_KillNineOfANodeMidPiece_PieceRunsAgainNothingMissingOrDoubled()
+    {
+        await using var lab = await StartAsync();
+        var nodes = Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 1)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await PutVideoAsync(lab);
+        // A worker only (not the job's grain or the work board), caught while its piece is writing frames.
+        var victim = await Eventually.WaitAsync(
+            () => Task.FromResult(nodes.FirstOrDefault(n => !n.Log().Contains("datums to run of", StringComparison.Ordinal)
+                && !n.Log().Contains("work board active", StringComparison.Ordinal)
+                && Directory.Exists(Path.Combine(lab.Directory, "node-" + n.Address, "scratch"))
+                && Directory.EnumerateFiles(Path.Combine(lab.Directory, "node-" + n.Address, "scratch"), "*.jpg", SearchOption.AllDirectories).Any())),
+            n => n is not null, JobLimit, "a worker node writing a piece's frames");
+        victim!.Kill9();
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        var counts = final.GetProperty("datums");
+        Assert.Equal(1, counts.GetProperty("total").GetInt32());
+        Assert.Equal(1, counts.GetProperty("success").GetInt32());
+        // Its piece's lease lapsed and the piece ran again on another node.
+        Assert.Contains(lab.Nodes, n => n.Log().Contains($"lapsed on {victim.Address}:", StringComparison.Ordinal));
+        var ranOn = PieceWorkers(lab);
+        Assert.Equal(3, ranOn.Count);
+        Assert.DoesNotContain(victim.Address + ":11111", ranOn.Values);
+        await AssertOneTaskOutputAsync(lab);
+    }
+
+    private static async Task<ClusterLab> StartAsync()
+    {
+        _ = await OneTask.Value;
+        var lab = await ClusterLab.StartAsync(sums: false);
+        var spec = Path.Combine(lab.Directory, "frames.yaml");
+        await File.WriteAllTextAsync(spec, Spec);
+        await lab.OkAsync("repo", "create", "videos");
+        await lab.OkAsync("pipeline", "create", "-f", spec);
+        return lab;
+    }
+
+    private static async Task<string> PutVideoAsync(ClusterLab lab)
+    {
+        await lab.OkAsync("put", "videos@master:/clip.mp4", "-f", Video);
+        var jobs = await Eventually.WaitAsync(async () => JsonDocument.Parse(await lab.OkAsync("job", "list", "--json")).RootElement,
+            j => j.GetArrayLength() == 1, TimeSpan.FromSeconds(30), "the job created");
+        return jobs[0].GetProperty("id").GetString()!;
+    }
+
+    /// <summary>Which worker finished each piece, from the job grain's log (the last one that did, for a piece that ran twice).</summary>
+    private static Dictionary<int, string> PieceWorkers(ClusterLab lab) => lab.Nodes
+        .SelectMany(n => n.Log().Split('\n'))
+        .Select(l => PieceDone().Match(l))
+        .Where(m => m.Success)
+        .GroupBy(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))
+        .ToDictionary(g => g.Key, g => g.Last().Groups[2].Value);
+
+    [GeneratedRegex(@"piece (\d+) of 3 \(frames \d+-\d+\) done on (\S+)")]
+    private static partial Regex PieceDone();
+
+    private static async Task AssertOneTaskOutputAsync(ClusterLab lab)
+    {
+        var expected = await OneTask.Value;
+        Assert.Equal(expected.OrderBy(e => e.Key, StringComparer.Ordinal), (await lab.FilesAsync("frames")).OrderBy(e => e.Key, StringComparer.Ordinal));
+        Assert.Equal(1, JsonDocument.Parse(await lab.OkAsync("log", "frames@master", "--json")).RootElement.GetArrayLength());
+        // 124 frames at 2 fps, each once in the manifest.
+        var manifest = expected.Keys.Count(k => k.EndsWith(".jpg", StringComparison.Ordinal));
+        Assert.InRange(manifest, 120, 126);
+    }
+}
