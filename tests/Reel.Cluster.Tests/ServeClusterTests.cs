@@ -59,7 +59,7 @@ public sealed class ServeClusterTests : IAsyncLifetime
         // A video through the HTTP API lands in the cluster's stores and comes back whole.
         Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/repos", new { name = "videos" })).StatusCode);
         var video = await File.ReadAllBytesAsync(TestMedia.Fixture("small.ogv"));
-        using (var put = await http.PutAsync("/api/v1/repos/videos/branches/master/files/clips/small.ogv", new ByteArrayContent(video)))
+        using (var put = await http.PutAsync("/api/v1/repos/videos/branches/master/files/clips/small.ogv", new ByteArrayContent(video) { Headers = { ContentType = new MediaTypeHeaderValue("application/octet-stream") } }))
         {
             Assert.True(put.StatusCode == HttpStatusCode.Created, await put.Content.ReadAsStringAsync());
         }
