@@ -8,8 +8,9 @@ namespace Reel.Server.Api;
 
 /// <summary>
 /// The REST API under <c>/api/v1</c>: repos, files (uploaded and downloaded as streams), commits, pipelines, jobs,
-/// datums and logs. Each request opens its own connection to the data directory, so requests never wait on each
-/// other in this process; the database and each branch's writer lock order the writers.
+/// datums and logs. Each request opens its own connection to the server's data (<see cref="ServerData"/>: the data
+/// directory, or a cluster's database), so requests never wait on each other in this process; the database and each
+/// branch's writer lock order the writers.
 /// </summary>
 public static class ApiEndpoints
 {
