@@ -108,6 +108,11 @@ public sealed class ServeClusterTests : IAsyncLifetime
         Assert.Equal("dead", Status(after, nodeWorker));
         Assert.Equal("active", Status(after, serverWorker));
         Assert.False(server.HasExited, Logs());
+
+        // SIGTERM stops the server and its node together, normally.
+        server.Terminate();
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the server did not stop on SIGTERM:\n" + Logs());
+        Assert.True(server.ExitCode == 0, $"exit code {server.ExitCode}\n{Logs()}");
     }
 
     [Fact]
