@@ -12,8 +12,10 @@ namespace Reel.Cluster.Tests;
 
 /// <summary>
 /// <c>reel serve --cluster FILE</c>: a node that also serves HTTP, on the cluster's PostgreSQL and S3 (real ones), beside a
-/// plain <c>reel node join</c> process, both on loopback.
+/// plain <c>reel node join</c> process, both on loopback. In the failure tests' collection, so its two nodes never take
+/// cores from their lease-timed nodes.
 /// </summary>
+[Collection(nameof(ClusterFailureTests))]
 public sealed class ServeClusterTests : IAsyncLifetime
 {
     private const string Key = "serve-cluster-test-key";
