@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Playwright;
 using Reel.Testing;
 
 namespace Reel.Cluster.Tests;
@@ -20,6 +21,7 @@ public sealed class ServeClusterTests : IAsyncLifetime
 {
     private const string Key = "serve-cluster-test-key";
     private const int Inputs = 12;
+    private const string Chromium = "/usr/bin/chromium";
 
     private PostgresServer _postgres = null!;
     private string _database = null!;
@@ -57,6 +59,16 @@ public sealed class ServeClusterTests : IAsyncLifetime
         // Both nodes are members, and the server lists them with their state.
         await Eventually.WaitAsync(() => WorkersAsync(http), w => Status(w, nodeWorker) == "active" && Status(w, serverWorker) == "active",
             TimeSpan.FromSeconds(45), "both nodes active in /api/v1/workers");
+        // ... and so does the dashboard, in a real browser.
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (test.sh does)");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync();
+        page.SetDefaultTimeout(45_000);
+        await page.GotoAsync(http.BaseAddress!.ToString());
+        ILocator State(string worker) => page.Locator($"#workers tbody tr[data-id='{worker}'] td.state");
+        await State(nodeWorker).Filter(new() { HasText = "active" }).WaitForAsync();
+        await State(serverWorker).Filter(new() { HasText = "active" }).WaitForAsync();
 
         // A video through the HTTP API lands in the cluster's stores and comes back whole.
         Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/repos", new { name = "videos" })).StatusCode);
@@ -109,6 +121,9 @@ public sealed class ServeClusterTests : IAsyncLifetime
             TimeSpan.FromSeconds(45), "the killed node shown not active");
         Assert.Equal("dead", Status(after, nodeWorker));
         Assert.Equal("active", Status(after, serverWorker));
+        await State(nodeWorker).Filter(new() { HasText = "dead" }).WaitForAsync();
+        Assert.Equal("active", await State(serverWorker).InnerTextAsync());
+        await browser.CloseAsync();
         Assert.False(server.HasExited, Logs());
 
         // SIGTERM stops the server and its node together, normally.
