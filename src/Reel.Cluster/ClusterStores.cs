@@ -31,6 +31,13 @@ public sealed class ClusterData : IAsyncDisposable
 
     public DataStore Store { get; private set; }
 
+    /// <summary>The cluster's metadata database (pooled connections), where other layers keep their tables too.</summary>
+    public MetadataDatabase Metadata => _metadata;
+
+    /// <summary>A further data store on the same database and objects, with a connection of its own (one per request of a server); the caller disposes it first.</summary>
+    public Task<DataStore> OpenStoreAsync(CancellationToken cancellationToken) =>
+        DataStore.OpenAsync(_metadata, _objects, _localDirectory, TimeProvider.System, cancellationToken);
+
     /// <summary>Opens the data store again on a fresh pooled connection (after the database went away), closing the old one.</summary>
     public async Task<DataStore> ReopenAsync(CancellationToken cancellationToken)
     {

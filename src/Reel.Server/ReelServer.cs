@@ -11,8 +11,14 @@ namespace Reel.Server;
 /// </summary>
 public static class ReelServer
 {
+    /// <summary>A server on the data directory of <paramref name="options"/> (the embedded default).</summary>
     /// <exception cref="ArgumentException">The options contradict each other (<c>--no-auth</c> on a non-loopback address).</exception>
-    public static async Task<WebApplication> BuildAsync(ServerOptions options, CancellationToken cancellationToken)
+    public static Task<WebApplication> BuildAsync(ServerOptions options, CancellationToken cancellationToken) =>
+        BuildAsync(options, new DirectoryServerData(options.DataDirectory), cancellationToken);
+
+    /// <summary>A server on <paramref name="data"/>; the caller keeps owning it and disposes it after the server stopped.</summary>
+    /// <exception cref="ArgumentException">The options contradict each other (<c>--no-auth</c> on a non-loopback address).</exception>
+    public static async Task<WebApplication> BuildAsync(ServerOptions options, ServerData data, CancellationToken cancellationToken)
     {
         options.Validate();
         var access = CreateAccess(options);
@@ -24,7 +30,8 @@ public static class ReelServer
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBytes);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(access);
-        builder.Services.AddSingleton(await AnalysisStore.OpenAsync(options.DataDirectory, cancellationToken));
+        builder.Services.AddSingleton(data);
+        builder.Services.AddSingleton(await data.OpenAnalysesAsync(cancellationToken));
         builder.Services.AddSingleton<VideoFetcher>();
         builder.Services.AddSingleton<AnalysisRunner>();
         builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());

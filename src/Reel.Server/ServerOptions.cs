@@ -3,6 +3,10 @@ namespace Reel.Server;
 /// <summary>How <c>reel serve</c> runs: where it listens, where data lives, and what remote input it accepts.</summary>
 public sealed record ServerOptions
 {
+    /// <summary>
+    /// The data directory; on a cluster server this node's own directory (scratch, the object cache, analyses' videos and
+    /// frame images, the key), the data itself being the cluster's (<see cref="ServerData"/>).
+    /// </summary>
     public required string DataDirectory { get; init; }
 
     /// <summary>Kestrel URLs, e.g. <c>http://127.0.0.1:8000</c>; port 0 picks a free one.</summary>

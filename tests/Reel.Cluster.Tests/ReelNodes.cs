@@ -57,7 +57,7 @@ internal static class ReelCli
     }
 }
 
-/// <summary>A <c>reel node join</c> process; its output goes to a log file; disposing kills it if it still runs.</summary>
+/// <summary>A <c>reel node join</c> (or <c>reel serve --cluster</c>) process; its output goes to a log file; disposing kills it if it still runs.</summary>
 internal sealed class NodeProcess : IDisposable
 {
     private readonly Process _process;
@@ -103,6 +103,15 @@ internal sealed class NodeProcess : IDisposable
         string[] arguments = ["node", "join", clusterFile, "--advertise", address, "--data", dataDirectory, .. extra];
         var process = Process.Start(ReelCli.StartInfo(netns, arguments))!;
         return new NodeProcess(process, address, Path.Combine(dataDirectory, "node.log"));
+    }
+
+    /// <summary>Starts <c>reel serve --cluster CLUSTER --data-dir DIR --advertise ADDRESS ...</c>: a node that also serves HTTP.</summary>
+    public static NodeProcess StartServer(string clusterFile, string address, string dataDirectory, params string[] extra)
+    {
+        Directory.CreateDirectory(dataDirectory);
+        string[] arguments = ["serve", "--cluster", clusterFile, "--data-dir", dataDirectory, "--advertise", address, .. extra];
+        var process = Process.Start(ReelCli.StartInfo(null, arguments))!;
+        return new NodeProcess(process, address, Path.Combine(dataDirectory, "server.log"));
     }
 
     public void Kill9() => _process.Kill(entireProcessTree: false);

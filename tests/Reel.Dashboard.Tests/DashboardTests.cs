@@ -39,7 +39,9 @@ public sealed class DashboardTests
         Assert.Equal("Completed", await row.Locator(".status").InnerTextAsync());
         Assert.Equal("color_detection, faces_detection", await row.Locator("td").Nth(3).InnerTextAsync());
         // The analysis worker shows itself with what it did.
-        await page.Locator("#workers tbody tr").Filter(new() { HasText = "analyses (frames)" }).Locator("td").Nth(5).Filter(new() { HasText = "1" }).WaitForAsync();
+        var analysesWorker = page.Locator("#workers tbody tr").Filter(new() { HasText = "analyses (frames)" });
+        await analysesWorker.Locator("td").Nth(5).Filter(new() { HasText = "1" }).WaitForAsync();
+        Assert.Equal("active", await analysesWorker.Locator("td.state").InnerTextAsync());
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-analyses.png") });
 
         await row.Locator("a").ClickAsync();

@@ -75,6 +75,8 @@ public sealed class AnalysisApiTests
         // The analysis worker reports itself: one analysis done, its frames, a rate.
         var worker = Assert.Single((await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/workers")).EnumerateArray().ToList());
         Assert.Equal("analyses", worker.GetProperty("kind").GetString());
+        // On the embedded engine every listed worker reported within the last minute.
+        Assert.Equal("active", worker.GetProperty("status").GetString());
         Assert.Equal(1, worker.GetProperty("done").GetInt64());
         Assert.Equal(8, worker.GetProperty("frames").GetInt64());
         Assert.True(worker.GetProperty("framesPerSecond").GetDouble() > 0);

@@ -39,16 +39,21 @@ internal static class ServeCommand
         var retainDays = new Option<int?>("--retain-days") { Description = "Remove analyses (rows, frames, downloads) older than this many days" };
         var cors = new Option<string[]>("--cors-origin") { Description = "Browser origins allowed to call /analysis (repeatable; default: any)", AllowMultipleArgumentsPerToken = true };
         var maxVideo = new Option<long>("--max-video-mb") { Description = "Largest video a URL may deliver, in MiB", DefaultValueFactory = _ => 2048 };
+        var node = new NodeArguments();
         var command = new Command(
             "serve",
             "Serve the HTTP API: the analysis API of the seed video-analysis service (POST /analysis/start, GET /analysis/{id}, "
             + ".../results, .../frame/{n}, .../metrics, /analysis/videos); its OpenAPI document at /openapi/v1.json and a page "
             + "to try it at /docs. Runs the pipeline engine too, unless one already runs.\n\n"
-            + "Example:\n  reel serve --urls http://0.0.0.0:8000")
+            + "With --cluster FILE (or $REEL_CLUSTER) it serves the cluster's data instead and is a node of the cluster itself, "
+            + "taking the options 'reel node join' takes; --data-dir is then this node's own directory (default: ~/.reel/node-CLUSTERID).\n\n"
+            + "Examples:\n  reel serve --urls http://0.0.0.0:8000\n"
+            + "  reel serve --cluster cluster.json --advertise 10.0.0.7 --slots 4 --urls http://0.0.0.0:8000")
         {
             dataDir, urls, allowPrivate, allowFile, objectModel, emotionModel, maxVideo, maxUpload, token, noAuth, tokenForReads, tokenForAnalysis, allowedHost, cors,
             retainDays,
         };
+        node.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             foreach (var (option, path) in new[] { ("--object-model", result.GetValue(objectModel)), ("--emotion-model", result.GetValue(emotionModel)) })
@@ -59,7 +64,32 @@ internal static class ServeCommand
                     return ExitCodes.Usage;
                 }
             }
-            var directory = DataStore.ResolveDirectory(result.GetValue(dataDir));
+            ClusterFile? cluster = null;
+            NodeOptions? nodeOptions = null;
+            string directory;
+            if (ClusterSupport.Path(result) is not { } clusterPath)
+            {
+                if (node.FirstGiven(result) is { } name)
+                {
+                    await Console.Error.WriteLineAsync($"reel serve: {name} is for a cluster node: give --cluster FILE (or set ${ClusterFile.Variable})");
+                    return ExitCodes.Usage;
+                }
+                directory = DataStore.ResolveDirectory(result.GetValue(dataDir));
+            }
+            else
+            {
+                try
+                {
+                    cluster = ClusterFile.Load(clusterPath);
+                    directory = NodeArguments.Directory(result.GetValue(dataDir), cluster);
+                    nodeOptions = node.Parse(result, directory);
+                }
+                catch (ClusterException e)
+                {
+                    await Console.Error.WriteLineAsync($"reel serve: {e.Message}");
+                    return ExitCodes.Usage;
+                }
+            }
             var options = new ServerOptions
             {
                 DataDirectory = directory,
@@ -83,10 +113,28 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync("reel serve: --no-auth and a key (--token or $REEL_SERVER_TOKEN) contradict each other");
                 return ExitCodes.Usage;
             }
+            ServerData data;
+            if (cluster is null)
+            {
+                data = new DirectoryServerData(directory);
+            }
+            else
+            {
+                try
+                {
+                    data = await ClusterServerData.OpenAsync(cluster, directory, cancellationToken);
+                }
+                catch (Exception e) when (e is ClusterException or Npgsql.NpgsqlException)
+                {
+                    await Console.Error.WriteLineAsync($"reel serve: {ClusterSetup.Describe(e)}");
+                    return ExitCodes.InputFailed;
+                }
+            }
+            await using var disposeData = data;
             WebApplication app;
             try
             {
-                app = await ReelServer.BuildAsync(options, cancellationToken);
+                app = await ReelServer.BuildAsync(options, data, cancellationToken);
             }
             catch (ArgumentException e)
             {
@@ -104,7 +152,7 @@ internal static class ServeCommand
                 return ExitCodes.InputFailed;
             }
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-            await Console.Out.WriteLineAsync($"reel serve: listening on {string.Join(", ", addresses)} (data: {directory})");
+            await Console.Out.WriteLineAsync($"reel serve: listening on {string.Join(", ", addresses)} (data: {data.Description})");
             var access = app.Services.GetRequiredService<ServerAccess>();
             await Console.Out.WriteLineAsync(!access.KeyRequired
                 ? "reel serve: --no-auth: anyone who can reach this address may change data and run pipeline commands"
@@ -113,15 +161,7 @@ internal static class ServeCommand
                       + $"anything need it: curl -H \"Authorization: Bearer $(cat {keyFile})\" ...; 'reel ... --server URL' run by this user "
                       + "with this data directory finds it; the dashboard signs in with it."
                     : "reel serve: requests that change anything need the key given with --token (Authorization: Bearer KEY).");
-            // The engine serves this data directory while the server runs. When another engine holds it (one a
-            // command started, which stops once idle), this one takes over as soon as the lock is free.
-            var engine = Task.Run(async () =>
-            {
-                while (!await Engine.RunAsync(new EngineOptions { DataDirectory = directory }, cancellationToken))
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
-                }
-            }, CancellationToken.None);
+            var engine = cluster is null ? RunEngineAsync(directory, cancellationToken) : RunNodeAsync(cluster, nodeOptions!, app, cancellationToken);
             try
             {
                 await app.WaitForShutdownAsync(cancellationToken);
@@ -132,7 +172,7 @@ internal static class ServeCommand
             await app.StopAsync(CancellationToken.None);
             try
             {
-                await engine;
+                return await engine;
             }
             catch (OperationCanceledException)
             {
@@ -141,4 +181,25 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// The engine serves this data directory while the server runs. When another engine holds it (one a command
+    /// started, which stops once idle), this one takes over as soon as the lock is free.
+    /// </summary>
+    private static Task<int> RunEngineAsync(string directory, CancellationToken cancellationToken) => Task.Run(async () =>
+    {
+        while (!await Engine.RunAsync(new EngineOptions { DataDirectory = directory }, cancellationToken))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+        return ExitCodes.Ok;
+    }, CancellationToken.None);
+
+    /// <summary>This server's node of the cluster; when it ends by itself (it could not start, or the cluster declared it dead) the server stops too.</summary>
+    private static Task<int> RunNodeAsync(ClusterFile cluster, NodeOptions node, WebApplication app, CancellationToken cancellationToken) => Task.Run(async () =>
+    {
+        var code = await NodeArguments.RunAsync("serve", cluster, node, cancellationToken);
+        app.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        return code;
+    }, CancellationToken.None);
 }

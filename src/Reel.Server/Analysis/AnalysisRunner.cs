@@ -14,7 +14,7 @@ namespace Reel.Server.Analysis;
 /// Results, progress and the greatest frame's image are stored in batches as frames finish (<see cref="StreamedResults"/>). Analyses a stopped server left pending or
 /// half done start again when it starts.
 /// </summary>
-public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, ServerOptions options, ILogger<AnalysisRunner> logger)
+public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, ServerOptions options, ServerData data, ILogger<AnalysisRunner> logger)
     : BackgroundService
 {
     private readonly Channel<Guid> _queue = Channel.CreateUnbounded<Guid>();
@@ -114,12 +114,12 @@ public sealed class AnalysisRunner(AnalysisStore store, VideoFetcher fetcher, Se
     private long _frames;
     private double _busySeconds;
 
-    /// <summary>Tells the data directory how the analysis worker stands, for <c>/api/v1/workers</c> and the dashboard.</summary>
+    /// <summary>Tells the server's data how the analysis worker stands, for <c>/api/v1/workers</c> and the dashboard.</summary>
     private async Task ReportSelfAsync(CancellationToken cancellationToken)
     {
         var (host, address) = PipelineStore.ThisMachine();
-        await using var data = await DataStore.OpenAsync(options.DataDirectory, TimeProvider.System, cancellationToken);
-        var pipelines = await PipelineStore.OpenAsync(data, cancellationToken);
+        await using var opened = await data.OpenAsync(cancellationToken);
+        var pipelines = await PipelineStore.OpenAsync(opened, cancellationToken);
         await pipelines.ReportWorkerAsync(
             new WorkerInfo($"{host}/{Environment.ProcessId}/analyses", "analyses", host, address, Math.Max(1, options.MaxConcurrentAnalyses),
                 Volatile.Read(ref _running), Interlocked.Read(ref _done), Interlocked.Read(ref _failed), Interlocked.Read(ref _frames), _busySeconds, _started,

@@ -8,71 +8,90 @@ namespace Reel.Server.Api;
 
 /// <summary>
 /// The REST API under <c>/api/v1</c>: repos, files (uploaded and downloaded as streams), commits, pipelines, jobs,
-/// datums and logs. Each request opens its own connection to the data directory, so requests never wait on each
-/// other in this process; the database and each branch's writer lock order the writers.
+/// datums and logs. Each request opens its own connection to the server's data (<see cref="ServerData"/>: the data
+/// directory, or a cluster's database), so requests never wait on each other in this process; the database and each
+/// branch's writer lock order the writers.
 /// </summary>
 public static class ApiEndpoints
 {
     public static void MapApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1");
-        api.MapGet("/repos", (ServerOptions o, CancellationToken ct) => WithData(o, async d => Results.Json(await d.Data.ListReposAsync(ct)), ct));
+        api.MapGet("/repos", (ServerData s, CancellationToken ct) => WithData(s, async d => Results.Json(await d.Data.ListReposAsync(ct)), ct));
         api.MapPost("/repos", CreateRepoAsync);
-        api.MapGet("/repos/{repo}", (string repo, ServerOptions o, CancellationToken ct) => WithData(o, async d => Results.Json(await d.Data.GetRepoAsync(repo, ct)), ct));
-        api.MapDelete("/repos/{repo}", (string repo, bool? force, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+        api.MapGet("/repos/{repo}", (string repo, ServerData s, CancellationToken ct) => WithData(s, async d => Results.Json(await d.Data.GetRepoAsync(repo, ct)), ct));
+        api.MapDelete("/repos/{repo}", (string repo, bool? force, ServerData s, CancellationToken ct) => WithData(s, async d =>
         {
             await d.Data.DeleteRepoAsync(repo, force ?? false, ct);
             return Results.NoContent();
         }, ct));
-        api.MapGet("/repos/{repo}/branches/{branch}/commits", (string repo, string branch, ServerOptions o, CancellationToken ct) =>
-            WithData(o, async d => Results.Json(await d.Data.LogAsync(repo, branch, ct)), ct));
+        api.MapGet("/repos/{repo}/branches/{branch}/commits", (string repo, string branch, ServerData s, CancellationToken ct) =>
+            WithData(s, async d => Results.Json(await d.Data.LogAsync(repo, branch, ct)), ct));
         api.MapGet("/repos/{repo}/branches/{branch}/files/{**path}", GetFileAsync);
         api.MapGet("/repos/{repo}/branches/{branch}/files", GetFileAsync);
         api.MapPut("/repos/{repo}/branches/{branch}/files/{**path}", PutFileAsync);
         api.MapDelete("/repos/{repo}/branches/{branch}/files/{**path}", DeleteFileAsync);
 
-        api.MapGet("/pipelines", (ServerOptions o, CancellationToken ct) =>
-            WithData(o, async d => Results.Json((await d.Pipelines.ListPipelinesAsync(ct)).Select(PipelineView).ToList()), ct));
-        api.MapGet("/pipelines/{name}", (string name, ServerOptions o, CancellationToken ct) =>
-            WithData(o, async d => Results.Json(PipelineView(await d.Pipelines.GetPipelineAsync(name, ct))), ct));
+        api.MapGet("/pipelines", (ServerData s, CancellationToken ct) =>
+            WithData(s, async d => Results.Json((await d.Pipelines.ListPipelinesAsync(ct)).Select(PipelineView).ToList()), ct));
+        api.MapGet("/pipelines/{name}", (string name, ServerData s, CancellationToken ct) =>
+            WithData(s, async d => Results.Json(PipelineView(await d.Pipelines.GetPipelineAsync(name, ct))), ct));
         api.MapPost("/pipelines", CreatePipelineAsync);
-        api.MapDelete("/pipelines/{name}", (string name, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+        api.MapDelete("/pipelines/{name}", (string name, ServerData s, CancellationToken ct) => WithData(s, async d =>
         {
             await d.Pipelines.DeletePipelineAsync(name, ct);
             return Results.NoContent();
         }, ct));
-        api.MapGet("/jobs", (string? pipeline, ServerOptions o, CancellationToken ct) =>
-            WithData(o, async d => Results.Json(await d.Pipelines.ListJobsAsync(pipeline, ct)), ct));
-        api.MapGet("/jobs/{id}", (string id, ServerOptions o, CancellationToken ct) => WithData(o, async d => Results.Json(await d.Pipelines.GetJobAsync(id, ct)), ct));
-        api.MapPost("/jobs/{id}/stop", (string id, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+        api.MapGet("/jobs", (string? pipeline, ServerData s, CancellationToken ct) =>
+            WithData(s, async d => Results.Json(await d.Pipelines.ListJobsAsync(pipeline, ct)), ct));
+        api.MapGet("/jobs/{id}", (string id, ServerData s, CancellationToken ct) => WithData(s, async d => Results.Json(await d.Pipelines.GetJobAsync(id, ct)), ct));
+        api.MapPost("/jobs/{id}/stop", (string id, ServerData s, CancellationToken ct) => WithData(s, async d =>
         {
             await d.Pipelines.RequestStopAsync(id, ct);
             return Results.Accepted();
         }, ct));
-        api.MapGet("/jobs/{id}/datums", (string id, ServerOptions o, CancellationToken ct) => WithData(o, async d =>
+        api.MapGet("/jobs/{id}/datums", (string id, ServerData s, CancellationToken ct) => WithData(s, async d =>
             Results.Json(await d.Pipelines.ListDatumsAsync((await d.Pipelines.GetJobAsync(id, ct)).Id, ct)), ct));
         api.MapGet("/jobs/{id}/logs", JobLogsAsync);
-        api.MapGet("/workers", (ServerOptions o, CancellationToken ct) => WithData(o, async d =>
-            Results.Json((await d.Pipelines.ListWorkersAsync(TimeSpan.FromMinutes(1), ct)).Select(w => new
-            {
-                w.Id, w.Kind, w.Host, w.Address, w.Slots, w.Running, w.Done, w.Failed, w.Frames,
-                FramesPerSecond = Math.Round(w.FramesPerSecond, 2), MillisecondsPerFrame = Math.Round(w.MillisecondsPerFrame, 2), w.Started, w.Seen,
-            })), ct));
+        api.MapGet("/workers", ListWorkersAsync);
     }
 
-    private static async Task<IResult> CreateRepoAsync(HttpContext context, ServerOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Workers that reported in the last minute, each with its node's membership status on a cluster (a worker that is not a
+    /// node's, or any on the embedded engine, is "active": it reported lately); nodes of the cluster without such a worker
+    /// (joining, or dead a while) are listed too, with their status only.
+    /// </summary>
+    private static Task<IResult> ListWorkersAsync(ServerData data, CancellationToken cancellationToken) => WithData(data, async d =>
+    {
+        var workers = await d.Pipelines.ListWorkersAsync(TimeSpan.FromMinutes(1), cancellationToken);
+        var nodes = (await data.ListNodesAsync(cancellationToken)).ToDictionary(n => n.Worker, StringComparer.Ordinal);
+        var rows = workers.Select(w => new WorkerView(
+            w.Id, w.Kind, w.Host, w.Address, nodes.TryGetValue(w.Id, out var node) ? node.Status : "active", w.Slots, w.Running, w.Done, w.Failed, w.Frames,
+            Math.Round(w.FramesPerSecond, 2), Math.Round(w.MillisecondsPerFrame, 2), w.Started, w.Seen));
+        var listed = workers.Select(w => w.Id).ToHashSet(StringComparer.Ordinal);
+        var silent = nodes.Values.Where(n => !listed.Contains(n.Worker)).Select(n => new WorkerView(
+            n.Worker, "datums", n.HostName, n.Address, n.Status, null, null, null, null, null, null, null, null, n.LastSeen));
+        return Results.Json(rows.Concat(silent).ToList());
+    }, cancellationToken);
+
+    /// <summary>A row of <c>/api/v1/workers</c>; the counts are null for a node that has not reported a worker.</summary>
+    private sealed record WorkerView(
+        string Id, string Kind, string Host, string Address, string Status, int? Slots, int? Running, long? Done, long? Failed, long? Frames,
+        double? FramesPerSecond, double? MillisecondsPerFrame, DateTimeOffset? Started, DateTimeOffset Seen);
+
+    private static async Task<IResult> CreateRepoAsync(HttpContext context, ServerData data, CancellationToken cancellationToken)
     {
         var body = await ReadObjectAsync(context, cancellationToken);
         if (body?["name"] is not JsonValue v || !v.TryGetValue<string>(out var name))
         {
             return AnalysisEndpoints.Error(StatusCodes.Status400BadRequest, "the body must be a JSON object with the repo's \"name\"");
         }
-        return await WithData(options, async d => Results.Created($"/api/v1/repos/{name}", await d.Data.CreateRepoAsync(name, cancellationToken)), cancellationToken);
+        return await WithData(data, async d => Results.Created($"/api/v1/repos/{name}", await d.Data.CreateRepoAsync(name, cancellationToken)), cancellationToken);
     }
 
     /// <summary>A file's content, streamed; or, for a directory (or the branch root, or with <c>?list=true</c>), its entries as JSON.</summary>
-    private static Task<IResult> GetFileAsync(string repo, string branch, string? path, bool? list, ServerOptions options, CancellationToken cancellationToken) =>
-        WithData(options, async d =>
+    private static Task<IResult> GetFileAsync(string repo, string branch, string? path, bool? list, ServerData data, CancellationToken cancellationToken) =>
+        WithData(data, async d =>
         {
             var target = RepoPath(path);
             var head = await d.Data.GetHeadAsync(repo, branch, cancellationToken);
@@ -93,8 +112,15 @@ public static class ApiEndpoints
     /// upload limit, 413 past it) without the branch's writer lock, so a slow upload never holds up commits; an
     /// aborted or refused upload leaves no file and no commit behind.
     /// </summary>
-    private static Task<IResult> PutFileAsync(string repo, string branch, string path, HttpContext context, ServerOptions options, CancellationToken cancellationToken) =>
-        WithData(options, async d =>
+    private static Task<IResult> PutFileAsync(
+        string repo, string branch, string path, HttpContext context, ServerOptions options, ServerData data, CancellationToken cancellationToken)
+    {
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            // Uploads stream to disk and have their own limit; JSON and YAML requests keep the small one.
+            limit.MaxRequestBodySize = options.MaxUploadBytes;
+        }
+        return WithData(data, async d =>
         {
             var target = RepoPath(path);
             // A missing repo is refused before the body is received.
@@ -128,10 +154,11 @@ public static class ApiEndpoints
             {
                 File.Delete(spool);
             }
-        }, cancellationToken, uploadLimit: context);
+        }, cancellationToken);
+    }
 
-    private static Task<IResult> DeleteFileAsync(string repo, string branch, string path, ServerOptions options, CancellationToken cancellationToken) =>
-        WithData(options, async d =>
+    private static Task<IResult> DeleteFileAsync(string repo, string branch, string path, ServerData data, CancellationToken cancellationToken) =>
+        WithData(data, async d =>
         {
             var target = RepoPath(path);
             await using var writer = await d.Data.BeginCommitAsync(repo, branch, $"delete {target} over HTTP", cancellationToken);
@@ -142,7 +169,8 @@ public static class ApiEndpoints
         }, cancellationToken);
 
     /// <summary>A pipeline from a spec in the body (YAML or JSON, Reel's or Pachyderm's); <c>?update=true</c> replaces one.</summary>
-    private static async Task<IResult> CreatePipelineAsync(HttpContext context, bool? update, ServerOptions options, CancellationToken cancellationToken)
+    private static async Task<IResult> CreatePipelineAsync(
+        HttpContext context, bool? update, ServerOptions options, ServerData data, CancellationToken cancellationToken)
     {
         using var reader = new StreamReader(context.Request.Body);
         string text;
@@ -154,7 +182,7 @@ public static class ApiEndpoints
         {
             return AnalysisEndpoints.Error(e.StatusCode, $"the spec is over the {options.MaxRequestBytes}-byte limit");
         }
-        return await WithData(options, async d =>
+        return await WithData(data, async d =>
         {
             // Commands of specs sent over HTTP run in the data directory; specs beside their scripts belong on disk.
             var spec = SpecReader.Parse(text, "spec", options.DataDirectory);
@@ -167,8 +195,8 @@ public static class ApiEndpoints
     }
 
     /// <summary>Every datum log of a job, each line prefixed by its datum, streamed as plain text.</summary>
-    private static Task<IResult> JobLogsAsync(string id, ServerOptions options, CancellationToken cancellationToken) =>
-        WithData(options, async d =>
+    private static Task<IResult> JobLogsAsync(string id, ServerData data, CancellationToken cancellationToken) =>
+        WithData(data, async d =>
         {
             var job = await d.Pipelines.GetJobAsync(id, cancellationToken);
             var logs = (await d.Pipelines.ListDatumsAsync(job.Id, cancellationToken)).Select(datum => (datum.Id, Path: d.Pipelines.LogPath(job.Id, datum.Id)))
@@ -257,20 +285,14 @@ public static class ApiEndpoints
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> on the data directory, mapping data and spec errors to their 4xx.</summary>
+    /// <summary>Runs <paramref name="work"/> on the server's data, mapping data and spec errors to their 4xx.</summary>
     private static async Task<IResult> WithData(
-        ServerOptions options, Func<(DataStore Data, PipelineStore Pipelines), Task<IResult>> work, CancellationToken cancellationToken,
-        HttpContext? uploadLimit = null)
+        ServerData server, Func<(DataStore Data, PipelineStore Pipelines), Task<IResult>> work, CancellationToken cancellationToken)
     {
-        if (uploadLimit?.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            // Uploads stream to disk and have their own limit; JSON and YAML requests keep the small one.
-            limit.MaxRequestBodySize = options.MaxUploadBytes;
-        }
         try
         {
             // Streamed results read object and log files, not the database, so the store can close before they are sent.
-            await using var data = await DataStore.OpenAsync(options.DataDirectory, TimeProvider.System, cancellationToken);
+            await using var data = await server.OpenAsync(cancellationToken);
             return await work((data, await PipelineStore.OpenAsync(data, cancellationToken)));
         }
         catch (DataException e)

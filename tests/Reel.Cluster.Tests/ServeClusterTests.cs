@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Playwright;
+using Reel.Testing;
+
+namespace Reel.Cluster.Tests;
+
+/// <summary>
+/// <c>reel serve --cluster FILE</c>: a node that also serves HTTP, on the cluster's PostgreSQL and S3 (real ones), beside a
+/// plain <c>reel node join</c> process, both on loopback. In the failure tests' collection, so its two nodes never take
+/// cores from their lease-timed nodes.
+/// </summary>
+[Collection(nameof(ClusterFailureTests))]
+public sealed class ServeClusterTests : IAsyncLifetime
+{
+    private const string Key = "serve-cluster-test-key";
+    private const int Inputs = 12;
+    private const string Chromium = "/usr/bin/chromium";
+
+    private PostgresServer _postgres = null!;
+    private string _database = null!;
+    private readonly string _directory = Directory.CreateTempSubdirectory("reel-serve-cluster-").FullName;
+
+    public async Task InitializeAsync()
+    {
+        _postgres = await PostgresServer.Shared;
+        _database = await _postgres.CreateDatabaseAsync("serve");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _postgres.DropDatabaseAsync(_database);
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task ServeCluster_BesideANode_RunsThePipelineOnBothServesItsOutput_AndShowsTheKilledNodeDead()
+    {
+        var s3 = S3Server.Shared;
+        var objects = $"s3://{s3.CreateBucket()}?endpoint={Uri.EscapeDataString(s3.Endpoint)}&access_key={S3Server.AccessKey}&secret_key={S3Server.SecretKey}";
+        var file = Path.Combine(_directory, "cluster.json");
+        await OkAsync("cluster", "init", "--db", _postgres.Url(_database), "--objects", objects, "--probe-timeout", "1", "--lease", "6", "-o", file);
+        var (nodePort, serverPort, httpPort) = (FreePort(), FreePort(), FreePort());
+        using var node = NodeProcess.Start(file, "127.0.0.1", Path.Combine(_directory, "node"), null,
+            "--silo-port", nodePort, "--gateway-port", FreePort(), "--slots", "2");
+        using var server = NodeProcess.StartServer(file, "127.0.0.1", Path.Combine(_directory, "server"),
+            "--silo-port", serverPort, "--gateway-port", FreePort(), "--slots", "2", "--urls", $"http://127.0.0.1:{httpPort}", "--token", Key);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        var (nodeWorker, serverWorker) = ("127.0.0.1:" + nodePort, "127.0.0.1:" + serverPort);
+        string Logs() => $"--- node ---\n{node.Log()}\n--- server ---\n{server.Log()}";
+
+        // Both nodes are members, and the server lists them with their state.
+        await Eventually.WaitAsync(() => WorkersAsync(http), w => Status(w, nodeWorker) == "active" && Status(w, serverWorker) == "active",
+            TimeSpan.FromSeconds(45), "both nodes active in /api/v1/workers");
+        // ... and so does the dashboard, in a real browser.
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (test.sh does)");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync();
+        page.SetDefaultTimeout(45_000);
+        await page.GotoAsync(http.BaseAddress!.ToString());
+        ILocator State(string worker) => page.Locator($"#workers tbody tr[data-id='{worker}'] td.state");
+        await State(nodeWorker).Filter(new() { HasText = "active" }).WaitForAsync();
+        await State(serverWorker).Filter(new() { HasText = "active" }).WaitForAsync();
+
+        // A video through the HTTP API lands in the cluster's stores and comes back whole.
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/repos", new { name = "videos" })).StatusCode);
+        var video = await File.ReadAllBytesAsync(TestMedia.Fixture("small.ogv"));
+        using (var put = await http.PutAsync("/api/v1/repos/videos/branches/master/files/clips/small.ogv", new ByteArrayContent(video) { Headers = { ContentType = new MediaTypeHeaderValue("application/octet-stream") } }))
+        {
+            Assert.True(put.StatusCode == HttpStatusCode.Created, await put.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(video, await http.GetByteArrayAsync("/api/v1/repos/videos/branches/master/files/clips/small.ogv"));
+        // ... and a command given the cluster file sees the same commit: one store, not the server's own.
+        Assert.Contains("small.ogv", await OkAsync("--cluster", file, "ls", "videos@master:/clips"), StringComparison.Ordinal);
+
+        // A pipeline created over HTTP; its input committed at once by the CLI, so one job has all the datums.
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/repos", new { name = "inbox" })).StatusCode);
+        const string Spec = """
+            pipeline: {name: sums}
+            input: {pfs: {repo: inbox, glob: "/*"}}
+            transform:
+              cmd: [sh, -c, 'sleep 0.5; for f in /pfs/inbox/*; do sha256sum < "$f" > /pfs/out/$(basename "$f").sum; done']
+            """;
+        using (var created = await http.PostAsync("/api/v1/pipelines", new StringContent(Spec, Encoding.UTF8, "application/yaml")))
+        {
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        }
+        var inbox = Directory.CreateDirectory(Path.Combine(_directory, "inbox")).FullName;
+        for (var i = 0; i < Inputs; i++)
+        {
+            await File.WriteAllTextAsync(Path.Combine(inbox, $"f{i:D2}"), $"content {i}\n");
+        }
+        await OkAsync("--cluster", file, "put", "inbox@master:/", "-f", inbox, "-r");
+
+        var job = await Eventually.WaitAsync(async () => await http.GetFromJsonAsync<JsonElement>("/api/v1/jobs?pipeline=sums"),
+            j => j.GetArrayLength() == 1 && j[0].GetProperty("state").GetString() is not ("Starting" or "Running"), TimeSpan.FromSeconds(45), "the job finished");
+        Assert.True(job[0].GetProperty("state").GetString() == "Success", $"{job}\n{Logs()}");
+
+        // The output, read through the server's HTTP API.
+        for (var i = 0; i < Inputs; i++)
+        {
+            var expected = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"content {i}\n"))) + "  -\n";
+            Assert.Equal(expected, await http.GetStringAsync($"/api/v1/repos/sums/branches/master/files/f{i:D2}.sum"));
+        }
+
+        // Each node's worker ran some of the datums (as each reports under its node's name), together all of them.
+        var workers = await Eventually.WaitAsync(() => WorkersAsync(http), w => Done(w, nodeWorker) + Done(w, serverWorker) == Inputs,
+            TimeSpan.FromSeconds(20), "both workers reported every datum");
+        Assert.True(Done(workers, nodeWorker) > 0 && Done(workers, serverWorker) > 0, $"datums did not run on both nodes: {workers}");
+
+        node.Kill9();
+        var after = await Eventually.WaitAsync(() => WorkersAsync(http), w => Status(w, nodeWorker) is not (null or "active"),
+            TimeSpan.FromSeconds(45), "the killed node shown not active");
+        Assert.Equal("dead", Status(after, nodeWorker));
+        Assert.Equal("active", Status(after, serverWorker));
+        await State(nodeWorker).Filter(new() { HasText = "dead" }).WaitForAsync();
+        Assert.Equal("active", await State(serverWorker).InnerTextAsync());
+        await browser.CloseAsync();
+        Assert.False(server.HasExited, Logs());
+
+        // SIGTERM stops the server and its node together, normally.
+        server.Terminate();
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the server did not stop on SIGTERM:\n" + Logs());
+        Assert.True(server.ExitCode == 0, $"exit code {server.ExitCode}\n{Logs()}");
+    }
+
+    [Fact]
+    public async Task ServeCluster_FileMissing_OneLineNamingItExitCode2()
+    {
+        var missing = Path.Combine(_directory, "missing.json");
+        var (code, stdout, stderr) = await ReelCli.RunAsync("serve", "--cluster", missing, "--urls", "http://127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("reel serve: cluster file " + missing, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServeCluster_DatabaseUnreachable_OneLineSayingSoExitCode1()
+    {
+        var file = Path.Combine(_directory, "unreachable.json");
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { database = "postgresql://reel:reel@127.0.0.1:1/reel", objects = _directory, clusterId = "gone" }));
+        var (code, stdout, stderr) = await ReelCli.RunAsync("serve", "--cluster", file, "--urls", "http://127.0.0.1:0");
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("reel serve: cannot reach the cluster database", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_NodeOptionWithoutCluster_RefusedAsUsage()
+    {
+        var (code, _, stderr) = await ReelCli.RunAsync("serve", "--data-dir", Path.Combine(_directory, "data"), "--slots", "3", "--urls", "http://127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Equal("reel serve: --slots is for a cluster node: give --cluster FILE (or set $REEL_CLUSTER)", stderr.Trim());
+    }
+
+    private static async Task<string> OkAsync(params string[] arguments)
+    {
+        var (code, stdout, stderr) = await ReelCli.RunAsync(arguments);
+        Assert.True(code == 0, $"reel {string.Join(' ', arguments)} failed ({code}): {stderr}");
+        return stdout;
+    }
+
+    private static async Task<JsonElement> WorkersAsync(HttpClient http)
+    {
+        try
+        {
+            return await http.GetFromJsonAsync<JsonElement>("/api/v1/workers");
+        }
+        catch (HttpRequestException)
+        {
+            // Not listening yet.
+            return JsonDocument.Parse("[]").RootElement;
+        }
+    }
+
+    private static JsonElement? Row(JsonElement workers, string id) =>
+        workers.EnumerateArray().Where(w => w.GetProperty("id").GetString() == id).Select(w => (JsonElement?)w).FirstOrDefault();
+
+    private static string? Status(JsonElement workers, string id) => Row(workers, id)?.GetProperty("status").GetString();
+
+    private static long Done(JsonElement workers, string id) =>
+        Row(workers, id)?.GetProperty("done") is { ValueKind: JsonValueKind.Number } done ? done.GetInt64() : 0;
+
+    private static string FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+    }
+}
