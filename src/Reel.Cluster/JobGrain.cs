@@ -63,9 +63,16 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         _job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
         logger.LogInformation("job {Job} of {Pipeline}: {Runnable} datums to run of {Total} (planned in {Ms:0} ms)",
             JobId, job.Pipeline, _queue.Count, _job.Counts.Total, clock.Elapsed.TotalMilliseconds);
+        Metrics.TrackQueue(JobId, () => _queue.Count);
         this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.TickInterval, options.TickInterval) { KeepAlive = true });
         await GrainFactory.GetGrain<IJobBoardGrain>(0).AddAsync(JobId);
         await FinishIfDoneAsync();
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        Metrics.UntrackQueue(JobId);
+        return Task.CompletedTask;
     }
 
     public Task<JobSpec> GetSpecAsync() => Task.FromResult(_jobSpec ?? throw new InvalidOperationException($"job {JobId} is not started"));

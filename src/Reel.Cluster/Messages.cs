@@ -30,8 +30,12 @@ public sealed record TaskOutcome(
     [property: Id(0)] string DatumId, [property: Id(1)] bool Succeeded, [property: Id(2)] int Tries, [property: Id(3)] IReadOnlyList<FileRef> Outputs,
     [property: Id(4)] DateTimeOffset Started, [property: Id(5)] double Seconds, [property: Id(6)] string? Error)
 {
+    /// <summary>The object holding the datum's log (stored before the report); null when it printed nothing or logs stay local.</summary>
+    [Id(7)]
+    public string? Log { get; init; }
+
     public DatumOutcome ToDatumOutcome() =>
-        new(DatumId, Succeeded, Tries, Outputs.Select(o => o.ToFileEntry()).ToList(), Started, Seconds, Error);
+        new(DatumId, Succeeded, Tries, Outputs.Select(o => o.ToFileEntry()).ToList(), Started, Seconds, Error) { Log = Log };
 }
 
 /// <summary>What a worker needs to run a job's datums: the pipeline spec as stored.</summary>

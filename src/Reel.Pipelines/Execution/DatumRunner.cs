@@ -20,8 +20,8 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
     /// <summary>The input directories the scratch holds, empty, after the last datum; null when it must be cleaned first.</summary>
     private HashSet<string>? _clean;
 
-    /// <summary>The outputs of a successful try, as stored objects with their paths under <c>/pfs/out</c>.</summary>
-    public async Task<IReadOnlyList<FileEntry>> RunAsync(
+    /// <summary>A successful try: its outputs, as stored objects with their paths under <c>/pfs/out</c>, and the frames it processed.</summary>
+    public async Task<DatumResult> RunAsync(
         PipelineSpec spec, string jobId, Datum datum, string logPath, CancellationToken cancellationToken)
     {
         var pfs = Path.Combine(scratch, "pfs");
@@ -53,15 +53,16 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         }
         try
         {
+            long frames = 0;
             if (spec.Transform.Steps.Count > 0)
             {
-                await RunStepsAsync(spec.Transform.Steps, pfs, output, cancellationToken);
+                frames = await RunStepsAsync(spec.Transform.Steps, pfs, output, cancellationToken);
             }
             else
             {
                 await RunCommandAsync(spec, jobId, datum, pfs, output, logPath, cancellationToken);
             }
-            return await StoreOutputsAsync(output, cancellationToken);
+            return new DatumResult(await StoreOutputsAsync(output, cancellationToken), frames);
         }
         finally
         {
@@ -105,8 +106,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         }
     }
 
-    private static async Task RunStepsAsync(IReadOnlyList<BuiltInStep> steps, string pfs, string output, CancellationToken cancellationToken)
+    private static async Task<long> RunStepsAsync(IReadOnlyList<BuiltInStep> steps, string pfs, string output, CancellationToken cancellationToken)
     {
+        long frames = 0;
         var inputs = Directory.EnumerateFiles(pfs, "*", SearchOption.AllDirectories)
             .Where(f => !f.StartsWith(output + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
@@ -115,8 +117,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         {
             // One step writes straight to /pfs/out; several keep apart in a folder each.
             var target = steps.Count == 1 ? output : Path.Combine(output, step.Name);
-            await step.RunAsync(inputs, target, Environment.ProcessorCount, cancellationToken);
+            frames += await step.RunAsync(inputs, target, Environment.ProcessorCount, cancellationToken);
         }
+        return frames;
     }
 
     private static async Task RunCommandAsync(
@@ -236,3 +239,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
     [GeneratedRegex(@"(?<![\w.~/-])/pfs(?=/|$|[^\w.-])")]
     private static partial Regex PfsPath();
 }
+
+/// <summary>
+/// How a datum's successful try ended: its stored outputs, and the video frames its built-in steps processed (a command's
+/// frames are not known: 0).
+/// </summary>
+public sealed record DatumResult(IReadOnlyList<FileEntry> Outputs, long Frames);
