@@ -5,6 +5,7 @@
 #
 #   bench/cluster.sh                 # 400 no-op datums, RUNS=3, slots = cores per node
 #   DATUMS=1000 RUNS=5 bench/cluster.sh
+#   SKIP_OVERHEAD=1 LEASE=10 bench/cluster.sh   # only the kill -9 recovery
 #
 # Prints, per node count, the median datums/s over RUNS jobs (job start to finish as the job records it) with the
 # slowest and fastest run in brackets, and the 3-node/1-node ratio (the issue's target: at least 0.8). Then, on 3
@@ -81,7 +82,8 @@ transform: {cmd: ["true"]}
 SPEC
 
 run_nodes() {  # $1: node count; prints datums/s of each of RUNS jobs
-    local n=$1 db="bench_${n}_$RANDOM"
+    local n=$1
+    local db="bench_${n}_$RANDOM"
     psql -q -h 127.0.0.1 -p "$PGPORT" -U reel -d postgres -c "CREATE DATABASE $db" >/dev/null
     export REEL_CLUSTER="$TMP/cluster-$n.json"
     "$REEL" cluster init --db "postgresql://reel@$NET.1:$PGPORT/$db" \
@@ -167,7 +169,8 @@ for l in lines:
     if l[0] == "start" and l[1] in lost and not l[2].startswith(victim) and float(l[3]) > killed:
         again.setdefault(l[1], float(l[3]))
 if not lost or len(again) < len(lost):
-    sys.exit(f"cluster.sh: {len(lost)} datums lost with the node, {len(again)} started again")
+    nodes = sorted({l[2].split("/scratch/")[0] for l in lines if l[0] == "start"})
+    sys.exit(f"cluster.sh: {len(lost)} datums lost with the node {victim}, {len(again)} started again; {len(lines)} lines, by nodes {nodes}")
 print(f"{max(again.values()) - killed:.2f}")
 PY
         # A fresh node takes the victim's place (same address, new data directory) for the next run.
@@ -178,16 +181,19 @@ PY
         fi
     done
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait 2>/dev/null || true
+    # They are not this shell's children (started in command substitutions): wait a bounded while for them to go.
+    for ((i = 0; i < 150; i++)); do kill -0 "${pids[@]}" 2>/dev/null || break; sleep 0.2; done
 }
 
-echo "no-op datums per second, $DATUMS datums per job, $SLOTS slots per node, RUNS=$RUNS, medians [slowest-fastest]"
-run_nodes 1 > "$TMP/r1"
-run_nodes 3 > "$TMP/r3"
-one="$(median < "$TMP/r1")"; three="$(median < "$TMP/r3")"
-echo "1 node:  $one/s $(spread < "$TMP/r1")"
-echo "3 nodes: $three/s $(spread < "$TMP/r3")"
-awk -v a="$one" -v b="$three" 'BEGIN { printf "3 nodes / 1 node: %.2f (target >= 0.8)\n", b / a }'
+if [[ -z "${SKIP_OVERHEAD:-}" ]]; then
+    echo "no-op datums per second, $DATUMS datums per job, $SLOTS slots per node, RUNS=$RUNS, medians [slowest-fastest]"
+    run_nodes 1 > "$TMP/r1"
+    run_nodes 3 > "$TMP/r3"
+    one="$(median < "$TMP/r1")"; three="$(median < "$TMP/r3")"
+    echo "1 node:  $one/s $(spread < "$TMP/r1")"
+    echo "3 nodes: $three/s $(spread < "$TMP/r3")"
+    awk -v a="$one" -v b="$three" 'BEGIN { printf "3 nodes / 1 node: %.2f (target >= 0.8)\n", b / a }'
+fi
 run_kill > "$TMP/rk"
 echo "kill -9 of a worker node to its datums running elsewhere: $(median < "$TMP/rk") s $(spread < "$TMP/rk")" \
     "(lease $LEASE s, target < $((LEASE + 5)) s; $KILL_DATUMS datums of $DATUM_SECONDS s on 3 nodes)"
