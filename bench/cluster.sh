@@ -117,6 +117,11 @@ start_node() {  # $1: cluster file, $2: namespace index, $3: data directory; pri
     echo $!
 }
 
+running_on() {  # $1: the starts file, $2: a node's data directory; prints how many datums run there now
+    awk -v p="$2/" '$1 == "start" && index($3, p) == 1 { o[$2] = 1 } $1 == "end" && index($3, p) == 1 { delete o[$2] }
+        END { n = 0; for (k in o) n++; print n }' "$1"
+}
+
 tree() {  # a process and its descendants
     echo "$1"
     local child
@@ -144,14 +149,21 @@ SPEC
         : > "$starts"
         for ((d = 0; d < KILL_DATUMS; d++)); do echo "$r $d" > "$TMP/kin/k$d"; done
         "$REEL" put kinbox@master:/ -f "$TMP/kin" -r >/dev/null 2>&1
-        # Every slot busy, datums still queued: then kill a worker that holds neither the job's grain nor the work board.
+        # Every slot busy, datums still queued: then kill a worker that holds neither the job's grain nor the work board,
+        # at a moment it runs datums.
         until (( $(awk '/^start/ { n++ } END { print n + 0 }' "$starts") >= 3 * SLOTS )); do sleep 0.2; done
-        local job victim=""
+        local job victim="" workers=() tries
         job="$("$REEL" job list --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
         for i in 0 1 2; do
-            if ! grep -q -e "job $job of slow" -e "work board active" "${dirs[i]}.log"; then victim=$i; break; fi
+            grep -q -e "job $job of slow" -e "work board active" "${dirs[i]}.log" || workers+=("$i")
         done
-        [[ -n "$victim" ]] || { echo "cluster.sh: every node coordinates something; no plain worker to kill" >&2; exit 1; }
+        for ((tries = 0; tries < 300 && ${#workers[@]} > 0; tries++)); do
+            for i in "${workers[@]}"; do
+                if (( $(running_on "$starts" "${dirs[i]}") > 0 )); then victim=$i; break 2; fi
+            done
+            sleep 0.1
+        done
+        [[ -n "$victim" ]] || { echo "cluster.sh: no plain worker node ran datums to kill" >&2; exit 1; }
         local doomed killed
         doomed="$(tree "${pids[victim]}")"
         killed="$(date +%s.%N)"
