@@ -67,8 +67,8 @@ S3PORT=$((40000 + RANDOM % 20000))
 mkdir -p "$TMP/s3"
 node node_modules/s3rver/bin/s3rver.js -d "$TMP/s3" -a "$NET.1" -p "$S3PORT" -s </dev/null >/dev/null 2>&1 &
 PIDS+=($!)
-sleep 2
-curl -sf -X PUT "http://$NET.1:$S3PORT/bench" >/dev/null
+# s3rver takes a while to listen on a loaded machine.
+for ((i = 0; i < 100; i++)); do curl -sf -X PUT "http://$NET.1:$S3PORT/bench" >/dev/null && break; sleep 0.3; done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 spread() { sort -g | awk '{ v[NR] = $1 } END { printf "[%.1f-%.1f]", v[1], v[NR] }'; }
