@@ -24,6 +24,12 @@ public sealed record EngineOptions
     /// <summary>The name this node's workers report under; the embedded engine's is its machine and process.</summary>
     public string WorkerName { get; init; } = $"{Environment.MachineName}/{Environment.ProcessId}";
 
+    /// <summary>
+    /// Whether a datum's log is stored as an object before the datum is reported (a cluster's nodes: every machine reads
+    /// it); the embedded engine keeps logs in its data directory only.
+    /// </summary>
+    public bool StoreLogs { get; init; }
+
     /// <summary>Stop the engine after this long with nothing to do; null runs until stopped.</summary>
     public TimeSpan? IdleExit { get; init; }
 }

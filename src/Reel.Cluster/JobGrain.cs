@@ -10,6 +10,9 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     private const int FlushBatch = 512;
 
     private readonly Queue<DatumTask> _queue = new();
+
+    /// <summary>Datums whose lease lapsed or that a stopping node gave back: leased before <see cref="_queue"/>, so a lost node delays them least.</summary>
+    private readonly Queue<DatumTask> _again = new();
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly List<TaskOutcome> _reports = [];
     private readonly Dictionary<string, int> _lapses = new(StringComparer.Ordinal);
@@ -67,6 +70,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         await CountSlotsAsync(CancellationToken.None);
         logger.LogInformation("job {Job} of {Pipeline}: {Runnable} datums to run of {Total} (planned in {Ms:0} ms)",
             JobId, job.Pipeline, _queue.Count, _job.Counts.Total, clock.Elapsed.TotalMilliseconds);
+        Metrics.TrackQueue(JobId, () => _queue.Count + _again.Count);
         this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.TickInterval, options.TickInterval) { KeepAlive = true });
         await GrainFactory.GetGrain<IJobBoardGrain>(0).AddAsync(JobId);
         await FinishIfDoneAsync();
@@ -76,6 +80,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     {
         // With the activation line, says where the job is coordinated now: a membership change can move the grain.
         logger.LogInformation("job {Job}: grain left this node: {Reason}", JobId, reason);
+        Metrics.UntrackQueue(JobId);
         return Task.CompletedTask;
     }
 
@@ -90,7 +95,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         }
         var limit = _spec!.Parallelism > 0 ? _spec.Parallelism - _leases.Count : max;
         var expires = DateTimeOffset.UtcNow + options.LeaseTime;
-        while (leased.Count < Math.Min(max, limit) && _queue.TryDequeue(out var task))
+        while (leased.Count < Math.Min(max, limit) && (_again.TryDequeue(out var task) || _queue.TryDequeue(out task)))
         {
             // A whole datum learns how many slots could share it now (a retried one may split differently: pieces are rerun whole).
             task = task.Part is null ? task with { Slots = _slots } : task;
@@ -143,7 +148,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             {
                 // Given back by a stopping node: runnable again at once, and not one of the datum's tries.
                 _leases.Remove(id);
-                _queue.Enqueue(lease.Task);
+                _again.Enqueue(lease.Task);
             }
         }
         logger.LogInformation("job {Job}: {Count} datums given back by {Worker}", JobId, datumIds.Count, worker);
@@ -232,6 +237,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             logger.LogWarning("job {Job}: a newer activation took the job (epoch {Epoch} superseded); this one stops", JobId, _epoch);
             _finished = true;
             _queue.Clear();
+            _again.Clear();
             _leases.Clear();
             DeactivateOnIdle();
             return;
@@ -268,7 +274,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             }
             logger.LogWarning("job {Job}: the lease of datum {Datum} lapsed on {Worker}; it runs again", JobId, id, lease.Worker);
             Metrics.LeaseLapses.Add(1);
-            _queue.Enqueue(lease.Task);
+            _again.Enqueue(lease.Task);
         }
         if (Environment.TickCount64 - _lastSlotCheck > 5000)
         {
@@ -300,6 +306,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         logger.LogInformation("job {Job}: stopping: {Reason}", JobId, reason);
         _stopReason = reason;
         _queue.Clear();
+        _again.Clear();
     }
 
     /// <summary>
@@ -331,7 +338,7 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
 
     private async Task FinishIfDoneAsync()
     {
-        if (_finished || _job is null || _queue.Count > 0 || _leases.Count > 0)
+        if (_finished || _job is null || _queue.Count > 0 || _again.Count > 0 || _leases.Count > 0)
         {
             return;
         }

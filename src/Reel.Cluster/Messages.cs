@@ -57,8 +57,12 @@ public sealed record TaskOutcome(
     /// <summary>The task it reports on.</summary>
     public string Task => TaskId ?? DatumId;
 
+    /// <summary>The object holding the datum's log (stored before the report); null when it printed nothing or logs stay local.</summary>
+    [Id(9)]
+    public string? Log { get; init; }
+
     public DatumOutcome ToDatumOutcome() =>
-        new(DatumId, Succeeded, Tries, Outputs.Select(o => o.ToFileEntry()).ToList(), Started, Seconds, Error);
+        new(DatumId, Succeeded, Tries, Outputs.Select(o => o.ToFileEntry()).ToList(), Started, Seconds, Error) { Log = Log };
 }
 
 /// <summary>What a worker needs to run a job's datums: the pipeline spec as stored.</summary>

@@ -63,6 +63,7 @@ public static class Node
             Slots = node.Slots,
             LeaseTime = TimeSpan.FromSeconds(cluster.LeaseSeconds),
             WorkerName = WorkerName(node.Advertise, siloPort),
+            StoreLogs = true,
         };
         var probe = TimeSpan.FromSeconds(cluster.ProbeTimeoutSeconds);
         using var host = Engine.Build(options, database, silo => silo

@@ -79,8 +79,18 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         {
             await Task.Delay(20, CancellationToken.None);
         }
-        var tasks = _givenBack.ToList();
-        tasks.AddRange(_running.Values.Select(r => r.Task));
+        await ReleaseAsync([.. _running.Values.Select(r => r.Task)]);
+    }
+
+    /// <summary>Gives datums back to their jobs (those in <see cref="_givenBack"/> and <paramref name="more"/>): they run again at once.</summary>
+    private async Task ReleaseAsync(IReadOnlyList<DatumTask>? more = null)
+    {
+        var tasks = new List<DatumTask>();
+        while (_givenBack.TryDequeue(out var task))
+        {
+            tasks.Add(task);
+        }
+        tasks.AddRange(more ?? []);
         foreach (var group in tasks.GroupBy(t => t.JobId))
         {
             try
@@ -160,6 +170,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         var clock = Stopwatch.StartNew();
         var logPath = Path.Combine(options.DataDirectory, "logs", task.JobId, task.TaskId + ".log");
         TaskOutcome outcome;
+        long frames = 0;
         var tries = 0;
         while (true)
         {
@@ -167,6 +178,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             try
             {
                 var run = await running.Runner.RunAsync(spec, task.JobId, task.ToDatum(), task.Part?.ToDatumPart(), task.Slots, logPath, running.Cancel.Token);
+                frames = run.Frames;
                 var split = run.Split.Select((p, i) => new TaskPart(i, run.Split.Count, p.First, p.End, false)).ToList();
                 outcome = new TaskOutcome(task.DatumId, true, tries, run.Outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null,
                     task.TaskId, split.Count > 0 ? split : null);
@@ -189,9 +201,24 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 }
             }
         }
-        if (!outcome.Succeeded && _stopping.IsCancellationRequested)
+        var giveBack = !outcome.Succeeded && _stopping.IsCancellationRequested;
+        if (!giveBack && options.StoreLogs)
         {
-            // The node is stopping: the datum goes back to its job (GiveBackAsync), it did not end.
+            // The log reaches the object store before the datum is reported, so every machine's 'reel logs' reads it.
+            try
+            {
+                outcome = outcome with { Log = await StoreLogAsync(logPath) };
+            }
+            catch (Exception e)
+            {
+                // Not reported without its log: it goes back to its job and runs again (not one of its tries).
+                logger.LogWarning("could not store the log of datum {Datum} of job {Job} ({Message}); it runs again", task.DatumId, task.JobId, e.Message);
+                giveBack = true;
+            }
+        }
+        if (giveBack)
+        {
+            // The node is stopping (GiveBackAsync) or the log could not be stored (the next report): the datum did not end.
             _givenBack.Enqueue(task);
             _freeRunners.Push(running.Runner);
             _running.TryRemove(Key(task), out _);
@@ -200,6 +227,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         }
         Interlocked.Increment(ref outcome.Succeeded ? ref _done : ref _failed);
         (outcome.Succeeded ? Metrics.DatumsDone : Metrics.DatumsFailed).Add(1);
+        Metrics.Frames.Add(frames);
         AddBusy(clock.Elapsed.TotalSeconds);
         // The runner goes back before the slot counts as free, so whoever sees the free slot finds a runner.
         _freeRunners.Push(running.Runner);
@@ -209,8 +237,23 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         _wake.Release();
     }
 
+    /// <summary>Stores the datum's log as an object (content-addressed, like outputs); null when the datum printed nothing.</summary>
+    private async Task<string?> StoreLogAsync(string logPath)
+    {
+        if (!File.Exists(logPath))
+        {
+            return null;
+        }
+        await using var content = File.OpenRead(logPath);
+        return (await database.Data.Objects.PutAsync(content, CancellationToken.None)).Hash;
+    }
+
     private async Task ReportAsync()
     {
+        if (!_stopping.IsCancellationRequested && !_givenBack.IsEmpty)
+        {
+            await ReleaseAsync();
+        }
         if (_finished.IsEmpty)
         {
             return;

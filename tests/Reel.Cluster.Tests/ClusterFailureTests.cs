@@ -34,6 +34,14 @@ public sealed class ClusterFailureTests
         // Only what the killed node was running when it died ran twice: at most its slots.
         Assert.InRange(runs.Values.Count(n => n > 1), 0, 2);
         Assert.All(runs.Values, n => Assert.InRange(n, 1, 2));
+
+        // Each datum's log reached the object store before the datum was reported: one the killed node ran prints, from
+        // a machine that ran none, what its command printed.
+        var victimLogs = Path.Combine(lab.NodeDirectory(victim), "logs", job);
+        var datumId = Path.GetFileNameWithoutExtension(Directory.EnumerateFiles(victimLogs, "*.log").Order(StringComparer.Ordinal).First());
+        var datums = System.Text.Json.JsonDocument.Parse(await lab.OkAsync("datum", "list", job, "--json")).RootElement;
+        var input = datums.EnumerateArray().Single(d => d.GetProperty("id").GetString() == datumId).GetProperty("files")[0].GetString()!;
+        Assert.Equal($"{datumId[..12]} summed {input.Split('/')[^1]}\n", await lab.LogsFromFreshDirectoryAsync("--datum", datumId));
     }
 
     [Fact]
@@ -61,13 +69,17 @@ public sealed class ClusterFailureTests
     public async Task NodeJoin_MidJob_NewNodeTakesWork()
     {
         await using var lab = await ClusterLab.StartAsync();
-        lab.AddNode(slots: 1);
-        lab.AddNode(slots: 1);
+        lab.AddNode(1, "--metrics-port", "9464");
+        lab.AddNode(1, "--metrics-port", "9464");
         await lab.WaitForNodesAsync(2);
         var job = await lab.StartJobAsync();
         await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= 10, JobLimit, "ten datums done");
         var late = lab.AddNode(2, "--metrics-port", "9464");
         await lab.WaitForNodesAsync(3);
+        // Mid-job, datums wait for a worker: the node coordinating the job counts them; the cluster's depth is the sum.
+        using var http = new HttpClient();
+        var depth = await Eventually.WaitAsync(() => QueueDepthAsync(http, lab), d => d > 0, TimeSpan.FromSeconds(30), "datums queued");
+        Assert.InRange(depth, 1, ClusterLab.Datums - 10);
 
         var final = await lab.WaitForJobAsync(job, JobLimit);
         Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
@@ -76,12 +88,32 @@ public sealed class ClusterFailureTests
         Assert.True(joined.GetProperty("done").GetInt64() > 0, $"the node that joined mid-job ran nothing: {nodes}");
 
         // Prometheus scrapes the node at its address: Reel's datum counter, with Orleans' meters alongside.
-        using var http = new HttpClient();
         var metrics = await http.GetStringAsync($"http://{late.Address}:9464/metrics");
-        var done = metrics.Split('\n').Single(l => l.StartsWith("reel_datums_done_total", StringComparison.Ordinal));
         // node list's counts are reported every few seconds, so the meter is at least as far along.
-        Assert.InRange(long.Parse(done.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture), joined.GetProperty("done").GetInt64(), ClusterLab.Datums);
+        Assert.InRange(Metric(metrics, "reel_datums_done_total"), joined.GetProperty("done").GetInt64(), ClusterLab.Datums);
+        // The datums run a command, whose frames are not known: the frames counter is there, at 0.
+        Assert.Equal(0, Metric(metrics, "reel_frames_total"));
         Assert.Contains("\norleans_", metrics, StringComparison.Ordinal);
+        // The job is over: nothing waits anywhere.
+        Assert.Equal(0, await QueueDepthAsync(http, lab));
+    }
+
+    /// <summary>The cluster's queue depth: <c>sum(reel_queue_depth)</c> over every node, each of which reports the series.</summary>
+    private static async Task<long> QueueDepthAsync(HttpClient http, ClusterLab lab)
+    {
+        long sum = 0;
+        foreach (var node in lab.Nodes)
+        {
+            sum += Metric(await http.GetStringAsync($"http://{node.Address}:9464/metrics"), "reel_queue_depth");
+        }
+        return sum;
+    }
+
+    /// <summary>The value of a series without labels (or with the exporter's scope labels) in Prometheus' text format.</summary>
+    private static long Metric(string scrape, string name)
+    {
+        var line = scrape.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{", StringComparison.Ordinal));
+        return (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }
 

@@ -75,7 +75,7 @@ internal sealed class ClusterLab : IAsyncDisposable
                 input: {pfs: {repo: inbox, glob: "/*"}}
                 datum_tries: 2
                 transform:
-                  cmd: [sh, -c, 'sleep {{{seconds.ToString(CultureInfo.InvariantCulture)}}}; for f in /pfs/inbox/*; do sha256sum < "$f" > /pfs/out/$(basename "$f").sum; echo "$(basename "$f")" >> {{{lab.RunsFile}}}; done']
+                  cmd: [sh, -c, 'sleep {{{seconds.ToString(CultureInfo.InvariantCulture)}}}; for f in /pfs/inbox/*; do sha256sum < "$f" > /pfs/out/$(basename "$f").sum; echo "$(basename "$f")" >> {{{lab.RunsFile}}}; echo "summed $(basename "$f")"; done']
                 """);
             await lab.OkAsync("repo", "create", "inbox");
             await lab.OkAsync("pipeline", "create", "-f", spec);
@@ -162,6 +162,19 @@ internal sealed class ClusterLab : IAsyncDisposable
     {
         var (code, stdout, stderr) = await ReelCli.RunAsync(["--cluster", ClusterFile, .. arguments]);
         Assert.True(code == 0, $"reel {string.Join(' ', arguments)} failed ({code}): {stderr}");
+        return stdout;
+    }
+
+    /// <summary>The data directory of a node (its scratch, its datums' local logs, its object cache).</summary>
+    public string NodeDirectory(NodeProcess node) => Path.Combine(Directory, "node-" + node.Address);
+
+    /// <summary><c>reel logs ARGS</c> from a fresh local directory: a machine that ran no datum and holds no log or cached object.</summary>
+    public async Task<string> LogsFromFreshDirectoryAsync(params string[] arguments)
+    {
+        var fresh = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "fresh-" + Guid.NewGuid().ToString("N"))).FullName;
+        var (code, stdout, stderr) = await ReelCli.RunAsync(new Dictionary<string, string> { ["REEL_DATA_DIR"] = fresh },
+            ["--cluster", ClusterFile, "logs", .. arguments]);
+        Assert.True(code == 0, $"reel logs {string.Join(' ', arguments)} failed ({code}): {stderr}");
         return stdout;
     }
 

@@ -43,7 +43,7 @@ public sealed partial class ClusterSplitTests
             SpecReader.Parse(Spec, "frames.yaml", directory), "job", Datum.Of([new DatumFile("videos", "/clip.mp4", stored.Hash, stored.Size)]),
             Path.Combine(directory, "log"), CancellationToken.None);
         Directory.Delete(directory, recursive: true);
-        return outputs.ToDictionary(o => o.Path, o => o.Hash);
+        return outputs.Outputs.ToDictionary(o => o.Path, o => o.Hash);
     });
 
     [Fact]

@@ -37,9 +37,22 @@ internal static class ReelCli
     public static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(params string[] arguments) =>
         await RunInAsync(null, arguments);
 
-    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunInAsync(string? netns, params string[] arguments)
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunInAsync(string? netns, params string[] arguments) =>
+        await RunAsync(netns, new Dictionary<string, string>(), arguments);
+
+    /// <summary>A one-shot command with <paramref name="environment"/> added to this process's.</summary>
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(IReadOnlyDictionary<string, string> environment, string[] arguments) =>
+        await RunAsync(null, environment, arguments);
+
+    private static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(
+        string? netns, IReadOnlyDictionary<string, string> environment, string[] arguments)
     {
-        using var process = Process.Start(StartInfo(netns, arguments))!;
+        var start = StartInfo(netns, arguments);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+        using var process = Process.Start(start)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

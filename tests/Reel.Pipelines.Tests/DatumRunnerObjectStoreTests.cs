@@ -41,14 +41,41 @@ public sealed class DatumRunnerObjectStoreTests : IDisposable
         var input = await Node(open).PutAsync(new MemoryStream("hello"u8.ToArray()), None);
         var runner = new DatumRunner(Node(open), Path.Combine(_directory, "scratch"));
 
-        var outputs = await runner.RunAsync(Upper, "job", Datum.Of([new DatumFile("text", "/a.txt", input.Hash, input.Size)]),
+        var result = await runner.RunAsync(Upper, "job", Datum.Of([new DatumFile("text", "/a.txt", input.Hash, input.Size)]),
             Path.Combine(_directory, "log"), None);
 
-        var output = Assert.Single(outputs);
+        var output = Assert.Single(result.Outputs);
+        Assert.Equal(0, result.Frames);
         Assert.Equal(new FileEntry("/A.txt", Convert.ToHexStringLower(SHA256.HashData("HELLO"u8)), 5), output);
         await using var read = await Node(open).OpenReadAsync(output.Hash, None);
         Assert.Equal("HELLO", await new StreamReader(read, Encoding.UTF8).ReadToEndAsync());
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_directory, "scratch", "pfs", "out")));
+    }
+
+    [Fact]
+    public async Task Run_ExtractStep_CountsTheFramesItWrote()
+    {
+        var store = Node(Opener("directory"));
+        StoredObject video;
+        await using (var content = File.OpenRead(TestMedia.Fixture("small.ogv")))
+        {
+            video = await store.PutAsync(content, None);
+        }
+        var spec = SpecReader.Parse("""
+            pipeline: {name: frames}
+            input: {pfs: {repo: videos, glob: "/*"}}
+            transform:
+              steps:
+                - extract: {}
+            """, "frames.yaml", Path.GetTempPath());
+        var runner = new DatumRunner(store, Path.Combine(_directory, "scratch"));
+
+        var result = await runner.RunAsync(spec, "job", Datum.Of([new DatumFile("videos", "/small.ogv", video.Hash, video.Size)]),
+            Path.Combine(_directory, "log"), None);
+
+        // small.ogv has 89 frames (ffprobe -count_frames): every one written (beside the run's record), and counted for the node's frames meter.
+        Assert.Equal(89, result.Outputs.Count(o => o.Path.EndsWith(".jpg", StringComparison.Ordinal)));
+        Assert.Equal(89, result.Frames);
     }
 
     [Fact]

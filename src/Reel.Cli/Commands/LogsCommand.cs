@@ -41,7 +41,7 @@ internal static class LogsCommand
                     var datums = await store.ListDatumsAsync(target.Id, cancellationToken);
                     foreach (var d in datums.Where(d => args.Datum is null || d.Id.StartsWith(args.Datum, StringComparison.OrdinalIgnoreCase)))
                     {
-                        await PrintNewAsync(store.LogPath(target.Id, d.Id), Short(d.Id), printed, cancellationToken);
+                        await PrintNewAsync(store, d, printed, cancellationToken);
                     }
                     target = await store.GetJobAsync(target.Id, cancellationToken);
                     if (!args.Follow || target.IsFinished)
@@ -68,20 +68,28 @@ internal static class LogsCommand
         throw new DataException(DataErrorKind.NotFound, $"datum '{datum}' does not exist");
     }
 
-    /// <summary>Prints the lines added to a log since the last call, each prefixed by its datum.</summary>
-    private static async Task PrintNewAsync(string path, string prefix, Dictionary<string, long> printed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Prints the lines added to a datum's log since the last call, each prefixed by its datum: from this machine's
+    /// log file while the datum runs here, else (a datum a cluster node ran) once from the object its node stored.
+    /// </summary>
+    private static async Task PrintNewAsync(PipelineStore store, DatumInfo datum, Dictionary<string, long> printed, CancellationToken cancellationToken)
     {
-        if (!File.Exists(path))
+        var seen = printed.GetValueOrDefault(datum.Id);
+        // Once following a local file, keep to it: the stored log, when it comes, holds the same lines.
+        var stored = seen == 0 && datum.Log is not null;
+        var path = stored ? await store.LogFileAsync(datum, cancellationToken) : store.LogPath(datum.JobId, datum.Id);
+        if (seen == StoredLogPrinted || !File.Exists(path))
         {
             return;
         }
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        file.Position = printed.GetValueOrDefault(path);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite) { Position = seen };
         using var reader = new StreamReader(file);
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
-            await Console.Out.WriteLineAsync($"{prefix} {line}");
+            await Console.Out.WriteLineAsync($"{Short(datum.Id)} {line}");
         }
-        printed[path] = file.Position;
+        printed[datum.Id] = stored ? StoredLogPrinted : file.Position;
     }
+
+    private const long StoredLogPrinted = -1;
 }

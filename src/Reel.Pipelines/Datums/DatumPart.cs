@@ -18,8 +18,8 @@ public sealed record DatumPart(int Index, int Count, FramePiece Frames, bool IsM
     public override string ToString() => IsMerge ? $"merge of {Count} pieces" : $"piece {Index + 1} of {Count} ({Frames})";
 }
 
-/// <summary>How a task of a datum ended: its outputs, or, for a datum's first task, the pieces it was split into.</summary>
-public sealed record DatumRun(IReadOnlyList<Data.FileEntry> Outputs, IReadOnlyList<FramePiece> Split)
-{
-    public static DatumRun Of(IReadOnlyList<Data.FileEntry> outputs) => new(outputs, []);
-}
+/// <summary>
+/// How a task of a datum ended: its outputs and the video frames its built-in steps processed (a command's frames are
+/// not known: 0), or, for a datum's first task, the pieces it was split into.
+/// </summary>
+public sealed record DatumRun(IReadOnlyList<Data.FileEntry> Outputs, IReadOnlyList<FramePiece> Split, long Frames = 0);

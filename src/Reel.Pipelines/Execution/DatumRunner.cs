@@ -20,10 +20,10 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
     /// <summary>The input directories the scratch holds, empty, after the last datum; null when it must be cleaned first.</summary>
     private HashSet<string>? _clean;
 
-    /// <summary>The outputs of a successful try, as stored objects with their paths under <c>/pfs/out</c>.</summary>
-    public async Task<IReadOnlyList<FileEntry>> RunAsync(
+    /// <summary>A successful try of the whole datum: its outputs, stored, with their paths under <c>/pfs/out</c>, and the frames it processed.</summary>
+    public Task<DatumRun> RunAsync(
         PipelineSpec spec, string jobId, Datum datum, string logPath, CancellationToken cancellationToken) =>
-        (await RunAsync(spec, jobId, datum, null, 1, logPath, cancellationToken)).Outputs;
+        RunAsync(spec, jobId, datum, null, 1, logPath, cancellationToken);
 
     /// <summary>
     /// One try of one task of a datum: the whole datum (<paramref name="part"/> null), which may instead answer with the
@@ -62,6 +62,7 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         }
         try
         {
+            long frames = 0;
             var splittable = DatumSplit.SplittableStep(spec, datum);
             var video = splittable is null ? null : Path.Combine(pfs, datum.Files[0].Input, datum.Files[0].Path.TrimStart('/'));
             if (part is not null)
@@ -73,7 +74,7 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
                 }
                 else
                 {
-                    await step.RunPieceAsync(video!, part.Frames, output, Environment.ProcessorCount, cancellationToken);
+                    frames = await step.RunPieceAsync(video!, part.Frames, output, Environment.ProcessorCount, cancellationToken);
                 }
             }
             else if (splittable is not null && slots > 1 && splittable.Plan(video!, slots, cancellationToken) is { Count: > 1 } pieces)
@@ -82,13 +83,13 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
             }
             else if (spec.Transform.Steps.Count > 0)
             {
-                await RunStepsAsync(spec.Transform.Steps, pfs, output, cancellationToken);
+                frames = await RunStepsAsync(spec.Transform.Steps, pfs, output, cancellationToken);
             }
             else
             {
                 await RunCommandAsync(spec, jobId, datum, pfs, output, logPath, cancellationToken);
             }
-            return DatumRun.Of(await StoreOutputsAsync(output, cancellationToken));
+            return new DatumRun(await StoreOutputsAsync(output, cancellationToken), [], frames);
         }
         finally
         {
@@ -132,8 +133,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         }
     }
 
-    private static async Task RunStepsAsync(IReadOnlyList<BuiltInStep> steps, string pfs, string output, CancellationToken cancellationToken)
+    private static async Task<long> RunStepsAsync(IReadOnlyList<BuiltInStep> steps, string pfs, string output, CancellationToken cancellationToken)
     {
+        long frames = 0;
         var inputs = Directory.EnumerateFiles(pfs, "*", SearchOption.AllDirectories)
             .Where(f => !f.StartsWith(output + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
@@ -142,8 +144,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         {
             // One step writes straight to /pfs/out; several keep apart in a folder each.
             var target = steps.Count == 1 ? output : Path.Combine(output, step.Name);
-            await step.RunAsync(inputs, target, Environment.ProcessorCount, cancellationToken);
+            frames += await step.RunAsync(inputs, target, Environment.ProcessorCount, cancellationToken);
         }
+        return frames;
     }
 
     private static async Task RunCommandAsync(

@@ -48,10 +48,18 @@ public sealed record JobInfo(
 
 public sealed record DatumInfo(
     string JobId, string Id, DatumState State, int Tries, IReadOnlyList<DatumFile> Files, DateTimeOffset? Started,
-    DateTimeOffset? Finished, double? Seconds, string? Error);
+    DateTimeOffset? Finished, double? Seconds, string? Error)
+{
+    /// <summary>The object holding the datum's log, when a cluster node stored it there; null otherwise (see <see cref="PipelineStore.LogFileAsync"/>).</summary>
+    public string? Log { get; init; }
+}
 
 /// <summary>How one try of a datum ended, as a worker reports it.</summary>
-public sealed record DatumOutcome(string DatumId, bool Succeeded, int Tries, IReadOnlyList<Data.FileEntry> Outputs, DateTimeOffset Started, double Seconds, string? Error);
+public sealed record DatumOutcome(string DatumId, bool Succeeded, int Tries, IReadOnlyList<Data.FileEntry> Outputs, DateTimeOffset Started, double Seconds, string? Error)
+{
+    /// <summary>The object the worker stored the datum's log in before reporting; null when the log stays on the worker's machine (or is empty).</summary>
+    public string? Log { get; init; }
+}
 
 /// <summary>
 /// A node's worker pool as it last reported itself: where it runs, how many slots it has and uses, and what it has

@@ -68,7 +68,7 @@ public sealed class PipelineStore
     public const string SchemaLayer = "pipelines";
 
     /// <summary>Schema versions of this layer's tables; migration i makes version i+1.</summary>
-    internal static readonly IReadOnlyList<string> Migrations = [Schema, EpochsAndSingleJobs];
+    internal static readonly IReadOnlyList<string> Migrations = [Schema, EpochsAndSingleJobs, DatumLogs];
 
     /// <summary>
     /// Version 2 (clusters): a job's epoch, which each new activation of its grain takes, so a stale activation's writes are
@@ -78,6 +78,9 @@ public sealed class PipelineStore
         ALTER TABLE jobs ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
         CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_unfinished ON jobs(pipeline) WHERE state IN ('Starting', 'Running');
         """;
+
+    /// <summary>Version 3 (clusters): the object a node stored a datum's log in, so a command on any machine reads it.</summary>
+    private const string DatumLogs = "ALTER TABLE datums ADD COLUMN log TEXT;";
 
     private readonly DataStore _data;
     private readonly string _jobSelect;
@@ -104,6 +107,21 @@ public sealed class PipelineStore
     private const string OutputOwner = "coalesce(outputs_from, 'job/' || job_id || '/' || id)";
 
     public string LogPath(string jobId, string datumId) => Path.Combine(LogDirectory, jobId, datumId + ".log");
+
+    /// <summary>
+    /// A local file holding a datum's log: the object a cluster node stored it in when the datum ended (through this
+    /// machine's hash-checked cache), else this machine's log file (the embedded engine's); null when neither exists
+    /// (the datum printed nothing, or it runs on another node).
+    /// </summary>
+    public async Task<string?> LogFileAsync(DatumInfo datum, CancellationToken cancellationToken)
+    {
+        if (datum.Log is { } hash)
+        {
+            return await _data.Objects.GetLocalPathAsync(hash, cancellationToken);
+        }
+        var path = LogPath(datum.JobId, datum.Id);
+        return File.Exists(path) ? path : null;
+    }
 
     // ---- pipelines ----
 
@@ -393,14 +411,15 @@ public sealed class PipelineStore
             outcomes.Where(o => o.Succeeded).Select(o => (StagingOwner(jobId, o.DatumId), (IReadOnlyCollection<FileEntry>)o.Outputs)), cancellationToken);
         // Prepared once per batch: with many small datums, parsing SQL per row would cost more than running it.
         await using var update = _data.Prepare(
-            "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error WHERE job_id = $job AND id = $id",
-            "$state", "$tries", "$started", "$finished", "$seconds", "$error", "$job", "$id");
+            "UPDATE datums SET state = $state, tries = $tries, started = $started, finished = $finished, seconds = $seconds, error = $error, log = $log "
+            + "WHERE job_id = $job AND id = $id",
+            "$state", "$tries", "$started", "$finished", "$seconds", "$error", "$log", "$job", "$id");
         var now = Now();
         foreach (var outcome in outcomes)
         {
             await DataStore.ExecuteAsync(update, cancellationToken,
                 outcome.Succeeded ? nameof(DatumState.Success) : nameof(DatumState.Failed), outcome.Tries, Format(outcome.Started), now,
-                outcome.Seconds, outcome.Error, jobId, outcome.DatumId);
+                outcome.Seconds, outcome.Error, outcome.Log, jobId, outcome.DatumId);
         }
         await transaction.CommitAsync(cancellationToken);
     }
@@ -622,12 +641,15 @@ public sealed class PipelineStore
             Count(DatumState.Skipped), Count(DatumState.Failed));
     }
 
-    private const string DatumSelect = "SELECT job_id, id, state, tries, files, started, finished, seconds, error FROM datums";
+    private const string DatumSelect = "SELECT job_id, id, state, tries, files, started, finished, seconds, error, log FROM datums";
 
     private static DatumInfo ReadDatum(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), Enum.Parse<DatumState>(r.GetString(2)), r.GetInt32(3),
         JsonSerializer.Deserialize<List<DatumFile>>(r.GetString(4))!, NullableTime(r, 5), NullableTime(r, 6),
-        r.IsDBNull(7) ? null : r.GetDouble(7), NullableString(r, 8));
+        r.IsDBNull(7) ? null : r.GetDouble(7), NullableString(r, 8))
+    {
+        Log = NullableString(r, 9),
+    };
 
     private static string? NullableString(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 

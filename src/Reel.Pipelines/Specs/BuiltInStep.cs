@@ -17,8 +17,11 @@ namespace Reel.Pipelines.Specs;
 /// </summary>
 public abstract record BuiltInStep(string Name)
 {
-    /// <summary>Runs the step on <paramref name="inputs"/>; a video that fails makes the datum fail with its reason.</summary>
-    public abstract Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken);
+    /// <summary>
+    /// Runs the step on <paramref name="inputs"/>; a video that fails makes the datum fail with its reason. Returns the
+    /// frames it processed (written, analysed or rendered), for the node's frames-per-second meter.
+    /// </summary>
+    public abstract Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken);
 
     internal static BuiltInStep Parse(SpecNode node)
     {
@@ -68,13 +71,16 @@ public abstract record BuiltInStep(string Name)
         }
     }
 
-    internal static async Task ThrowOnFailureAsync(string step, Task<IReadOnlyList<VideoResult>> run)
+    /// <summary>The frames the run processed; throws for the first video that failed.</summary>
+    internal static async Task<long> ThrowOnFailureAsync(string step, Task<IReadOnlyList<VideoResult>> run)
     {
-        var failed = (await run).FirstOrDefault(r => r.Outcome == VideoOutcome.Failed);
+        var results = await run;
+        var failed = results.FirstOrDefault(r => r.Outcome == VideoOutcome.Failed);
         if (failed is not null)
         {
             throw new StepFailedException($"{step} {Path.GetFileName(failed.Input)}: {failed.Error}");
         }
+        return results.Sum(r => (long)r.FramesWritten);
     }
 
     internal static T Checked<T>(SpecNode options, Func<T> create, Action<T> validate)
@@ -111,7 +117,7 @@ public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int
         return step;
     }
 
-    public override Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+    public override Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
 
     /// <summary>
@@ -135,7 +141,7 @@ public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int
     }
 
     /// <summary>Writes the frames of one piece of <paramref name="input"/>; <see cref="Merge"/> writes the rest once all are done.</summary>
-    public Task RunPieceAsync(string input, FramePiece piece, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+    public Task<long> RunPieceAsync(string input, FramePiece piece, string outputDirectory, int workers, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers) with { Piece = piece }).RunAsync([input], cancellationToken));
 
     /// <summary>What a run in one piece writes beside the frames (the manifest and settings), byte for byte.</summary>
@@ -182,7 +188,7 @@ public sealed record AnalyzeStep(
         return step;
     }
 
-    public override Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+    public override Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
 
     private AnalyzeOptions Options(string outputDirectory, int workers) => new()
@@ -225,8 +231,9 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
         return new RenderStep(filters, faceModel, container);
     }
 
-    public override async Task RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken)
+    public override async Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken)
     {
+        long frames = 0;
         foreach (var input in inputs.Where(i => !MediaInputs.IsImage(i)))
         {
             var parsed = Filters.Select(FilterSpec.Parse).ToList();
@@ -246,6 +253,7 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
                 {
                     throw new StepFailedException($"{Name} {Path.GetFileName(input)}: {result.Error}");
                 }
+                frames += result.FramesWritten;
             }
             finally
             {
@@ -255,5 +263,6 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
                 }
             }
         }
+        return frames;
     }
 }

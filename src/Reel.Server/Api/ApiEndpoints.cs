@@ -199,8 +199,15 @@ public static class ApiEndpoints
         WithData(data, async d =>
         {
             var job = await d.Pipelines.GetJobAsync(id, cancellationToken);
-            var logs = (await d.Pipelines.ListDatumsAsync(job.Id, cancellationToken)).Select(datum => (datum.Id, Path: d.Pipelines.LogPath(job.Id, datum.Id)))
-                .Where(l => File.Exists(l.Path)).ToList();
+            // This machine's log files, or the objects cluster nodes stored them in (resolved now: the store closes before the stream runs).
+            var logs = new List<(string Datum, string Path)>();
+            foreach (var datum in await d.Pipelines.ListDatumsAsync(job.Id, cancellationToken))
+            {
+                if (await d.Pipelines.LogFileAsync(datum, cancellationToken) is { } path)
+                {
+                    logs.Add((datum.Id, path));
+                }
+            }
             return Results.Stream(async output =>
             {
                 await using var writer = new StreamWriter(output);
