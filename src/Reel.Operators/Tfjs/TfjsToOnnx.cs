@@ -27,6 +27,7 @@ internal sealed class TfjsToOnnx
     private readonly Dictionary<string, (string Value, float Factor)> _scaled = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Value, long Channels)> _padded = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _nchw = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<TfjsNode>> _consumers = new(StringComparer.Ordinal);
     private readonly (int Width, int Height)? _size;
     private int _temporaries;
@@ -140,6 +141,10 @@ internal sealed class TfjsToOnnx
         {
             // A consumer that cannot take the factor into its weights: multiply it in here, once.
             _graph.Node("Mul", [scaled.Value, Floats(value, scaled.Factor)], [value]);
+        }
+        if (_nchw.Remove(value, out var nchw))
+        {
+            _graph.Node("Transpose", [nchw], [value], OnnxAttribute.Ints("perm", ToNhwcPerm));
         }
         if (_padded.Remove(value, out var padded))
         {
@@ -289,6 +294,13 @@ internal sealed class TfjsToOnnx
                     Scaled(node, product, leftFactor * rightFactor);
                 }
                 break;
+            case "Add" or "AddV2" when ValueAndFactor(node.Inputs[0]) is var (a, aFactor) && aFactor != 1f
+                && ValueAndFactor(node.Inputs[1]) is var (b, bFactor) && bFactor == aFactor:
+                // k × a + k × b: the sum keeps the factor (see EmitConvolution, which makes a residual's two sides agree).
+                var sum = Temporary(node.Name);
+                _graph.Node("Add", [a, b], [sum]);
+                Scaled(node, sum, aFactor);
+                break;
             case "Add" or "AddV2" or "BiasAdd" or "Sub" or "RealDiv" or "Maximum" or "Minimum":
                 var op = node.Op switch
                 {
@@ -301,7 +313,17 @@ internal sealed class TfjsToOnnx
                 _graph.Node(op, [Value(node.Inputs[0]), Value(node.Inputs[1])], [node.Name]);
                 break;
             case "Relu" or "Relu6" or "LeakyRelu" or "Sigmoid" or "Tanh" or "Elu" or "Exp" or "Sqrt" or "Neg" or "Abs":
-                EmitActivation(node.Op, Value(node.Inputs[0]), node.Name, node.Float("alpha", 0.2f));
+                if (_nchw.Remove(Key(node.Inputs[0]), out var convolved))
+                {
+                    // Applied before the convolution's transpose back to NHWC, where ONNX Runtime fuses it into the convolution.
+                    var activated = Temporary(node.Name);
+                    EmitActivation(node.Op, convolved, activated, node.Float("alpha", 0.2f));
+                    _graph.Node("Transpose", [activated], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
+                }
+                else
+                {
+                    EmitActivation(node.Op, Value(node.Inputs[0]), node.Name, node.Float("alpha", 0.2f));
+                }
                 break;
             case "Rsqrt":
                 var root = Temporary(node.Name);
@@ -514,6 +536,13 @@ internal sealed class TfjsToOnnx
             : onnxOutputs % ChannelBlock != 0 && OnlyConvolutionsConsume(node) ? (onnxOutputs + ChannelBlock - 1) / ChannelBlock * ChannelBlock
             : onnxOutputs;
 
+        var fused = node.Strings("fused_ops");
+        // A linear convolution added to a value that carries a factor k (a residual connection after a hard
+        // activation) computes its output divided by k, so the sum carries k too and needs no multiplication.
+        var residual = fused is ["BiasAdd"] && onnxPadded == onnxOutputs && SoleConsumer(node) is { Op: "Add" or "AddV2" } add
+            && add.Inputs.Count == 2 && add.Inputs.FirstOrDefault(i => NodeName(i) != node.Name) is { } other
+            && _scaled.TryGetValue(Key(other), out var otherScaled) ? otherScaled.Factor : 1f;
+
         var reordered = new float[onnxPadded * (depthwise ? 1 : paddedInputs) * kh * kw];
         // TensorFlow: [kh, kw, in, out] (depthwise: [kh, kw, in, multiplier], output channel in × multiplier + m).
         // ONNX: [out, in / group, kh, kw].
@@ -529,7 +558,7 @@ internal sealed class TfjsToOnnx
                         var target = depthwise
                             ? ((((i * outputs) + o) * kh) + y) * kw + x
                             : ((((o * paddedInputs) + i) * kh) + y) * kw + x;
-                        reordered[target] = weights.Floats[source] * factor;
+                        reordered[target] = weights.Floats[source] * factor / residual;
                     }
                 }
             }
@@ -538,7 +567,6 @@ internal sealed class TfjsToOnnx
         _graph.Initializer(weightName, depthwise ? [onnxPadded, 1, kh, kw] : [onnxPadded, paddedInputs, kh, kw], reordered);
         var convInputs = new List<string> { Transpose(input, ToNchwPerm), weightName };
 
-        var fused = node.Strings("fused_ops");
         if (fused.Length > 0)
         {
             if (fused[0] != "BiasAdd")
@@ -548,7 +576,10 @@ internal sealed class TfjsToOnnx
             var bias = Constant(node, 2).Floats ?? throw new InvalidDataException($"{_source}: '{node.Name}' has a non-float bias");
             var biasName = Temporary(node.Name + "/bias");
             var paddedBias = new float[onnxPadded];
-            bias.AsSpan().CopyTo(paddedBias);
+            for (var i = 0; i < bias.Length; i++)
+            {
+                paddedBias[i] = bias[i] / residual;
+            }
             _graph.Initializer(biasName, [onnxPadded], paddedBias);
             convInputs.Add(biasName);
         }
@@ -574,8 +605,20 @@ internal sealed class TfjsToOnnx
             EmitActivation(fused[1], convolved, activated, node.Float("leakyrelu_alpha", 0.2f));
             convolved = activated;
         }
+        if (residual != 1f)
+        {
+            _scaled[node.Name] = (Transpose(convolved, ToNhwcPerm), residual);
+            return;
+        }
         if (onnxPadded == onnxOutputs)
         {
+            if (fused.Length < 2 && SoleConsumer(node) is { Op: "Relu" or "Relu6" or "LeakyRelu" or "Sigmoid" or "Tanh" } activation
+                && !_fused.ContainsKey(activation.Name))
+            {
+                // The activation comes next: it takes the NCHW output (see Emit), and the transpose is made only if asked for.
+                _nchw[node.Name] = convolved;
+                return;
+            }
             _graph.Node("Transpose", [convolved], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
             return;
         }
@@ -584,6 +627,9 @@ internal sealed class TfjsToOnnx
         _padded[node.Name] = (wide, onnxOutputs);
     }
 
+
+    private TfjsNode? SoleConsumer(TfjsNode node) =>
+        _consumers.TryGetValue(node.Name, out var consumers) && consumers.Count == 1 ? consumers[0] : null;
 
     /// <summary>Whether every consumer of <paramref name="node"/> is a convolution that can take zero channels appended to its input.</summary>
     private bool OnlyConvolutionsConsume(TfjsNode node) =>
