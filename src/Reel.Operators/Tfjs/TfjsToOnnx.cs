@@ -7,10 +7,13 @@ namespace Reel.Operators.Tfjs;
 /// convolutions, pooling, means, resizes, element-wise arithmetic and activations, concatenation, reshapes, pads).
 /// TensorFlow keeps images NHWC and ONNX's Conv, MaxPool and Resize take NCHW, so every such op is wrapped in a pair
 /// of transposes and everything else stays NHWC as in the source graph; ONNX Runtime's transpose optimizer cancels
-/// the pairs that meet. A 4-D image input is declared NCHW (one transpose at the boundary) so Reel feeds every model
-/// the same layout. Only the nodes the requested outputs depend on are converted. A fully convolutional image model
-/// can be converted for a smaller square input than it was exported with: the input is declared at that side and
-/// the resizes' fixed output sizes scale with it (the weights and every other node stay as they are).
+/// the pairs that meet. Beyond that, the converter writes what keeps ONNX Runtime's blocked (NCHWc) layout whole:
+/// constant factors go into the next convolution's weights instead of a Mul, thin convolutions get zero channels up
+/// to a whole block, and an activation after a convolution comes before the transpose, where it is fused. A 4-D
+/// image input is declared NCHW (one transpose at the boundary) so Reel feeds every model the same layout. Only the
+/// nodes the requested outputs depend on are converted. A fully convolutional image model can be converted for a
+/// smaller square input than it was exported with: the input is declared at that side and the resizes' fixed output
+/// sizes scale with it (the weights and every other node stay as they are).
 /// </summary>
 internal sealed class TfjsToOnnx
 {
@@ -25,8 +28,7 @@ internal sealed class TfjsToOnnx
     private readonly Dictionary<string, string> _renamed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Op, string X, float Scale)> _fused = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Value, float Factor)> _scaled = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Value, long Channels)> _padded = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _channels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Value, long Channels, long Width)> _padded = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _nchw = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<TfjsNode>> _consumers = new(StringComparer.Ordinal);
     private readonly (int Width, int Height)? _size;
@@ -524,7 +526,7 @@ internal sealed class TfjsToOnnx
         var (input, factor, paddedInputs) = (null as string, 1f, inputs);
         if (_padded.TryGetValue(Key(node.Inputs[0]), out var padded) && padded.Channels == inputs && (!depthwise || outputs == 1))
         {
-            (input, paddedInputs) = (padded.Value, _channels[padded.Value]);
+            (input, paddedInputs) = (padded.Value, padded.Width);
         }
         else
         {
@@ -622,11 +624,8 @@ internal sealed class TfjsToOnnx
             _graph.Node("Transpose", [convolved], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
             return;
         }
-        var wide = Transpose(convolved, ToNhwcPerm);
-        _channels[wide] = onnxPadded;
-        _padded[node.Name] = (wide, onnxOutputs);
+        _padded[node.Name] = (Transpose(convolved, ToNhwcPerm), onnxOutputs, onnxPadded);
     }
-
 
     private TfjsNode? SoleConsumer(TfjsNode node) =>
         _consumers.TryGetValue(node.Name, out var consumers) && consumers.Count == 1 ? consumers[0] : null;
