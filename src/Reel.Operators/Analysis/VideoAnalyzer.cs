@@ -254,27 +254,41 @@ public sealed class VideoAnalyzer
         new(input, new ResultsFolder(_options.OutputDirectory, input).Path, VideoOutcome.Failed, done, planned, _time.GetElapsedTime(started), error);
 }
 
-/// <summary>The models of one run: a set for in-order comparisons, and one set per worker thread, each loaded on first use.</summary>
-internal sealed class RunModels(AnalyzeOptions options) : IDisposable
+/// <summary>
+/// The models of one run: a set for in-order comparisons, and one set per worker thread, each loaded on first use.
+/// The comparisons' set also serves the first worker (comparisons run only once the workers are done), so a run
+/// loads one set of networks fewer.
+/// </summary>
+internal sealed class RunModels : IDisposable
 {
-    private readonly Lazy<ModelSet> _comparer = new(() => new ModelSet(options, stillImage: false));
+    private readonly Lazy<ModelSet> _comparer;
+    private int _comparerLent;
+
+    public RunModels(AnalyzeOptions options)
+    {
+        _comparer = new(() => new ModelSet(options, stillImage: false));
+        PerWorker = new(
+            () => _comparer.IsValueCreated && Interlocked.Exchange(ref _comparerLent, 1) == 0 ? _comparer.Value : new ModelSet(options, stillImage: false),
+            trackAllValues: true);
+    }
 
     /// <summary>Loaded before any decoding, so a bad model file is one clear error.</summary>
     public ModelSet Comparer => _comparer.Value;
 
-    public ThreadLocal<ModelSet> PerWorker { get; } = new(() => new ModelSet(options, stillImage: false), trackAllValues: true);
+    public ThreadLocal<ModelSet> PerWorker { get; }
 
     public void Dispose()
     {
-        foreach (var models in PerWorker.Values)
+        var sets = PerWorker.Values;
+        if (_comparer.IsValueCreated)
+        {
+            sets.Add(_comparer.Value);
+        }
+        foreach (var models in sets.Distinct())
         {
             models.Dispose();
         }
         PerWorker.Dispose();
-        if (_comparer.IsValueCreated)
-        {
-            _comparer.Value.Dispose();
-        }
     }
 }
 

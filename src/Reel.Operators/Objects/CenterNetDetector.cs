@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using OpenCvSharp;
 using Reel.Operators.Faces;
 using Reel.Operators.Onnx;
@@ -143,7 +144,7 @@ public sealed class CenterNetDetector : IFrameAnalyzer
         }).ToArray();
     }
 
-    /// <summary>Stretches an 8-bit BGR picture to 512 × 512 into an NCHW RGB tensor of 0..255 values.</summary>
+    /// <summary>Resizes an 8-bit BGR picture to <paramref name="size"/> into an NCHW RGB tensor of 0..255 values.</summary>
     internal static unsafe void FillInput(Mat bgr, Span<float> tensor, Mat resized, Size size)
     {
         if (bgr.Type() != MatType.CV_8UC3)
@@ -157,18 +158,29 @@ public sealed class CenterNetDetector : IFrameAnalyzer
             source = resized;
         }
         var plane = size.Width * size.Height;
-        var red = tensor[..plane];
-        var green = tensor.Slice(plane, plane);
-        var blue = tensor.Slice(2 * plane, plane);
-        for (var y = 0; y < size.Height; y++)
+        if (tensor.Length != 3 * plane)
         {
-            var pixels = (byte*)source.Ptr(y);
-            var row = y * size.Width;
-            for (var x = 0; x < size.Width; x++)
+            throw new ArgumentException($"expected a tensor of {3 * plane} values, got {tensor.Length}", nameof(tensor));
+        }
+        // OpenCV's vectorised split and conversion, straight into the tensor's planes (R, G, B): a per-pixel loop in C#
+        // cost about as much as the heatmap's decoding.
+        var channels = Cv2.Split(source);
+        try
+        {
+            fixed (float* data = tensor)
             {
-                blue[row + x] = pixels[3 * x];
-                green[row + x] = pixels[(3 * x) + 1];
-                red[row + x] = pixels[(3 * x) + 2];
+                for (var c = 0; c < 3; c++)
+                {
+                    using var target = Mat.FromPixelData(size.Height, size.Width, MatType.CV_32FC1, (IntPtr)(data + ((2 - c) * plane)));
+                    channels[c].ConvertTo(target, MatType.CV_32FC1);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var channel in channels)
+            {
+                channel.Dispose();
             }
         }
     }
@@ -183,8 +195,17 @@ public sealed class CenterNetDetector : IFrameAnalyzer
     {
         var classes = CocoLabels.All.Count;
         var peaks = new List<(float Score, int Index)>();
+        var width = Vector<float>.Count;
+        var threshold = new Vector<float>(confidence);
+        var skip = confidence > 0;
         for (var i = 0; i < heatmap.Length; i++)
         {
+            // Nearly every cell is under the threshold: skip a vector's worth at a time.
+            if (skip && i % width == 0 && i + width <= heatmap.Length && Vector.LessThanAll(new Vector<float>(heatmap.Slice(i, width)), threshold))
+            {
+                i += width - 1;
+                continue;
+            }
             var score = heatmap[i];
             if (score < confidence || score <= 0)
             {

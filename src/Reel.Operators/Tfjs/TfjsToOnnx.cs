@@ -7,10 +7,13 @@ namespace Reel.Operators.Tfjs;
 /// convolutions, pooling, means, resizes, element-wise arithmetic and activations, concatenation, reshapes, pads).
 /// TensorFlow keeps images NHWC and ONNX's Conv, MaxPool and Resize take NCHW, so every such op is wrapped in a pair
 /// of transposes and everything else stays NHWC as in the source graph; ONNX Runtime's transpose optimizer cancels
-/// the pairs that meet. A 4-D image input is declared NCHW (one transpose at the boundary) so Reel feeds every model
-/// the same layout. Only the nodes the requested outputs depend on are converted. A fully convolutional image model
-/// can be converted for a smaller square input than it was exported with: the input is declared at that side and
-/// the resizes' fixed output sizes scale with it (the weights and every other node stay as they are).
+/// the pairs that meet. Beyond that, the converter writes what keeps ONNX Runtime's blocked (NCHWc) layout whole:
+/// constant factors go into the next convolution's weights instead of a Mul, thin convolutions get zero channels up
+/// to a whole block, and an activation after a convolution comes before the transpose, where it is fused. A 4-D
+/// image input is declared NCHW (one transpose at the boundary) so Reel feeds every model the same layout. Only the
+/// nodes the requested outputs depend on are converted. A fully convolutional image model can be converted for a
+/// smaller square input than it was exported with: the input is declared at that side and the resizes' fixed output
+/// sizes scale with it (the weights and every other node stay as they are).
 /// </summary>
 internal sealed class TfjsToOnnx
 {
@@ -24,6 +27,10 @@ internal sealed class TfjsToOnnx
     private readonly HashSet<string> _emitted = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _renamed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Op, string X, float Scale)> _fused = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Value, float Factor)> _scaled = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Value, long Channels, long Width)> _padded = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _nchw = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<TfjsNode>> _consumers = new(StringComparer.Ordinal);
     private readonly (int Width, int Height)? _size;
     private int _temporaries;
     private long _exportedHeight;
@@ -36,6 +43,18 @@ internal sealed class TfjsToOnnx
         _source = source;
         _nodes = model.Nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
         _graph = new OnnxGraph(name);
+        foreach (var node in model.Nodes)
+        {
+            foreach (var input in node.Inputs.Where(i => !i.StartsWith('^')))
+            {
+                var producer = NodeName(input);
+                if (!_consumers.TryGetValue(producer, out var list))
+                {
+                    _consumers[producer] = list = [];
+                }
+                list.Add(node);
+            }
+        }
         FindHardActivations();
     }
 
@@ -114,12 +133,25 @@ internal sealed class TfjsToOnnx
 
     private string Value(string tensor)
     {
-        var name = tensor.TrimStart('^');
-        var node = NodeName(name);
-        var value = name.EndsWith(":0", StringComparison.Ordinal) ? node : name;
+        var node = NodeName(tensor.TrimStart('^'));
+        var value = Key(tensor);
         if (_renamed.TryGetValue(value, out var renamed))
         {
             return renamed;
+        }
+        if (_scaled.Remove(value, out var scaled))
+        {
+            // A consumer that cannot take the factor into its weights: multiply it in here, once.
+            _graph.Node("Mul", [scaled.Value, Floats(value, scaled.Factor)], [value]);
+        }
+        if (_nchw.Remove(value, out var nchw))
+        {
+            _graph.Node("Transpose", [nchw], [value], OnnxAttribute.Ints("perm", ToNhwcPerm));
+        }
+        if (_padded.Remove(value, out var padded))
+        {
+            // A consumer that cannot ignore the zero channels: cut them off here, once.
+            _graph.Node("Slice", [padded.Value, Int64s(value, [0]), Int64s(value, [padded.Channels]), Int64s(value, [-1])], [value]);
         }
         if (NodeOf(node).Op == "Const" && _emitted.Add(value))
         {
@@ -134,6 +166,39 @@ internal sealed class TfjsToOnnx
             }
         }
         return value;
+    }
+
+    /// <summary>
+    /// <paramref name="tensor"/> as the ONNX graph holds it, with the factor it still has to be multiplied by (1 when
+    /// none): for consumers that are linear in it (convolutions, products, means), which take the factor over.
+    /// </summary>
+    private (string Value, float Factor) ValueAndFactor(string tensor) =>
+        _scaled.TryGetValue(Key(tensor), out var scaled) ? scaled : (Value(tensor), 1f);
+
+    /// <summary>The name a tensor's value has in the ONNX graph: <c>node</c> for <c>node:0</c>.</summary>
+    private static string Key(string tensor)
+    {
+        var name = tensor.TrimStart('^');
+        return name.EndsWith(":0", StringComparison.Ordinal) ? NodeName(name) : name;
+    }
+
+    /// <summary>
+    /// <paramref name="node"/>'s value as <paramref name="value"/> × <paramref name="factor"/>, the product left to its
+    /// consumers: a convolution takes the factor into its weights, a product or a mean passes it on, anything else
+    /// multiplies it in when it asks for the value (<see cref="Value"/>). MobileNetV3's hard activations end in such a
+    /// factor (6 × 1/6 in float16 ≈ 0.99976), and a lone Mul between two convolutions makes ONNX Runtime leave its
+    /// blocked layout and come back (two reorders) for a multiplication by almost one.
+    /// </summary>
+    private void Scaled(TfjsNode node, string value, float factor)
+    {
+        if (factor == 1f)
+        {
+            _graph.Node("Identity", [value], [node.Name]);
+        }
+        else
+        {
+            _scaled[node.Name] = (value, factor);
+        }
     }
 
     private TfjsTensor Weight(string nodeName) =>
@@ -186,7 +251,7 @@ internal sealed class TfjsToOnnx
             var activated = Temporary(node.Name);
             var attributes = fused.Op == "HardSigmoid" ? new[] { OnnxAttribute.Float("alpha", 1f / 6), OnnxAttribute.Float("beta", 0.5f) } : [];
             _graph.Node(fused.Op, [Value(fused.X)], [activated], attributes);
-            _graph.Node("Mul", [activated, Floats(node.Name, 6 * fused.Scale)], [node.Name]);
+            Scaled(node, activated, 6 * fused.Scale);
             return;
         }
         switch (node.Op)
@@ -197,7 +262,8 @@ internal sealed class TfjsToOnnx
                 EmitInput(node);
                 break;
             case "Identity" or "StopGradient":
-                _graph.Node("Identity", [Value(node.Inputs[0])], [node.Name]);
+                var (same, sameFactor) = ValueAndFactor(node.Inputs[0]);
+                Scaled(node, same, sameFactor);
                 break;
             case "Conv2D" or "_FusedConv2D" or "DepthwiseConv2dNative" or "FusedDepthwiseConv2dNative":
                 EmitConvolution(node);
@@ -220,11 +286,27 @@ internal sealed class TfjsToOnnx
                     OnnxAttribute.Ints("axes", ConstantInts(node, 1)),
                     OnnxAttribute.Int("keepdims", node.Bool("keep_dims") ? 1 : 0));
                 break;
-            case "Add" or "AddV2" or "BiasAdd" or "Mul" or "Sub" or "RealDiv" or "Maximum" or "Minimum":
+            case "Mul":
+                var (left, leftFactor) = ValueAndFactor(node.Inputs[0]);
+                var (right, rightFactor) = ValueAndFactor(node.Inputs[1]);
+                var product = leftFactor * rightFactor == 1f ? node.Name : Temporary(node.Name);
+                _graph.Node("Mul", [left, right], [product]);
+                if (product != node.Name)
+                {
+                    Scaled(node, product, leftFactor * rightFactor);
+                }
+                break;
+            case "Add" or "AddV2" when ValueAndFactor(node.Inputs[0]) is var (a, aFactor) && aFactor != 1f
+                && ValueAndFactor(node.Inputs[1]) is var (b, bFactor) && bFactor == aFactor:
+                // k × a + k × b: the sum keeps the factor (see EmitConvolution, which makes a residual's two sides agree).
+                var sum = Temporary(node.Name);
+                _graph.Node("Add", [a, b], [sum]);
+                Scaled(node, sum, aFactor);
+                break;
+            case "Add" or "AddV2" or "BiasAdd" or "Sub" or "RealDiv" or "Maximum" or "Minimum":
                 var op = node.Op switch
                 {
                     "Add" or "AddV2" or "BiasAdd" => "Add",
-                    "Mul" => "Mul",
                     "Sub" => "Sub",
                     "RealDiv" => "Div",
                     "Maximum" => "Max",
@@ -233,7 +315,17 @@ internal sealed class TfjsToOnnx
                 _graph.Node(op, [Value(node.Inputs[0]), Value(node.Inputs[1])], [node.Name]);
                 break;
             case "Relu" or "Relu6" or "LeakyRelu" or "Sigmoid" or "Tanh" or "Elu" or "Exp" or "Sqrt" or "Neg" or "Abs":
-                EmitActivation(node.Op, Value(node.Inputs[0]), node.Name, node.Float("alpha", 0.2f));
+                if (_nchw.Remove(Key(node.Inputs[0]), out var convolved))
+                {
+                    // Applied before the convolution's transpose back to NHWC, where ONNX Runtime fuses it into the convolution.
+                    var activated = Temporary(node.Name);
+                    EmitActivation(node.Op, convolved, activated, node.Float("alpha", 0.2f));
+                    _graph.Node("Transpose", [activated], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
+                }
+                else
+                {
+                    EmitActivation(node.Op, Value(node.Inputs[0]), node.Name, node.Float("alpha", 0.2f));
+                }
                 break;
             case "Rsqrt":
                 var root = Temporary(node.Name);
@@ -274,14 +366,20 @@ internal sealed class TfjsToOnnx
     private void EmitSpatialMean(TfjsNode node)
     {
         var pooled = Temporary(node.Name);
-        _graph.Node("GlobalAveragePool", [Transpose(Value(node.Inputs[0]), ToNchwPerm)], [pooled]);
+        var (input, factor) = ValueAndFactor(node.Inputs[0]);
+        _graph.Node("GlobalAveragePool", [Transpose(input, ToNchwPerm)], [pooled]);
+        var mean = factor == 1f ? node.Name : Temporary(node.Name);
         if (node.Bool("keep_dims"))
         {
-            _graph.Node("Transpose", [pooled], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
+            _graph.Node("Transpose", [pooled], [mean], OnnxAttribute.Ints("perm", ToNhwcPerm));
         }
         else
         {
-            _graph.Node("Flatten", [pooled], [node.Name], OnnxAttribute.Int("axis", 1));
+            _graph.Node("Flatten", [pooled], [mean], OnnxAttribute.Int("axis", 1));
+        }
+        if (mean != node.Name)
+        {
+            Scaled(node, mean, factor);
         }
     }
 
@@ -408,6 +506,9 @@ internal sealed class TfjsToOnnx
         return [.. attributes];
     }
 
+    /// <summary>Channel counts ONNX Runtime's blocked (NCHWc) convolutions take whole; AVX-512 blocks are 16 channels.</summary>
+    private const long ChannelBlock = 16;
+
     private void EmitConvolution(TfjsNode node)
     {
         CheckNhwc(node);
@@ -419,7 +520,32 @@ internal sealed class TfjsToOnnx
         }
         var (kh, kw, inputs, outputs) = (weights.Shape[0], weights.Shape[1], weights.Shape[2], weights.Shape[3]);
         var onnxOutputs = depthwise ? inputs * outputs : outputs;
-        var reordered = new float[weights.Floats.Length];
+
+        // The input as the graph holds it: with a factor to take into the weights, and with zero channels appended
+        // (a depthwise convolution keeps them, at zero weights; a full one gives them zero weights).
+        var (input, factor, paddedInputs) = (null as string, 1f, inputs);
+        if (_padded.TryGetValue(Key(node.Inputs[0]), out var padded) && padded.Channels == inputs && (!depthwise || outputs == 1))
+        {
+            (input, paddedInputs) = (padded.Value, padded.Width);
+        }
+        else
+        {
+            (input, factor) = ValueAndFactor(node.Inputs[0]);
+        }
+        // A thin output (a channel count ONNX Runtime cannot block) feeding only convolutions gets zero channels up
+        // to a whole block, so those convolutions stay in the blocked layout instead of falling back to plain NCHW.
+        var onnxPadded = depthwise ? paddedInputs * outputs
+            : onnxOutputs % ChannelBlock != 0 && OnlyConvolutionsConsume(node) ? (onnxOutputs + ChannelBlock - 1) / ChannelBlock * ChannelBlock
+            : onnxOutputs;
+
+        var fused = node.Strings("fused_ops");
+        // A linear convolution added to a value that carries a factor k (a residual connection after a hard
+        // activation) computes its output divided by k, so the sum carries k too and needs no multiplication.
+        var residual = fused is ["BiasAdd"] && onnxPadded == onnxOutputs && SoleConsumer(node) is { Op: "Add" or "AddV2" } add
+            && add.Inputs.Count == 2 && add.Inputs.FirstOrDefault(i => NodeName(i) != node.Name) is { } other
+            && _scaled.TryGetValue(Key(other), out var otherScaled) ? otherScaled.Factor : 1f;
+
+        var reordered = new float[onnxPadded * (depthwise ? 1 : paddedInputs) * kh * kw];
         // TensorFlow: [kh, kw, in, out] (depthwise: [kh, kw, in, multiplier], output channel in × multiplier + m).
         // ONNX: [out, in / group, kh, kw].
         for (var y = 0; y < kh; y++)
@@ -433,26 +559,30 @@ internal sealed class TfjsToOnnx
                         var source = (((((y * kw) + x) * inputs) + i) * outputs) + o;
                         var target = depthwise
                             ? ((((i * outputs) + o) * kh) + y) * kw + x
-                            : ((((o * inputs) + i) * kh) + y) * kw + x;
-                        reordered[target] = weights.Floats[source];
+                            : ((((o * paddedInputs) + i) * kh) + y) * kw + x;
+                        reordered[target] = weights.Floats[source] * factor / residual;
                     }
                 }
             }
         }
         var weightName = Temporary(node.Name + "/weights");
-        _graph.Initializer(weightName, depthwise ? [onnxOutputs, 1, kh, kw] : [onnxOutputs, inputs, kh, kw], reordered);
-        var convInputs = new List<string> { Transpose(Value(node.Inputs[0]), ToNchwPerm), weightName };
+        _graph.Initializer(weightName, depthwise ? [onnxPadded, 1, kh, kw] : [onnxPadded, paddedInputs, kh, kw], reordered);
+        var convInputs = new List<string> { Transpose(input, ToNchwPerm), weightName };
 
-        var fused = node.Strings("fused_ops");
         if (fused.Length > 0)
         {
             if (fused[0] != "BiasAdd")
             {
                 throw new InvalidDataException($"{_source}: {node.Op} '{node.Name}' fuses {string.Join("+", fused)}; only BiasAdd and an activation are supported");
             }
-            var bias = Constant(node, 2);
+            var bias = Constant(node, 2).Floats ?? throw new InvalidDataException($"{_source}: '{node.Name}' has a non-float bias");
             var biasName = Temporary(node.Name + "/bias");
-            _graph.Initializer(biasName, [onnxOutputs], bias.Floats ?? throw new InvalidDataException($"{_source}: '{node.Name}' has a non-float bias"));
+            var paddedBias = new float[onnxPadded];
+            for (var i = 0; i < bias.Length; i++)
+            {
+                paddedBias[i] = bias[i] / residual;
+            }
+            _graph.Initializer(biasName, [onnxPadded], paddedBias);
             convInputs.Add(biasName);
         }
         var attributes = Window(node, [kh, kw]).ToList();
@@ -463,7 +593,7 @@ internal sealed class TfjsToOnnx
         }
         if (depthwise)
         {
-            attributes.Add(OnnxAttribute.Int("group", inputs));
+            attributes.Add(OnnxAttribute.Int("group", paddedInputs));
         }
         var convolved = Temporary(node.Name);
         _graph.Node("Conv", [.. convInputs], [convolved], [.. attributes]);
@@ -477,8 +607,44 @@ internal sealed class TfjsToOnnx
             EmitActivation(fused[1], convolved, activated, node.Float("leakyrelu_alpha", 0.2f));
             convolved = activated;
         }
-        _graph.Node("Transpose", [convolved], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
+        if (residual != 1f)
+        {
+            _scaled[node.Name] = (Transpose(convolved, ToNhwcPerm), residual);
+            return;
+        }
+        if (onnxPadded == onnxOutputs)
+        {
+            if (fused.Length < 2 && SoleConsumer(node) is { Op: "Relu" or "Relu6" or "LeakyRelu" or "Sigmoid" or "Tanh" } activation
+                && !_fused.ContainsKey(activation.Name))
+            {
+                // The activation comes next: it takes the NCHW output (see Emit), and the transpose is made only if asked for.
+                _nchw[node.Name] = convolved;
+                return;
+            }
+            _graph.Node("Transpose", [convolved], [node.Name], OnnxAttribute.Ints("perm", ToNhwcPerm));
+            return;
+        }
+        _padded[node.Name] = (Transpose(convolved, ToNhwcPerm), onnxOutputs, onnxPadded);
     }
+
+    private TfjsNode? SoleConsumer(TfjsNode node) =>
+        _consumers.TryGetValue(node.Name, out var consumers) && consumers.Count == 1 ? consumers[0] : null;
+
+    /// <summary>Whether every consumer of <paramref name="node"/> is a convolution that can take zero channels appended to its input.</summary>
+    private bool OnlyConvolutionsConsume(TfjsNode node) =>
+        _consumers.TryGetValue(node.Name, out var consumers) && consumers.Count > 0 && consumers.All(c =>
+            !_fused.ContainsKey(c.Name) && NodeName(c.Inputs[0]) == node.Name && !c.Inputs.Skip(1).Any(i => NodeName(i) == node.Name)
+            && c.Op switch
+            {
+                "Conv2D" or "_FusedConv2D" => true,
+                // A depthwise convolution keeps the zero channels, so its own consumers must take them too.
+                "DepthwiseConv2dNative" or "FusedDepthwiseConv2dNative" => Constant(c, 1).Shape is [_, _, _, 1] && OnlyFullConvolutionsConsume(c),
+                _ => false,
+            });
+
+    private bool OnlyFullConvolutionsConsume(TfjsNode node) =>
+        _consumers.TryGetValue(node.Name, out var consumers) && consumers.Count > 0 && consumers.All(c =>
+            !_fused.ContainsKey(c.Name) && c.Op is "Conv2D" or "_FusedConv2D" && NodeName(c.Inputs[0]) == node.Name);
 
     private void EmitActivation(string op, string input, string output, float alpha)
     {
