@@ -91,8 +91,10 @@ internal static class TestMedia
 
     private static string FirstField(string csv) => Lines(csv)[0];
 
-    public static (int ExitCode, string StdOut, string StdErr) Run(string program, string arguments, bool check = true)
+    /// <param name="limit">How long the program may run before it is killed (default 5 minutes): a bound, not a speed check.</param>
+    public static (int ExitCode, string StdOut, string StdErr) Run(string program, string arguments, bool check = true, TimeSpan? limit = null)
     {
+        var bound = limit ?? TimeSpan.FromMinutes(5);
         var start = new ProcessStartInfo(program, arguments)
         {
             RedirectStandardOutput = true,
@@ -102,10 +104,10 @@ internal static class TestMedia
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        if (!process.WaitForExit(bound))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {arguments} did not finish in 5 minutes");
+            throw new TimeoutException($"{program} {arguments} did not finish in {bound.TotalMinutes:0} minutes");
         }
         var result = (process.ExitCode, stdout.Result, stderr.Result);
         if (check && process.ExitCode != 0)
