@@ -58,17 +58,21 @@ PIDS=()
 cg_kill() {  # $1: cgroup name; kills what runs in it and removes it
     local dir="$CG_ROOT/$1" pid
     [[ -d "$dir" ]] || return 0
-    for _ in 1 2 3 4 5; do
+    # A killed process can take seconds to leave on a loaded machine; the cgroup is removable only when empty.
+    for _ in $(seq 60); do
         [[ -s "$dir/cgroup.procs" ]] || break
         while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$dir/cgroup.procs"
         sleep 0.5
     done
-    rmdir "$dir" 2>/dev/null || true
+    rmdir "$dir" 2>/dev/null || echo "scale.sh: could not remove cgroup $dir" >&2
 }
 cleanup() {
     set +e
     for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
-    for ((i = 0; i < MAXN; i++)); do cg_kill "rlsc$ID-n$i"; ip netns del "rlsn$ID$i" 2>/dev/null; done
+    # The nodes leave first: a namespace with a process in it outlives `ip netns del`, and its veth pair with it.
+    for ((i = 0; i < MAXN; i++)); do
+        cg_kill "rlsc$ID-n$i"; ip netns del "rlsn$ID$i" 2>/dev/null; ip link del "rlsv$ID$i" 2>/dev/null
+    done
     cg_kill "rlsc$ID-ceiling"
     ip link del "$BR" 2>/dev/null
     [[ -d "$TMP/pg" ]] && setpriv --reuid=postgres --regid=postgres --clear-groups "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1
@@ -173,8 +177,8 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
         spec "$w" > "$TMP/$w.yaml"
         for ((r = 1; r <= RUNS; r++)); do
             # The first run is the pipeline's creation; every later one an update, which runs the datum again.
-            if ((r == 1)); then "$REEL" pipeline create -f "$TMP/$w.yaml" >/dev/null
-            else "$REEL" pipeline update -f "$TMP/$w.yaml" >/dev/null; fi
+            if ((r == 1)); then "$REEL" pipeline create -f "$TMP/$w.yaml" >/dev/null 2>&1
+            else "$REEL" pipeline update -f "$TMP/$w.yaml" >/dev/null 2>&1; fi
             timeout "$JOB_TIMEOUT" "$REEL" job wait --pipeline "$w" >/dev/null 2>&1 || true
             t="$(job_seconds "$w")"
             [[ $t == FAILED* ]] && fail "$w on $n nodes: job ended $t (node logs: $TMP/node-$n-*.log)"
