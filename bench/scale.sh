@@ -121,6 +121,7 @@ S3PORT=$((40000 + RANDOM % 20000))
 mkdir -p "$TMP/s3"
 node node_modules/s3rver/bin/s3rver.js -d "$TMP/s3" -a "$NET.1" -p "$S3PORT" -s </dev/null >"$TMP/s3.log" 2>&1 &
 PIDS+=($!)
+disown $!  # killed at exit on purpose: no "Killed" notice
 for ((t = 0; t < 60; t++)); do curl -sf -X PUT "http://$NET.1:$S3PORT/bench" >/dev/null && break; sleep 1; done
 ((t < 60)) || fail "s3rver did not answer on $NET.1:$S3PORT within 60 s"
 
@@ -150,7 +151,7 @@ print("%.2f" % (p(j["finished"]) - p(j["started"])).total_seconds() if ok else "
 }
 
 run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/cluster-$1
-    local n=$1 db="scale_${n}_$RANDOM" nodes=() i r w t
+    local n=$1 db="scale_${n}_$RANDOM" nodes=() i r w t verb
     psql -q -h 127.0.0.1 -p "$PGPORT" -U reel -d postgres -c "CREATE DATABASE $db" >/dev/null
     export REEL_CLUSTER="$TMP/cluster-$n.json"
     "$REEL" cluster init --db "postgresql://reel@$NET.1:$PGPORT/$db" \
@@ -177,8 +178,9 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
         spec "$w" > "$TMP/$w.yaml"
         for ((r = 1; r <= RUNS; r++)); do
             # The first run is the pipeline's creation; every later one an update, which runs the datum again.
-            if ((r == 1)); then "$REEL" pipeline create -f "$TMP/$w.yaml" >/dev/null 2>&1
-            else "$REEL" pipeline update -f "$TMP/$w.yaml" >/dev/null 2>&1; fi
+            if ((r == 1)); then verb=create; else verb=update; fi
+            "$REEL" pipeline "$verb" -f "$TMP/$w.yaml" >/dev/null 2>"$TMP/pipeline.log" \
+                || fail "reel pipeline $verb $w on $n nodes failed: $(tail -1 "$TMP/pipeline.log")"
             timeout "$JOB_TIMEOUT" "$REEL" job wait --pipeline "$w" >/dev/null 2>&1 || true
             t="$(job_seconds "$w")"
             [[ $t == FAILED* ]] && fail "$w on $n nodes: job ended $t (node logs: $TMP/node-$n-*.log)"
