@@ -35,7 +35,7 @@ CG_ROOT=/sys/fs/cgroup/cpu
 
 fail() { echo "scale.sh: $*" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || fail "needs root (network namespaces, cgroups)"
-[[ -w "$CG_ROOT/cpu.cfs_quota_us" || -d "$CG_ROOT" ]] || fail "needs the cgroup-v1 cpu controller at $CG_ROOT"
+[[ -f "$CG_ROOT/cpu.cfs_quota_us" ]] || fail "needs the cgroup-v1 cpu controller at $CG_ROOT"
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [[ -x "$PGBIN/initdb" ]] || fail "needs Debian's postgresql (apt-get install -y postgresql)"
 [[ -f "$REPO_ROOT/node_modules/s3rver/package.json" ]] || fail "run 'npm ci' first (s3rver)"
