@@ -198,8 +198,14 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             running.Cancel.Dispose();
             return;
         }
-        Interlocked.Increment(ref outcome.Succeeded ? ref _done : ref _failed);
-        (outcome.Succeeded ? Metrics.DatumsDone : Metrics.DatumsFailed).Add(1);
+        // Counters count datums: one is done once, by its whole task or its merge; a plan that split it and its pieces
+        // are not datums. A piece that failed every try fails its datum.
+        var endsDatum = !outcome.Succeeded || (outcome.Split is null && task.Part is not { IsMerge: false });
+        if (endsDatum)
+        {
+            Interlocked.Increment(ref outcome.Succeeded ? ref _done : ref _failed);
+            (outcome.Succeeded ? Metrics.DatumsDone : Metrics.DatumsFailed).Add(1);
+        }
         AddBusy(clock.Elapsed.TotalSeconds);
         // The runner goes back before the slot counts as free, so whoever sees the free slot finds a runner.
         _freeRunners.Push(running.Runner);
