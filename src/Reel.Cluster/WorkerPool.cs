@@ -169,7 +169,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 var run = await running.Runner.RunAsync(spec, task.JobId, task.ToDatum(), task.Part?.ToDatumPart(), task.Slots, logPath, running.Cancel.Token);
                 var split = run.Split.Select((p, i) => new TaskPart(i, run.Split.Count, p.First, p.End, false)).ToList();
                 outcome = new TaskOutcome(task.DatumId, true, tries, run.Outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null,
-                    task.TaskId, split.Count > 0 ? split : null);
+                    task.TaskId, split.Count > 0 ? split : null, run.Partial.Count > 0 ? run.Partial.Select(FileRef.Of).ToList() : null);
                 break;
             }
             catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
