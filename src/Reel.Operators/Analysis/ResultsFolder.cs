@@ -150,11 +150,18 @@ public sealed record AnalysisSummary
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<StillStretch>? StillStretches { get; init; }
 
+    private static int ModelOrder(string model)
+    {
+        var index = AnalyzeOptions.KnownModels.ToList().IndexOf(model);
+        return index >= 0 ? index : int.MaxValue;
+    }
+
     internal static AnalysisSummary From(AnalysisRun run, AnalyzeOptions options)
     {
         var models = new Dictionary<string, ModelSummary>();
         var perSecond = new Dictionary<string, IReadOnlyList<double[]>>();
-        foreach (var group in run.Results.GroupBy(r => r.Model))
+        // Results arrive in no fixed order (workers finish when they do): models and labels are listed in a fixed one.
+        foreach (var group in run.Results.GroupBy(r => r.Model).OrderBy(g => ModelOrder(g.Key)).ThenBy(g => g.Key, StringComparer.Ordinal))
         {
             var rows = group.ToList();
             models[group.Key] = new ModelSummary(
@@ -162,7 +169,7 @@ public sealed record AnalysisSummary
                 rows.Sum(r => r.Detections.Count),
                 rows.Count(r => r.Detections.Count > 0),
                 options.PortableResults ? null : rows.Count == 0 ? 0 : Math.Round(rows.Average(r => r.InferenceMs ?? 0), 3),
-                rows.SelectMany(r => r.Detections).GroupBy(d => d.Label).ToDictionary(g => g.Key, g => g.Count()));
+                rows.SelectMany(r => r.Detections).GroupBy(d => d.Label).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()));
             if (group.Key is "faces" or "objects" or "emotions")
             {
                 perSecond[group.Key] = rows
