@@ -192,9 +192,14 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         if (!task.Part.IsMerge)
         {
             split.Outputs[task.Part.Index] = outcome.Outputs;
+            split.Partials[task.Part.Index] = outcome.Partial ?? [];
             if (split.Outputs.All(o => o is not null))
             {
-                _queue.Enqueue(split.Whole with { Part = new TaskPart(split.Outputs.Length, split.Outputs.Length, 0, 0, true) });
+                var partials = split.Partials.Select(p => p!).ToList();
+                _queue.Enqueue(split.Whole with
+                {
+                    Part = new TaskPart(split.Outputs.Length, split.Outputs.Length, 0, 0, true, partials.Any(p => p.Count > 0) ? partials : null),
+                });
             }
             return;
         }
@@ -385,6 +390,9 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         public DatumTask Whole { get; } = whole;
 
         public IReadOnlyList<FileRef>?[] Outputs { get; } = new IReadOnlyList<FileRef>?[pieces];
+
+        /// <summary>The pieces' results that only the merge reads.</summary>
+        public IReadOnlyList<FileRef>?[] Partials { get; } = new IReadOnlyList<FileRef>?[pieces];
 
         public DateTimeOffset Started { get; } = started;
 

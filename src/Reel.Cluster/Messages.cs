@@ -34,13 +34,18 @@ public sealed record DatumTask(
 }
 
 /// <summary>A <see cref="DatumPart"/> as it travels.</summary>
+/// <param name="Partials">For the merge: each piece's partial results, in frame order.</param>
 [GenerateSerializer, Immutable, Alias("reel.part")]
 public sealed record TaskPart([property: Id(0)] int Index, [property: Id(1)] int Count, [property: Id(2)] int First, [property: Id(3)] int End,
-    [property: Id(4)] bool IsMerge)
+    [property: Id(4)] bool IsMerge, [property: Id(5)] IReadOnlyList<IReadOnlyList<FileRef>>? Partials = null)
 {
-    public static TaskPart Of(DatumPart part) => new(part.Index, part.Count, part.Frames.First, part.Frames.End, part.IsMerge);
+    public static TaskPart Of(DatumPart part) => new(part.Index, part.Count, part.Frames.First, part.Frames.End, part.IsMerge,
+        part.Partials.Count == 0 ? null : part.Partials.Select(p => (IReadOnlyList<FileRef>)p.Select(FileRef.Of).ToList()).ToList());
 
-    public DatumPart ToDatumPart() => new(Index, Count, new Reel.Media.Decoding.FramePiece(First, End), IsMerge);
+    public DatumPart ToDatumPart() => new(Index, Count, new Reel.Media.Decoding.FramePiece(First, End), IsMerge)
+    {
+        Partials = Partials?.Select(p => (IReadOnlyList<FileEntry>)p.Select(f => f.ToFileEntry()).ToList()).ToList() ?? [],
+    };
 
     public override string ToString() => ToDatumPart().ToString();
 }
@@ -48,17 +53,19 @@ public sealed record TaskPart([property: Id(0)] int Index, [property: Id(1)] int
 /// <summary>How a task of a datum ended on a worker, after all its tries there.</summary>
 /// <param name="TaskId">The task's <see cref="DatumTask.TaskId"/>; the datum's id for a whole datum.</param>
 /// <param name="Split">For a whole datum that split instead of running: its pieces (first and end frame of each).</param>
+/// <param name="Partial">For a piece: results only the merge reads (<see cref="DatumRun.Partial"/>).</param>
 [GenerateSerializer, Immutable, Alias("reel.outcome")]
 public sealed record TaskOutcome(
     [property: Id(0)] string DatumId, [property: Id(1)] bool Succeeded, [property: Id(2)] int Tries, [property: Id(3)] IReadOnlyList<FileRef> Outputs,
     [property: Id(4)] DateTimeOffset Started, [property: Id(5)] double Seconds, [property: Id(6)] string? Error,
-    [property: Id(7)] string? TaskId = null, [property: Id(8)] IReadOnlyList<TaskPart>? Split = null)
+    [property: Id(7)] string? TaskId = null, [property: Id(8)] IReadOnlyList<TaskPart>? Split = null,
+    [property: Id(9)] IReadOnlyList<FileRef>? Partial = null)
 {
     /// <summary>The task it reports on.</summary>
     public string Task => TaskId ?? DatumId;
 
     /// <summary>The object holding the datum's log (stored before the report); null when it printed nothing or logs stay local.</summary>
-    [Id(9)]
+    [Id(10)]
     public string? Log { get; init; }
 
     public DatumOutcome ToDatumOutcome() =>

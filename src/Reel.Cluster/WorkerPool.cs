@@ -181,7 +181,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 frames = run.Frames;
                 var split = run.Split.Select((p, i) => new TaskPart(i, run.Split.Count, p.First, p.End, false)).ToList();
                 outcome = new TaskOutcome(task.DatumId, true, tries, run.Outputs.Select(FileRef.Of).ToList(), started, clock.Elapsed.TotalSeconds, null,
-                    task.TaskId, split.Count > 0 ? split : null);
+                    task.TaskId, split.Count > 0 ? split : null, run.Partial.Count > 0 ? run.Partial.Select(FileRef.Of).ToList() : null);
                 break;
             }
             catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
@@ -225,8 +225,15 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             running.Cancel.Dispose();
             return;
         }
-        Interlocked.Increment(ref outcome.Succeeded ? ref _done : ref _failed);
-        (outcome.Succeeded ? Metrics.DatumsDone : Metrics.DatumsFailed).Add(1);
+        // Counters count datums: one is done once, by its whole task or its merge; a plan that split it and its pieces
+        // are not datums. A piece that failed every try fails its datum.
+        var endsDatum = !outcome.Succeeded || (outcome.Split is null && task.Part is not { IsMerge: false });
+        if (endsDatum)
+        {
+            Interlocked.Increment(ref outcome.Succeeded ? ref _done : ref _failed);
+            (outcome.Succeeded ? Metrics.DatumsDone : Metrics.DatumsFailed).Add(1);
+        }
+        // Frames count wherever they were processed: a piece's too.
         Metrics.Frames.Add(frames);
         AddBusy(clock.Elapsed.TotalSeconds);
         // The runner goes back before the slot counts as free, so whoever sees the free slot finds a runner.

@@ -26,6 +26,12 @@ public interface ISequenceAnalyzer
 
     /// <summary>Compares a frame's description with the previous sampled frame's (null for the first frame).</summary>
     FrameResult Compare(object? previous, object current, int index, double time);
+
+    /// <summary>Writes a description for <see cref="ReadDescription"/>: a video analyzed in pieces on several machines is compared at the merge.</summary>
+    void WriteDescription(object description, BinaryWriter writer);
+
+    /// <summary>A description as <see cref="WriteDescription"/> wrote it, equal to the one described.</summary>
+    object ReadDescription(BinaryReader reader);
 }
 
 /// <summary>Finds faces; shared by the faces model, emotions, and the face filters of rendering.</summary>

@@ -34,9 +34,10 @@ public sealed record FrameResult
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public SceneChange? Scene { get; init; }
 
-    /// <summary>Milliseconds the model spent on this frame.</summary>
+    /// <summary>Milliseconds the model spent on this frame; left out of results stored by content (a timing is not a result).</summary>
     [JsonPropertyName("inferenceMs")]
-    public double InferenceMs { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? InferenceMs { get; init; }
 }
 
 /// <summary>A dominant color as #rrggbb and the fraction of pixels closest to it.</summary>

@@ -62,6 +62,12 @@ public sealed partial class ClusterSplitTests
         Assert.Equal(3, ranOn.Count);
         Assert.All(nodes, n => Assert.Contains(n.Address + ":11111", ranOn.Values));
         await AssertOneTaskOutputAsync(lab);
+        // Node counters count datums: the split datum is done once (by its merge), not once per plan, piece and merge task.
+        var done = await Eventually.WaitAsync(
+            async () => JsonDocument.Parse(await lab.OkAsync("node", "list", "--json")).RootElement.EnumerateArray()
+                .Sum(n => n.TryGetProperty("done", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetInt64() : 0),
+            d => d >= 1, TimeSpan.FromSeconds(30), "the datum counted as done");
+        Assert.Equal(1, done);
     }
 
     [Fact]

@@ -73,6 +73,56 @@ public sealed class DatumSplitTests : IDisposable
         Assert.Equal(whole.Outputs, merged.OrderBy(o => o.Path, StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData("colors,faces")]
+    [InlineData("motion,scenes")] // compared across the pieces' boundaries at the merge
+    public async Task AnalyzePiecesThenMerge_LongVideo_SameBytesAsOneTask(string models)
+    {
+        var video = TestMedia.Generate("split-65s.mp4", "-f lavfi -i testsrc2=size=320x180:rate=10:duration=65 -c:v libx264 -g 10 -sc_threshold 0 -pix_fmt yuv420p");
+        var spec = SpecReader.Parse($$$"""
+            pipeline: {name: analysis}
+            input: {pfs: {repo: videos, glob: "/*"}}
+            transform:
+              steps:
+                - analyze: {models: "{{{models}}}", fps: 2}
+            """, "analysis.yaml", _directory);
+        using var objects = ObjectStores.Open(Path.Combine(_directory, "objects"), Path.Combine(_directory, "cache"));
+        StoredObject stored;
+        await using (var content = File.OpenRead(video))
+        {
+            stored = await objects.PutAsync(content, None);
+        }
+        var datum = Datum.Of([new DatumFile("videos", "/clip.mp4", stored.Hash, stored.Size)]);
+        var runner = new DatumRunner(objects, Path.Combine(_directory, "scratch"));
+        var log = Path.Combine(_directory, "log");
+
+        var whole = await runner.RunAsync(spec, "job", datum, null, 1, log, None);
+        // Another slot, another scratch path: the same bytes (no timings, no paths in the outputs).
+        var again = await new DatumRunner(objects, Path.Combine(_directory, "other-slot")).RunAsync(spec, "job", datum, null, 1, log, None);
+        var plan = await runner.RunAsync(spec, "job", datum, null, 8, log, None);
+        Assert.Equal(3, plan.Split.Count);
+        var partials = new List<IReadOnlyList<FileEntry>>();
+        var merged = new List<FileEntry>();
+        for (var i = 0; i < plan.Split.Count; i++)
+        {
+            var piece = await runner.RunAsync(spec, "job", datum, new DatumPart(i, plan.Split.Count, plan.Split[i], false), 8, log, None);
+            // A piece's results only feed the merge: nothing of it is the datum's output.
+            Assert.Empty(piece.Outputs);
+            Assert.NotEmpty(piece.Partial);
+            partials.Add(piece.Partial);
+        }
+        merged.AddRange((await runner.RunAsync(spec, "job", datum, DatumPart.Merge(plan.Split.Count, partials), 8, log, None)).Outputs);
+
+        Assert.Equal(["/clip.mp4/detections.png", "/clip.mp4/results.jsonl", "/clip.mp4/summary.json"], whole.Outputs.Select(o => o.Path));
+        Assert.Equal(whole.Outputs, again.Outputs);
+        Assert.Equal(whole.Outputs, merged.OrderBy(o => o.Path, StringComparer.Ordinal));
+        var results = await File.ReadAllLinesAsync(await objects.GetLocalPathAsync(whole.Outputs[1].Hash, None));
+        Assert.Equal(130 * models.Split(',').Length, results.Length);
+        Assert.DoesNotContain(results, r => r.Contains("inferenceMs", StringComparison.Ordinal));
+        var summary = await File.ReadAllTextAsync(await objects.GetLocalPathAsync(whole.Outputs[2].Hash, None));
+        Assert.Contains("\"input\":\"clip.mp4\"", summary, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Plan_ShortVideoOrImageOrCommand_RunsWhole()
     {

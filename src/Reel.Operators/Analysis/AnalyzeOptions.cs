@@ -1,3 +1,4 @@
+using Reel.Media.Decoding;
 using Reel.Media.Sampling;
 using Reel.Operators.Faces;
 
@@ -53,6 +54,18 @@ public sealed record AnalyzeOptions
 
     /// <summary>Replace results a previous run finished.</summary>
     public bool Overwrite { get; init; }
+
+    /// <summary>
+    /// For results stored by content (pipeline outputs): leave out timings and the input's full path, so the same input
+    /// always gives the same bytes, on any machine. <c>reel analyze</c> keeps both.
+    /// </summary>
+    public bool PortableResults { get; init; }
+
+    /// <summary>
+    /// Analyze only these frames of a video and write the piece's partial results, for
+    /// <see cref="VideoAnalyzer.MergePieces"/> once every piece is done; null analyzes the whole input.
+    /// </summary>
+    public FramePiece? Piece { get; init; }
 
     /// <exception cref="ArgumentException">An option is out of range or a required model file is missing.</exception>
     public void Validate()

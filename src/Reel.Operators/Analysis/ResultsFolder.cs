@@ -16,6 +16,9 @@ internal sealed class ResultsFolder(string root, string input)
     public const string SummaryName = "summary.json";
     public const string PlotName = "detections.png";
 
+    /// <summary>A piece's partial results (<see cref="AnalyzeOptions.Piece"/>): its rows, and per sequence model the frames' descriptions.</summary>
+    public const string PieceRowsName = "piece.jsonl";
+
     public string Path { get; } = System.IO.Path.Combine(root, System.IO.Path.GetFileName(input));
 
     private string SummaryPath => System.IO.Path.Combine(Path, SummaryName);
@@ -41,7 +44,9 @@ internal sealed class ResultsFolder(string root, string input)
         Directory.CreateDirectory(Path);
         File.Delete(SummaryPath);
         var order = AnalyzeOptions.KnownModels.Select((m, i) => (m, i)).ToDictionary(p => p.m, p => p.i);
-        var rows = run.Results.OrderBy(r => r.Frame).ThenBy(r => order.GetValueOrDefault(r.Model)).ToList();
+        var rows = run.Results.OrderBy(r => r.Frame).ThenBy(r => order.GetValueOrDefault(r.Model))
+            .Select(r => options.PortableResults ? r with { InferenceMs = null } : r)
+            .ToList();
 
         var results = System.IO.Path.Combine(Path, ResultsName);
         using (var writer = new StreamWriter(results + ".tmp", append: false, new UTF8Encoding(false)))
@@ -60,6 +65,50 @@ internal sealed class ResultsFolder(string root, string input)
         File.WriteAllText(SummaryPath + ".tmp", JsonSerializer.Serialize(summary, AnalysisJson.Default.AnalysisSummary));
         File.Move(SummaryPath + ".tmp", SummaryPath, overwrite: true);
     }
+
+    /// <summary>Writes a piece's rows and, for each sequence model, its frames' descriptions in frame order, for the merge.</summary>
+    public void CommitPiece(AnalysisRun run, IReadOnlyList<ISequenceAnalyzer> sequences, IReadOnlyList<IReadOnlyList<(int Frame, object Description)>> descriptions)
+    {
+        Directory.CreateDirectory(Path);
+        using (var writer = new StreamWriter(System.IO.Path.Combine(Path, PieceRowsName), append: false, new UTF8Encoding(false)))
+        {
+            foreach (var row in run.Results)
+            {
+                writer.Write(JsonSerializer.Serialize(row, AnalysisJson.Default.FrameResult));
+                writer.Write('\n');
+            }
+        }
+        for (var m = 0; m < sequences.Count; m++)
+        {
+            using var writer = new BinaryWriter(File.Create(DescriptionsPath(sequences[m].Model)));
+            writer.Write(descriptions[m].Count);
+            foreach (var (frame, description) in descriptions[m])
+            {
+                writer.Write(frame);
+                sequences[m].WriteDescription(description, writer);
+            }
+        }
+    }
+
+    /// <summary>A piece's rows, as <see cref="CommitPiece"/> wrote them.</summary>
+    public IEnumerable<FrameResult> ReadPieceRows() =>
+        File.ReadLines(System.IO.Path.Combine(Path, PieceRowsName))
+            .Where(l => l.Length > 0)
+            .Select(l => JsonSerializer.Deserialize(l, AnalysisJson.Default.FrameResult) ?? throw new InvalidDataException($"{Path}: an empty row"));
+
+    /// <summary>A piece's descriptions for one sequence model, in frame order.</summary>
+    public IEnumerable<(int Frame, object Description)> ReadPieceDescriptions(ISequenceAnalyzer sequence)
+    {
+        using var reader = new BinaryReader(File.OpenRead(DescriptionsPath(sequence.Model)));
+        var count = reader.ReadInt32();
+        for (var i = 0; i < count; i++)
+        {
+            var frame = reader.ReadInt32();
+            yield return (frame, sequence.ReadDescription(reader));
+        }
+    }
+
+    private string DescriptionsPath(string model) => System.IO.Path.Combine(Path, $"piece.{model}.bin");
 }
 
 /// <summary>The contents of <c>summary.json</c>.</summary>
@@ -101,19 +150,26 @@ public sealed record AnalysisSummary
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<StillStretch>? StillStretches { get; init; }
 
+    private static int ModelOrder(string model)
+    {
+        var index = AnalyzeOptions.KnownModels.ToList().IndexOf(model);
+        return index >= 0 ? index : int.MaxValue;
+    }
+
     internal static AnalysisSummary From(AnalysisRun run, AnalyzeOptions options)
     {
         var models = new Dictionary<string, ModelSummary>();
         var perSecond = new Dictionary<string, IReadOnlyList<double[]>>();
-        foreach (var group in run.Results.GroupBy(r => r.Model))
+        // Results arrive in no fixed order (workers finish when they do): models and labels are listed in a fixed one.
+        foreach (var group in run.Results.GroupBy(r => r.Model).OrderBy(g => ModelOrder(g.Key)).ThenBy(g => g.Key, StringComparer.Ordinal))
         {
             var rows = group.ToList();
             models[group.Key] = new ModelSummary(
                 rows.Count,
                 rows.Sum(r => r.Detections.Count),
                 rows.Count(r => r.Detections.Count > 0),
-                rows.Count == 0 ? 0 : Math.Round(rows.Average(r => r.InferenceMs), 3),
-                rows.SelectMany(r => r.Detections).GroupBy(d => d.Label).ToDictionary(g => g.Key, g => g.Count()));
+                options.PortableResults ? null : rows.Count == 0 ? 0 : Math.Round(rows.Average(r => r.InferenceMs ?? 0), 3),
+                rows.SelectMany(r => r.Detections).GroupBy(d => d.Label).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()));
             if (group.Key is "faces" or "objects" or "emotions")
             {
                 perSecond[group.Key] = rows
@@ -126,7 +182,7 @@ public sealed record AnalysisSummary
         var cuts = run.Results.Where(r => r.Scene?.Cut == true).OrderBy(r => r.Frame).Select(r => new FrameTime(r.Frame, r.Time)).ToList();
         return new AnalysisSummary
         {
-            Input = run.Input,
+            Input = options.PortableResults ? System.IO.Path.GetFileName(run.Input) : run.Input,
             Settings = options.Fingerprint(),
             SourceBytes = new FileInfo(run.Input).Length,
             Frames = run.Planned,
@@ -147,7 +203,7 @@ public sealed record ModelSummary(
     [property: JsonPropertyName("frames")] int Frames,
     [property: JsonPropertyName("detections")] int Detections,
     [property: JsonPropertyName("framesWithDetections")] int FramesWithDetections,
-    [property: JsonPropertyName("meanInferenceMs")] double MeanInferenceMs,
+    [property: JsonPropertyName("meanInferenceMs"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? MeanInferenceMs,
     [property: JsonPropertyName("labels")] IReadOnlyDictionary<string, int> Labels);
 
 public sealed record FrameTime(

@@ -68,7 +68,14 @@ public sealed class VideoAnalyzer
             {
                 return Failed(input, started, run.Error, run.Results.Select(r => r.Frame).Distinct().Count(), run.Planned);
             }
-            output.Commit(run, _options);
+            if (run.Descriptions is { } descriptions)
+            {
+                output.CommitPiece(run, models.Comparer.SequenceAnalyzers, descriptions);
+            }
+            else
+            {
+                output.Commit(run, _options);
+            }
             return new VideoResult(input, output.Path, VideoOutcome.Completed, run.Planned, run.Planned, _time.GetElapsedTime(started), null);
         }
         catch (OperationCanceledException)
@@ -106,15 +113,15 @@ public sealed class VideoAnalyzer
     {
         var source = VideoProbe.Probe(path, cancellationToken);
         var selected = _options.Sampling.Select(source);
+        if (_options.Piece is { } piece)
+        {
+            selected = selected.Where(piece.Contains).ToList();
+        }
         var comparer = models.Comparer;
         var segments = SegmentPlanner.Plan(source, selected, _options.Workers * 2);
         _progress?.VideoStarted(path, selected.Count);
 
-        // Decode straight to the analysis size; results are scaled back to source pixels.
-        var scale = Math.Min(1.0, (double)_options.AnalysisSize / Math.Max(source.UprightWidth, source.UprightHeight));
-        var codedWidth = Math.Max(2, (int)Math.Round(source.Width * scale));
-        var codedHeight = Math.Max(2, (int)Math.Round(source.Height * scale));
-        var toSource = (double)source.UprightWidth / (source.Rotation is 90 or 270 ? codedHeight : codedWidth);
+        var (codedWidth, codedHeight, toSource) = Geometry(source, _options.AnalysisSize);
 
         var results = new ConcurrentBag<FrameResult>();
         var descriptions = new ConcurrentDictionary<(int Model, int Frame), object>();
@@ -170,8 +177,16 @@ public sealed class VideoAnalyzer
             }
         }
 
+        // A piece keeps its descriptions, in frame order, for the merge to compare across the pieces' boundaries.
+        List<IReadOnlyList<(int Frame, object Description)>>? kept = _options.Piece is null ? null : [];
+        for (var m = 0; kept is not null && m < comparer.SequenceAnalyzers.Count; m++)
+        {
+            var model = m;
+            kept.Add([.. selected.Where(i => descriptions.ContainsKey((model, i))).Select(i => (i, descriptions[(model, i)]))]);
+        }
+
         // Sequence models compare each sampled frame with the previous one, in frame order.
-        for (var m = 0; m < comparer.SequenceAnalyzers.Count; m++)
+        for (var m = 0; kept is null && m < comparer.SequenceAnalyzers.Count; m++)
         {
             object? previous = null;
             foreach (var frame in selected.Select(i => source.Frames[i]))
@@ -195,7 +210,56 @@ public sealed class VideoAnalyzer
             var earliest = missing.MinBy(f => f.Index);
             error = $"cannot decode frame {earliest.Index} ({source.Seconds(earliest.Pts):0.###}s) and {missing.Count - 1} more";
         }
-        return new AnalysisRun(path, [.. results], selected.Count, source.FrameRate.Value, source.UprightWidth, source.UprightHeight, error);
+        return new AnalysisRun(path, [.. results], selected.Count, source.FrameRate.Value, source.UprightWidth, source.UprightHeight, error, kept);
+    }
+
+    /// <summary>
+    /// The merge of a video analyzed in pieces (<see cref="AnalyzeOptions.Piece"/>): the sequence models compare the pieces'
+    /// descriptions in frame order, across the pieces' boundaries, and the results are written as a run in one piece
+    /// writes them, byte for byte.
+    /// </summary>
+    /// <param name="options">The options the pieces ran with, without the piece.</param>
+    /// <param name="input">The video.</param>
+    /// <param name="pieceDirectories">Each piece's output directory, in frame order.</param>
+    /// <param name="cancellationToken">Stops the merge.</param>
+    /// <returns>The video's results folder.</returns>
+    public static string MergePieces(AnalyzeOptions options, string input, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var source = VideoProbe.Probe(input, cancellationToken);
+        var selected = options.Sampling.Select(source);
+        var (_, _, toSource) = Geometry(source, options.AnalysisSize);
+        var pieces = pieceDirectories.Select(d => new ResultsFolder(d, input)).ToList();
+        var results = pieces.SelectMany(p => p.ReadPieceRows()).ToList();
+        using var models = new ModelSet(options, stillImage: false);
+        foreach (var sequence in models.SequenceAnalyzers)
+        {
+            object? previous = null;
+            foreach (var (frame, current) in pieces.SelectMany(p => p.ReadPieceDescriptions(sequence)))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                results.Add(Scaled(
+                    sequence.Compare(previous, current, frame, source.Seconds(source.Frames[frame].Pts)), toSource, source.UprightWidth, source.UprightHeight));
+                previous = current;
+            }
+        }
+        var analyzed = results.Select(r => r.Frame).Distinct().Count();
+        if (analyzed != selected.Count)
+        {
+            throw new InvalidDataException($"the pieces of {Path.GetFileName(input)} hold {analyzed} of its {selected.Count} selected frames");
+        }
+        var output = new ResultsFolder(options.OutputDirectory, input);
+        output.Commit(new AnalysisRun(input, results, selected.Count, source.FrameRate.Value, source.UprightWidth, source.UprightHeight, null), options);
+        return output.Path;
+    }
+
+    /// <summary>Frames are decoded straight to the analysis size; results are scaled back to source pixels by the factor.</summary>
+    private static (int CodedWidth, int CodedHeight, double ToSource) Geometry(VideoSource source, int analysisSize)
+    {
+        var scale = Math.Min(1.0, (double)analysisSize / Math.Max(source.UprightWidth, source.UprightHeight));
+        var codedWidth = Math.Max(2, (int)Math.Round(source.Width * scale));
+        var codedHeight = Math.Max(2, (int)Math.Round(source.Height * scale));
+        return (codedWidth, codedHeight, (double)source.UprightWidth / (source.Rotation is 90 or 270 ? codedHeight : codedWidth));
     }
 
     private static AnalysisFrame Decode(SegmentDecoder decoder, VideoSource source, int codedWidth, int codedHeight, SourceFrame frame)
@@ -293,5 +357,7 @@ internal sealed class RunModels : IDisposable
 }
 
 /// <summary>Everything one input produced, before it is written.</summary>
+/// <param name="Descriptions">For a piece: per sequence model, its frames' descriptions in frame order, not yet compared.</param>
 internal sealed record AnalysisRun(
-    string Input, IReadOnlyList<FrameResult> Results, int Planned, double FrameRate, int Width, int Height, string? Error);
+    string Input, IReadOnlyList<FrameResult> Results, int Planned, double FrameRate, int Width, int Height, string? Error,
+    IReadOnlyList<IReadOnlyList<(int Frame, object Description)>>? Descriptions = null);

@@ -90,6 +90,40 @@ public sealed class MotionAnalyzer : ISequenceAnalyzer
         };
     }
 
+    public void WriteDescription(object description, BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var d = AsDescription(description, nameof(description));
+        writer.Write(d.Width);
+        writer.Write(d.Height);
+        writer.Write(d.ScaleX);
+        writer.Write(d.ScaleY);
+        writer.Write(d.SourceSide);
+        writer.Write(d.DescribeMs);
+        writer.Write(d.Pixels.Length);
+        writer.Write(d.Pixels);
+        writer.Write(d.Features.Length);
+        foreach (var point in d.Features)
+        {
+            writer.Write(point.X);
+            writer.Write(point.Y);
+        }
+    }
+
+    public object ReadDescription(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var (width, height, scaleX, scaleY, side, describeMs) =
+            (reader.ReadInt32(), reader.ReadInt32(), reader.ReadDouble(), reader.ReadDouble(), reader.ReadInt32(), reader.ReadDouble());
+        var pixels = reader.ReadBytes(reader.ReadInt32());
+        var features = new Point2f[reader.ReadInt32()];
+        for (var i = 0; i < features.Length; i++)
+        {
+            features[i] = new Point2f(reader.ReadSingle(), reader.ReadSingle());
+        }
+        return new MotionDescription(pixels, width, height, scaleX, scaleY, side, features, describeMs);
+    }
+
     /// <summary>
     /// The stretches, at least <paramref name="minimumDuration"/> long, where the camera stayed still, from a video's motion
     /// results in frame order (results of other models are ignored). A stretch starts at the frame the camera came to

@@ -79,6 +79,24 @@ public sealed class ScenesAnalyzer : ISequenceAnalyzer
         };
     }
 
+    public void WriteDescription(object description, BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var d = AsDescription(description, nameof(description));
+        writer.Write(d.Width);
+        writer.Write(d.Height);
+        writer.Write(d.DescribeMs);
+        writer.Write(d.Pixels.Length);
+        writer.Write(d.Pixels);
+    }
+
+    public object ReadDescription(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var (width, height, describeMs) = (reader.ReadInt32(), reader.ReadInt32(), reader.ReadDouble());
+        return new ScenesDescription(reader.ReadBytes(reader.ReadInt32()), width, height, describeMs);
+    }
+
     private static unsafe double Difference(ScenesDescription a, ScenesDescription b)
     {
         if (a.Width != b.Width || a.Height != b.Height)

@@ -13,7 +13,11 @@ namespace Reel.Pipelines.Datums;
 /// <param name="IsMerge">The task that merges the pieces once all are done.</param>
 public sealed record DatumPart(int Index, int Count, FramePiece Frames, bool IsMerge)
 {
-    public static DatumPart Merge(int count) => new(count, count, default, true);
+    /// <summary>For the merge: each piece's partial results (<see cref="DatumRun.Partial"/>), in frame order.</summary>
+    public IReadOnlyList<IReadOnlyList<Data.FileEntry>> Partials { get; init; } = [];
+
+    public static DatumPart Merge(int count, IReadOnlyList<IReadOnlyList<Data.FileEntry>>? partials = null) =>
+        new(count, count, default, true) { Partials = partials ?? [] };
 
     public override string ToString() => IsMerge ? $"merge of {Count} pieces" : $"piece {Index + 1} of {Count} ({Frames})";
 }
@@ -22,4 +26,8 @@ public sealed record DatumPart(int Index, int Count, FramePiece Frames, bool IsM
 /// How a task of a datum ended: its outputs and the video frames its built-in steps processed (a command's frames are
 /// not known: 0), or, for a datum's first task, the pieces it was split into.
 /// </summary>
-public sealed record DatumRun(IReadOnlyList<Data.FileEntry> Outputs, IReadOnlyList<FramePiece> Split, long Frames = 0);
+public sealed record DatumRun(IReadOnlyList<Data.FileEntry> Outputs, IReadOnlyList<FramePiece> Split, long Frames = 0)
+{
+    /// <summary>For a piece: stored results that only the merge reads (never part of the datum's output).</summary>
+    public IReadOnlyList<Data.FileEntry> Partial { get; init; } = [];
+}

@@ -35,6 +35,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
     {
         var pfs = Path.Combine(scratch, "pfs");
         var output = Path.Combine(pfs, "out");
+        // A piece's results for the merge, and the merge's copies of every piece's: beside pfs, never in the output.
+        var partial = Path.Combine(scratch, "partial");
+        var pieceCopies = Path.Combine(scratch, "pieces");
         var keep = spec.Input.Repos.Select(r => r.Name).Append("out").ToHashSet(StringComparer.Ordinal);
         if (_clean is null || !_clean.SetEquals(keep))
         {
@@ -70,11 +73,17 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
                 var step = splittable ?? throw new InvalidOperationException($"datum {datum.Describe()} cannot run in pieces");
                 if (part.IsMerge)
                 {
-                    step.Merge(video!, output, cancellationToken);
+                    step.Merge(video!, output, await FetchPartialsAsync(part.Partials, pieceCopies, cancellationToken), cancellationToken);
                 }
                 else
                 {
-                    frames = await step.RunPieceAsync(video!, part.Frames, output, Environment.ProcessorCount, cancellationToken);
+                    if (Directory.Exists(partial))
+                    {
+                        Directory.Delete(partial, recursive: true);
+                    }
+                    Directory.CreateDirectory(partial);
+                    frames = await step.RunPieceAsync(video!, part.Frames, output, partial, Environment.ProcessorCount, cancellationToken);
+                    return new DatumRun(await StoreOutputsAsync(output, cancellationToken), [], frames) { Partial = await StoreOutputsAsync(partial, cancellationToken) };
                 }
             }
             else if (splittable is not null && slots > 1 && splittable.Plan(video!, slots, cancellationToken) is { Count: > 1 } pieces)
@@ -95,7 +104,34 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         {
             Empty(pfs, keep);
             _clean = keep;
+            if (part is not null)
+            {
+                foreach (var directory in new[] { partial, pieceCopies }.Where(Directory.Exists))
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+            }
         }
+    }
+
+    /// <summary>Lays each piece's partial results out in a directory of its own (hard links to the stored objects), in frame order.</summary>
+    private async Task<IReadOnlyList<string>> FetchPartialsAsync(
+        IReadOnlyList<IReadOnlyList<FileEntry>> partials, string root, CancellationToken cancellationToken)
+    {
+        var directories = new List<string>();
+        for (var i = 0; i < partials.Count; i++)
+        {
+            var directory = Path.Combine(root, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(directory);
+            foreach (var file in partials[i])
+            {
+                var target = Path.Combine(directory, file.Path.TrimStart('/'));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                FileLinks.LinkOrCopy(await objects.GetLocalPathAsync(file.Hash, cancellationToken), target);
+            }
+            directories.Add(directory);
+        }
+        return directories;
     }
 
     /// <summary>Removes everything under <paramref name="pfs"/> but the (then empty) top directories named in <paramref name="keep"/>.</summary>

@@ -83,6 +83,26 @@ public abstract record BuiltInStep(string Name)
         return results.Sum(r => (long)r.FramesWritten);
     }
 
+    /// <summary>
+    /// The pieces <paramref name="input"/> splits into with <paramref name="slots"/> free slots (<see cref="Datums.DatumSplit"/>):
+    /// none when it is better run whole, or is no video a step can read (running it whole then says why).
+    /// </summary>
+    internal static IReadOnlyList<FramePiece> PlanPieces(string input, FrameSampling sampling, int slots, CancellationToken cancellationToken)
+    {
+        VideoSource source;
+        try
+        {
+            source = VideoProbe.Probe(input, cancellationToken);
+        }
+        catch (MediaException)
+        {
+            return [];
+        }
+        var tasks = Datums.DatumSplit.Tasks(source.RelativeSeconds(source.EndPts), slots);
+        var pieces = tasks > 1 ? SegmentPlanner.Spread(source, sampling.Select(source), tasks) : [];
+        return pieces.Count > 1 ? pieces : [];
+    }
+
     internal static T Checked<T>(SpecNode options, Func<T> create, Action<T> validate)
     {
         var value = create();
@@ -98,11 +118,31 @@ public abstract record BuiltInStep(string Name)
     }
 }
 
+/// <summary>
+/// A step that can run one long video as keyframe-aligned pieces on several machines and a merge (<see cref="Datums.DatumSplit"/>),
+/// giving the very bytes a run in one task gives.
+/// </summary>
+public interface ISplittableStep
+{
+    /// <summary>The pieces <paramref name="input"/> splits into with <paramref name="slots"/> free slots; none to run it whole.</summary>
+    IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs one piece: what goes into the datum's output as it is to <paramref name="outputDirectory"/>, what only the merge
+    /// reads to <paramref name="partialDirectory"/>.
+    /// </summary>
+    /// <returns>The frames the piece processed.</returns>
+    Task<long> RunPieceAsync(string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken);
+
+    /// <summary>Writes the rest of the output once all pieces are done, from their partial directories in frame order.</summary>
+    void Merge(string input, string outputDirectory, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken);
+}
+
 /// <summary>A step that ran and failed on the datum's input; the datum fails with this message.</summary>
 public sealed class StepFailedException(string message) : Exception(message);
 
 /// <summary><c>extract</c>: frames as images, as <c>reel extract</c> writes them (one folder per video).</summary>
-public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int Quality, int? Width, int? Height) : BuiltInStep("extract")
+public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int Quality, int? Width, int? Height) : BuiltInStep("extract"), ISplittableStep
 {
     internal static ExtractStep Read(SpecNode options)
     {
@@ -120,32 +160,16 @@ public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int
     public override Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
 
-    /// <summary>
-    /// The pieces <paramref name="input"/> splits into with <paramref name="slots"/> free slots (<see cref="DatumSplit"/>):
-    /// none when it is better run whole, or is no video this step can read (running it whole then says why).
-    /// </summary>
-    public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken)
-    {
-        VideoSource source;
-        try
-        {
-            source = VideoProbe.Probe(input, cancellationToken);
-        }
-        catch (MediaException)
-        {
-            return [];
-        }
-        var tasks = Datums.DatumSplit.Tasks(source.RelativeSeconds(source.EndPts), slots);
-        var pieces = tasks > 1 ? SegmentPlanner.Spread(source, Sampling.Select(source), tasks) : [];
-        return pieces.Count > 1 ? pieces : [];
-    }
+    public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken) =>
+        PlanPieces(input, Sampling, slots, cancellationToken);
 
-    /// <summary>Writes the frames of one piece of <paramref name="input"/>; <see cref="Merge"/> writes the rest once all are done.</summary>
-    public Task<long> RunPieceAsync(string input, FramePiece piece, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+    /// <summary>Writes the frames of one piece of <paramref name="input"/> straight to the output; it needs no partial results.</summary>
+    public Task<long> RunPieceAsync(
+        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers) with { Piece = piece }).RunAsync([input], cancellationToken));
 
     /// <summary>What a run in one piece writes beside the frames (the manifest and settings), byte for byte.</summary>
-    public void Merge(string input, string outputDirectory, CancellationToken cancellationToken)
+    public void Merge(string input, string outputDirectory, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken)
     {
         try
         {
@@ -175,7 +199,7 @@ public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int
 /// <summary><c>analyze</c>: the models' results per video, as <c>reel analyze</c> writes them.</summary>
 public sealed record AnalyzeStep(
     IReadOnlyList<string> Models, FrameSampling Sampling, FaceModel FaceModel, string? ObjectModel, string? ObjectLabels, string? EmotionModel)
-    : BuiltInStep("analyze")
+    : BuiltInStep("analyze"), ISplittableStep
 {
     internal static AnalyzeStep Read(SpecNode options)
     {
@@ -191,8 +215,31 @@ public sealed record AnalyzeStep(
     public override Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
 
+    public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken) =>
+        PlanPieces(input, Sampling, slots, cancellationToken);
+
+    /// <summary>Analyzes one piece's frames; its rows and the sequence models' frame descriptions go to the merge, not the output.</summary>
+    public Task<long> RunPieceAsync(
+        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(partialDirectory, workers) with { Piece = piece }).RunAsync([input], cancellationToken));
+
+    /// <summary>Puts the pieces' results together in frame order, comparing across their boundaries: what a run in one piece writes.</summary>
+    public void Merge(string input, string outputDirectory, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken)
+    {
+        try
+        {
+            VideoAnalyzer.MergePieces(Options(outputDirectory, 1), input, pieceDirectories, cancellationToken);
+        }
+        catch (Exception e) when (e is MediaException or IOException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            throw new StepFailedException($"{Name} {Path.GetFileName(input)}: {e.Message}");
+        }
+    }
+
     private AnalyzeOptions Options(string outputDirectory, int workers) => new()
     {
+        // Outputs are stored by content: no timings, no scratch path.
+        PortableResults = true,
         OutputDirectory = outputDirectory,
         Models = Models,
         Sampling = Sampling,

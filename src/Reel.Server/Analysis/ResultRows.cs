@@ -12,7 +12,7 @@ public static class ResultRows
 
     /// <summary>One model's result on one frame as a row: Reel's frame index and milliseconds, the seed's result shape.</summary>
     public static AnalysisRow From(FrameResult result) => new(
-        result.Frame, SeedModels.SeedName(result.Model), result.Time, SeedApi.Results(result).ToJsonString(), result.InferenceMs);
+        result.Frame, SeedModels.SeedName(result.Model), result.Time, SeedApi.Results(result).ToJsonString(), result.InferenceMs ?? 0);
 
     /// <summary>Reel's results.jsonl as rows.</summary>
     public static List<AnalysisRow> Read(string path) =>
