@@ -27,48 +27,15 @@ PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 [[ -x "$PGBIN/initdb" ]] || { echo "cluster.sh: needs Debian's postgresql (apt-get install -y postgresql)" >&2; exit 1; }
 [[ -f "$REPO_ROOT/node_modules/s3rver/package.json" ]] || { echo "cluster.sh: run 'npm ci' first (s3rver)" >&2; exit 1; }
 
-ID="$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-NET="10.231.$((RANDOM % 250 + 1))"
-BR="rlkb$ID"
-TMP="$(mktemp -d)"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    for i in 0 1 2; do ip netns del "rlkn$ID$i" 2>/dev/null || true; done
-    ip link del "$BR" 2>/dev/null || true
-    [[ -d "$TMP/pg" ]] && setpriv --reuid=postgres --regid=postgres --clear-groups "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$TMP"
-}
+source "$BENCH_DIR/lib/lab.sh"
+lab_init rlk 10.231 3
+cleanup() { set +e; lab_stop; }
 trap cleanup EXIT
 cd "$REPO_ROOT"
 ./reel --help >/dev/null
 # The built binary itself: inside a namespace, the node must be the process we signal.
 REEL="$REPO_ROOT/.reel-build/bin/reel"
-
-ip link add "$BR" type bridge && ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up
-for i in 0 1 2; do
-    ns="rlkn$ID$i"
-    ip netns add "$ns"
-    ip link add "rlkv$ID$i" type veth peer name "rlkp$ID$i"
-    ip link set "rlkp$ID$i" netns "$ns"
-    ip link set "rlkv$ID$i" master "$BR" up
-    ip netns exec "$ns" ip addr add "$NET.$((10 + i))/24" dev "rlkp$ID$i"
-    ip netns exec "$ns" ip link set "rlkp$ID$i" up
-    ip netns exec "$ns" ip link set lo up
-done
-
-PGPORT=$((20000 + RANDOM % 20000))
-mkdir -p "$TMP/pg" && chown postgres "$TMP" "$TMP/pg"
-setpriv --reuid=postgres --regid=postgres --clear-groups "$PGBIN/initdb" -D "$TMP/pg" -A trust -U reel >/dev/null
-echo "host all all $NET.0/24 trust" >> "$TMP/pg/pg_hba.conf"
-setpriv --reuid=postgres --regid=postgres --clear-groups "$PGBIN/pg_ctl" -D "$TMP/pg" -w -l "$TMP/pg.log" \
-    -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1,$NET.1 -c fsync=off -c max_connections=300" start >/dev/null
-S3PORT=$((40000 + RANDOM % 20000))
-mkdir -p "$TMP/s3"
-node node_modules/s3rver/bin/s3rver.js -d "$TMP/s3" -a "$NET.1" -p "$S3PORT" -s </dev/null >/dev/null 2>&1 &
-PIDS+=($!)
-# s3rver takes a while to listen on a loaded machine.
-for ((i = 0; i < 100; i++)); do curl -sf -X PUT "http://$NET.1:$S3PORT/bench" >/dev/null && break; sleep 0.3; done
+lab_start
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 spread() { sort -g | awk '{ v[NR] = $1 } END { printf "[%.1f-%.1f]", v[1], v[NR] }'; }
@@ -83,14 +50,11 @@ SPEC
 
 run_nodes() {  # $1: node count; prints datums/s of each of RUNS jobs
     local n=$1
-    local db="bench_${n}_$RANDOM"
-    psql -q -h 127.0.0.1 -p "$PGPORT" -U reel -d postgres -c "CREATE DATABASE $db" >/dev/null
     export REEL_CLUSTER="$TMP/cluster-$n.json"
-    "$REEL" cluster init --db "postgresql://reel@$NET.1:$PGPORT/$db" \
-        --objects "s3://bench?endpoint=http://$NET.1:$S3PORT&access_key=S3RVER&secret_key=S3RVER" --probe-timeout 2 -o "$REEL_CLUSTER" >/dev/null
+    lab_cluster "bench_$n" "$REEL_CLUSTER"
     local nodes=()
     for ((i = 0; i < n; i++)); do
-        ip netns exec "rlkn$ID$i" "$REEL" node join "$REEL_CLUSTER" --advertise "$NET.$((10 + i))" --slots "$SLOTS" \
+        ip netns exec "$(lab_ns "$i")" "$REEL" node join "$REEL_CLUSTER" --advertise "$NET.$((10 + i))" --slots "$SLOTS" \
             --data "$TMP/node-$n-$i" >"$TMP/node-$n-$i.log" 2>&1 &
         nodes+=($!); PIDS+=($!)
     done
@@ -113,7 +77,7 @@ print(j["datums"]["success"] / (p(j["finished"]) - p(j["started"])).total_second
 }
 
 start_node() {  # $1: cluster file, $2: namespace index, $3: data directory; prints the node's process id
-    ip netns exec "rlkn$ID$2" "$REEL" node join "$1" --advertise "$NET.$((10 + $2))" --slots "$SLOTS" --data "$3" >"$3.log" 2>&1 &
+    ip netns exec "$(lab_ns "$2")" "$REEL" node join "$1" --advertise "$NET.$((10 + $2))" --slots "$SLOTS" --data "$3" >"$3.log" 2>&1 &
     echo $!
 }
 
@@ -129,11 +93,9 @@ tree() {  # a process and its descendants
 }
 
 run_kill() {  # prints, per run, seconds from kill -9 of a worker node to the last of its datums starting elsewhere
-    local db="bench_kill_$RANDOM" starts="$TMP/starts"
-    psql -q -h 127.0.0.1 -p "$PGPORT" -U reel -d postgres -c "CREATE DATABASE $db" >/dev/null
+    local starts="$TMP/starts"
     export REEL_CLUSTER="$TMP/cluster-kill.json"
-    "$REEL" cluster init --db "postgresql://reel@$NET.1:$PGPORT/$db" --lease "$LEASE" \
-        --objects "s3://bench?endpoint=http://$NET.1:$S3PORT&access_key=S3RVER&secret_key=S3RVER" --probe-timeout 2 -o "$REEL_CLUSTER" >/dev/null
+    lab_cluster bench_kill "$REEL_CLUSTER" --lease "$LEASE"
     local pids=() dirs=() i r
     for i in 0 1 2; do dirs[i]="$TMP/kill-0-$i"; pids[i]="$(start_node "$REEL_CLUSTER" "$i" "${dirs[i]}")"; PIDS+=("${pids[i]}"); done
     until [[ "$("$REEL" node list --json | grep -c '"active"')" -ge 3 ]]; do sleep 1; done

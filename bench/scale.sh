@@ -50,11 +50,8 @@ for n in $NODES $CEILING; do
     ((n > MAXN)) && MAXN=$n
 done
 
-ID="$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-NET="10.232.$((RANDOM % 250 + 1))"
-BR="rlsb$ID"
-TMP="$(mktemp -d)"
-PIDS=()
+source "$BENCH_DIR/lib/lab.sh"
+lab_init rls 10.232 "$MAXN"
 cg_kill() {  # $1: cgroup name; kills what runs in it and removes it
     local dir="$CG_ROOT/$1" pid
     [[ -d "$dir" ]] || return 0
@@ -70,13 +67,9 @@ cleanup() {
     set +e
     for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
     # The nodes leave first: a namespace with a process in it outlives `ip netns del`, and its veth pair with it.
-    for ((i = 0; i < MAXN; i++)); do
-        cg_kill "rlsc$ID-n$i"; ip netns del "rlsn$ID$i" 2>/dev/null; ip link del "rlsv$ID$i" 2>/dev/null
-    done
+    for ((i = 0; i < MAXN; i++)); do cg_kill "rlsc$ID-n$i"; done
     cg_kill "rlsc$ID-ceiling"
-    ip link del "$BR" 2>/dev/null
-    [[ -d "$TMP/pg" ]] && setpriv --reuid=postgres --regid=postgres --clear-groups "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1
-    rm -rf "$TMP"
+    lab_stop
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -99,31 +92,7 @@ FRAMES="$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stre
 [[ "$FRAMES" =~ ^[0-9]+$ && "$FRAMES" -gt 0 ]] || fail "$VIDEO: ffprobe counted no frames"
 
 # --- network, PostgreSQL, S3 -----------------------------------------------------------------------------------------
-ip link add "$BR" type bridge && ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up
-for ((i = 0; i < MAXN; i++)); do
-    ns="rlsn$ID$i"
-    ip netns add "$ns"
-    ip link add "rlsv$ID$i" type veth peer name "rlsp$ID$i"
-    ip link set "rlsp$ID$i" netns "$ns"
-    ip link set "rlsv$ID$i" master "$BR" up
-    ip netns exec "$ns" ip addr add "$NET.$((10 + i))/24" dev "rlsp$ID$i"
-    ip netns exec "$ns" ip link set "rlsp$ID$i" up
-    ip netns exec "$ns" ip link set lo up
-done
-
-PGPORT=$((20000 + RANDOM % 20000))
-mkdir -p "$TMP/pg" && chown postgres "$TMP" "$TMP/pg"
-setpriv --reuid=postgres --regid=postgres --clear-groups "$PGBIN/initdb" -D "$TMP/pg" -A trust -U reel >/dev/null
-echo "host all all $NET.0/24 trust" >> "$TMP/pg/pg_hba.conf"
-setpriv --reuid=postgres --regid=postgres --clear-groups "$PGBIN/pg_ctl" -D "$TMP/pg" -w -t 60 -l "$TMP/pg.log" \
-    -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1,$NET.1 -c fsync=off -c max_connections=300" start >/dev/null
-S3PORT=$((40000 + RANDOM % 20000))
-mkdir -p "$TMP/s3"
-node node_modules/s3rver/bin/s3rver.js -d "$TMP/s3" -a "$NET.1" -p "$S3PORT" -s </dev/null >"$TMP/s3.log" 2>&1 &
-PIDS+=($!)
-disown $!  # killed at exit on purpose: no "Killed" notice
-for ((t = 0; t < 60; t++)); do curl -sf -X PUT "http://$NET.1:$S3PORT/bench" >/dev/null && break; sleep 1; done
-((t < 60)) || fail "s3rver did not answer on $NET.1:$S3PORT within 60 s"
+lab_start
 
 cg_make() {  # $1: name, $2: cores
     mkdir -p "$CG_ROOT/$1"
@@ -151,17 +120,14 @@ print("%.2f" % (p(j["finished"]) - p(j["started"])).total_seconds() if ok else "
 }
 
 run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/cluster-$1
-    local n=$1 db="scale_${n}_$RANDOM" nodes=() i r w t verb
-    psql -q -h 127.0.0.1 -p "$PGPORT" -U reel -d postgres -c "CREATE DATABASE $db" >/dev/null
+    local n=$1 nodes=() i r w t verb
     export REEL_CLUSTER="$TMP/cluster-$n.json"
-    "$REEL" cluster init --db "postgresql://reel@$NET.1:$PGPORT/$db" \
-        --objects "s3://bench?endpoint=http://$NET.1:$S3PORT&access_key=S3RVER&secret_key=S3RVER" --probe-timeout 2 \
-        -o "$REEL_CLUSTER" >/dev/null
+    lab_cluster "scale_$n" "$REEL_CLUSTER"
     for ((i = 0; i < n; i++)); do
         cg_make "rlsc$ID-n$i" "$NODE_CPU"
         # Into the cgroup first: `ip netns exec` remounts /sys, so the cgroup tree is not reachable inside it.
         ( echo "$BASHPID" > "$CG_ROOT/rlsc$ID-n$i/tasks"
-          exec ip netns exec "rlsn$ID$i" "$REEL" node join "$REEL_CLUSTER" --advertise "$NET.$((10 + i))" \
+          exec ip netns exec "$(lab_ns "$i")" "$REEL" node join "$REEL_CLUSTER" --advertise "$NET.$((10 + i))" \
               --slots "$SLOTS" --data "$TMP/node-$n-$i" ) >"$TMP/node-$n-$i.log" 2>&1 &
         nodes+=($!); PIDS+=($!)
     done

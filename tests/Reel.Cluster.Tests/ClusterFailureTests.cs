@@ -104,17 +104,20 @@ public sealed class ClusterFailureTests
         long sum = 0;
         foreach (var node in lab.Nodes)
         {
-            sum += Metric(await http.GetStringAsync($"http://{node.Address}:9464/metrics"), "reel_queue_depth");
+            // A node that just joined may not have exported the gauge yet: it coordinates nothing, so it counts 0.
+            sum += MetricOrNull(await http.GetStringAsync($"http://{node.Address}:9464/metrics"), "reel_queue_depth") ?? 0;
         }
         return sum;
     }
 
     /// <summary>The value of a series without labels (or with the exporter's scope labels) in Prometheus' text format.</summary>
-    private static long Metric(string scrape, string name)
-    {
-        var line = scrape.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{", StringComparison.Ordinal));
-        return (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
-    }
+    private static long Metric(string scrape, string name) =>
+        MetricOrNull(scrape, name) ?? throw new Xunit.Sdk.XunitException($"no {name} in the scrape:\n{scrape}");
+
+    private static long? MetricOrNull(string scrape, string name) =>
+        scrape.Split('\n').SingleOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{", StringComparison.Ordinal)) is { } line
+            ? (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture)
+            : null;
 }
 
 /// <summary>Losing the node that holds the job's grain or the work board, PostgreSQL going away, and a partition.</summary>
