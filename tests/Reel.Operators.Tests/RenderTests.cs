@@ -88,6 +88,25 @@ public class RenderTests(BlurredSamsungfun rendered) : IClassFixture<BlurredSams
     }
 
     [Fact]
+    public async Task Render_OneOrThreeWorkers_SameBytes()
+    {
+        // Units come from the source alone and every encoder runs the same threads: no machine-dependent output.
+        var source = TestMedia.Generate("render-units.mp4", "-f lavfi -i testsrc2=size=320x180:rate=25:duration=4 -c:v libx264 -g 10 -pix_fmt yuv420p");
+        var directory = TestMedia.TempDirectory();
+        var hashes = new List<string>();
+        foreach (var workers in new[] { 1, 3 })
+        {
+            var output = Path.Combine(directory, $"{workers}.mp4");
+            var result = await new VideoRenderer(new RenderOptions { Output = output, Filters = [new BoxesFilter()], Workers = workers }).RenderAsync(source);
+            Assert.Null(result.Error);
+            hashes.Add(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(output))));
+        }
+
+        Assert.Equal(hashes[0], hashes[1]);
+        Assert.True(VideoRenderer.Units(Reel.Media.VideoProbe.Probe(source, CancellationToken.None)).Count > 1, "one unit proves nothing");
+    }
+
+    [Fact]
     public async Task Render_VariableFrameRateSourceWithAudio_KeepsEveryFrameAtItsSourceTime()
     {
         // 100 frames: 30 at 25 fps, a 1.47 s gap, 30 at 10 fps, a 3.1 s gap, 40 at 25 fps; a keyframe every 20 frames,

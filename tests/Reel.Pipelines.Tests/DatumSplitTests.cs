@@ -124,6 +124,64 @@ public sealed class DatumSplitTests : IDisposable
     }
 
     [Fact]
+    public async Task RenderPiecesThenMerge_LongVariableRateVideoWithAudio_SameBytesAsOneTaskAndSourceTimes()
+    {
+        // 650 frames at 10 fps with two pauses (1.5 s and 2.5 s without a frame), a keyframe every second, a tone as audio.
+        var video = TestMedia.Generate("split-vfr-69s.mp4",
+            "-f lavfi -i testsrc2=size=320x180:rate=10:duration=65 -f lavfi -i sine=frequency=440:duration=75 " +
+            "-vf \"setpts='(N*0.1+if(gte(N,200),1.5,0)+if(gte(N,400),2.5,0))/TB'\" " +
+            "-fps_mode vfr -c:v libx264 -g 10 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -shortest");
+        var spec = SpecReader.Parse("""
+            pipeline: {name: boxed}
+            input: {pfs: {repo: videos, glob: "/*"}}
+            transform:
+              steps:
+                - render: {filters: [boxes]}
+            """, "boxed.yaml", _directory);
+        using var objects = ObjectStores.Open(Path.Combine(_directory, "objects"), Path.Combine(_directory, "cache"));
+        StoredObject stored;
+        await using (var content = File.OpenRead(video))
+        {
+            stored = await objects.PutAsync(content, None);
+        }
+        var datum = Datum.Of([new DatumFile("videos", "/clip.mp4", stored.Hash, stored.Size)]);
+        var runner = new DatumRunner(objects, Path.Combine(_directory, "scratch"));
+        var log = Path.Combine(_directory, "log");
+
+        var whole = await runner.RunAsync(spec, "job", datum, null, 1, log, None);
+        var plan = await runner.RunAsync(spec, "job", datum, null, 8, log, None);
+        Assert.Equal(3, plan.Split.Count);
+        var partials = new List<IReadOnlyList<FileEntry>>();
+        var frames = 0L;
+        for (var i = 0; i < plan.Split.Count; i++)
+        {
+            var piece = await runner.RunAsync(spec, "job", datum, new DatumPart(i, plan.Split.Count, plan.Split[i], false), 8, log, None);
+            Assert.Empty(piece.Outputs);
+            Assert.NotEmpty(piece.Partial);
+            partials.Add(piece.Partial);
+            frames += piece.Frames;
+        }
+        var merged = await runner.RunAsync(spec, "job", datum, DatumPart.Merge(plan.Split.Count, partials), 8, log, None);
+
+        Assert.Equal(650, frames);
+        Assert.Equal(["/clip.mp4"], whole.Outputs.Select(o => o.Path));
+        Assert.Equal(whole.Outputs, merged.Outputs);
+        var rendered = await objects.GetLocalPathAsync(merged.Outputs[0].Hash, None);
+        var expected = FrameTimes(video);
+        Assert.True(Seconds(expected[200]) - Seconds(expected[199]) > 1.5, "the generated source is not variable-rate");
+        Assert.Equal(expected, FrameTimes(rendered));
+        Assert.Equal("aac", TestMedia.Ffprobe($"-v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 \"{rendered}\"").Trim());
+    }
+
+    private static double Seconds(string time) => double.Parse(time, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Each decoded frame's presentation time in seconds, in order, as ffprobe prints it.</summary>
+    private static List<string> FrameTimes(string video) =>
+        [.. TestMedia.Ffprobe($"-v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time -of csv=p=0 \"{video}\"")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split(',')[0])];
+
+    [Fact]
     public async Task Plan_ShortVideoOrImageOrCommand_RunsWhole()
     {
         var video = TestMedia.Generate("split-12s.mp4", "-f lavfi -i testsrc2=size=160x90:rate=10:duration=12 -c:v libx264 -g 10 -sc_threshold 0 -pix_fmt yuv420p");

@@ -89,10 +89,16 @@ public static class SegmentPlanner
     /// decoding cost, for tasks that run on different machines (each of which then plans its piece with <see cref="Plan"/>).
     /// Pieces hold the groups of pictures with selected frames; together they hold every selected frame, once.
     /// </summary>
-    public static IReadOnlyList<FramePiece> Spread(VideoSource source, IReadOnlyList<int> selected, int tasks)
-    {
+    public static IReadOnlyList<FramePiece> Spread(VideoSource source, IReadOnlyList<int> selected, int tasks) =>
         // One group per keyframe interval with a wanted frame: the finest cut that decodes independently.
-        var groups = Plan(source, selected, int.MaxValue);
+        Spread(Plan(source, selected, int.MaxValue), tasks);
+
+    /// <summary>
+    /// Cuts <paramref name="groups"/> (contiguous segments in frame order) into at most <paramref name="tasks"/> pieces of
+    /// about equal decoding cost, each holding whole segments.
+    /// </summary>
+    public static IReadOnlyList<FramePiece> Spread(IReadOnlyList<Segment> groups, int tasks)
+    {
         if (groups.Count == 0)
         {
             return [];

@@ -13,13 +13,27 @@ namespace Reel.Operators.Rendering;
 
 /// <summary>
 /// Renders a video through filters, keeping every frame, the frame rate and the original audio. The video is cut
-/// into keyframe-aligned segments rendered in parallel: each is decoded at full size to upright BGR, its faces
-/// found when a filter needs them, filtered, and piped as raw frames into its own ffmpeg (libx264) that writes a
-/// piece of video; the pieces are then joined without re-encoding, every frame at its source time, and the source's audio copied
-/// beside them.
+/// into keyframe-aligned render units (<see cref="Units"/>) rendered in parallel: each is decoded at full size to upright
+/// BGR, its faces found when a filter needs them, filtered, and piped as raw frames into its own ffmpeg (libx264) that
+/// writes a piece of video; the pieces are then joined without re-encoding, every frame at its source time, and the
+/// source's audio copied beside them. The units depend on the source alone and each encoder runs a fixed number of
+/// threads, so a video renders to the same bytes on any machine, whole or as pieces on several
+/// (<see cref="RenderPieceAsync"/>, then <see cref="JoinPieces"/>).
 /// </summary>
 public sealed class VideoRenderer
 {
+    /// <summary>
+    /// Threads of each unit's x264 encoder. Fixed, because x264's output depends on its thread count; parallelism comes
+    /// from rendering several units at once.
+    /// </summary>
+    internal const int EncoderThreads = 2;
+
+    /// <summary>Units a short video is cut into at most (keyframes permitting), so that the cores can share it.</summary>
+    internal const int ShortVideoUnits = 8;
+
+    /// <summary>About how many seconds of video one unit of a long video holds.</summary>
+    internal const double UnitSeconds = 10;
+
     private readonly RenderOptions _options;
     private readonly IVideoProgress? _progress;
     private readonly TimeProvider _time;
@@ -32,31 +46,95 @@ public sealed class VideoRenderer
         _time = time ?? TimeProvider.System;
     }
 
-    /// <summary>Renders <paramref name="input"/> to the options' output; failures come back as a failed result, never half a file.</summary>
-    public async Task<VideoResult> RenderAsync(string input, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The keyframe-aligned units <paramref name="source"/> renders in: <see cref="ShortVideoUnits"/> or one per
+    /// <see cref="UnitSeconds"/>, whichever is more, of about equal decoding work. They depend on the source alone.
+    /// </summary>
+    public static IReadOnlyList<Segment> Units(VideoSource source)
     {
-        // Parallelism comes from segments; OpenCV's own threads would only compete with them.
-        Cv2.SetNumThreads(1);
-        var result = await Task.Run(() => RenderOne(input, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+        var count = Math.Max(ShortVideoUnits, (int)Math.Ceiling(source.RelativeSeconds(source.EndPts) / UnitSeconds));
+        return SegmentPlanner.Plan(source, Enumerable.Range(0, source.Frames.Count).ToList(), count);
+    }
+
+    /// <summary>
+    /// At most <paramref name="tasks"/> contiguous pieces of <paramref name="source"/>, each of whole units
+    /// (<see cref="Units"/>), for <see cref="RenderPieceAsync"/> on different machines.
+    /// </summary>
+    public static IReadOnlyList<FramePiece> PlanPieces(VideoSource source, int tasks) => SegmentPlanner.Spread(Units(source), tasks);
+
+    /// <summary>Renders <paramref name="input"/> to the options' output; failures come back as a failed result, never half a file.</summary>
+    public Task<VideoResult> RenderAsync(string input, CancellationToken cancellationToken = default) =>
+        RunAsync(() => WriteOutput(input, reportFrames: true, (source, work) => RenderUnits(source, Units(source), work, cancellationToken), cancellationToken));
+
+    /// <summary>
+    /// Renders the units of <paramref name="input"/> inside <paramref name="piece"/> (a piece of
+    /// <see cref="PlanPieces"/>) into <paramref name="directory"/>, one video file per unit, for
+    /// <see cref="JoinPieces"/>. The result's output is the directory.
+    /// </summary>
+    public Task<VideoResult> RenderPieceAsync(string input, FramePiece piece, string directory, CancellationToken cancellationToken = default) =>
+        RunAsync(() =>
+        {
+            var started = _time.GetTimestamp();
+            var planned = 0;
+            return Guard(input, directory, started, () => planned, () =>
+            {
+                var source = Probe(input, cancellationToken);
+                var units = Units(source).Where(u => piece.Contains(u.FirstFrame)).ToList();
+                if (units.Count == 0 || units[0].FirstFrame != piece.First || units[^1].EndFrame != piece.End)
+                {
+                    throw new InvalidOperationException($"{piece} is not a piece of whole render units of this video");
+                }
+                planned = units.Sum(u => u.Selected.Count);
+                Directory.CreateDirectory(directory);
+                _progress?.VideoStarted(input, planned);
+                RenderUnits(source, units, directory, cancellationToken);
+                return new VideoResult(input, directory, VideoOutcome.Completed, planned, planned, _time.GetElapsedTime(started), null);
+            });
+        });
+
+    /// <summary>
+    /// Writes the options' output from the pieces <see cref="RenderPieceAsync"/> rendered into
+    /// <paramref name="pieceDirectories"/> (in frame order): joined without re-encoding, with the source's audio. The
+    /// same bytes as <see cref="RenderAsync"/>.
+    /// </summary>
+    public VideoResult JoinPieces(string input, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken = default)
+    {
+        var result = WriteOutput(input, reportFrames: false, (_, _) => pieceDirectories
+            .SelectMany(d => Directory.GetFiles(d, "*" + UnitExtension).Order(StringComparer.Ordinal))
+            .ToList(), cancellationToken);
         _progress?.VideoFinished(result);
         return result;
     }
 
-    private VideoResult RenderOne(string input, CancellationToken cancellationToken)
+    private async Task<VideoResult> RunAsync(Func<VideoResult> run)
+    {
+        // Parallelism comes from units; OpenCV's own threads would only compete with them.
+        Cv2.SetNumThreads(1);
+        var result = await Task.Run(run, CancellationToken.None).ConfigureAwait(false);
+        _progress?.VideoFinished(result);
+        return result;
+    }
+
+    /// <summary>
+    /// Writes the output under a temporary name from the unit files <paramref name="units"/> gives (in frame order),
+    /// and renames it when complete.
+    /// </summary>
+    private VideoResult WriteOutput(
+        string input, bool reportFrames, Func<VideoSource, string, IReadOnlyList<string>> units, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var output = Path.GetFullPath(_options.Output);
         if (File.Exists(output) && !_options.Overwrite)
         {
-            return Failed(input, started, $"{output} already exists; pass --overwrite to replace it");
+            return Failed(input, output, started, $"{output} already exists; pass --overwrite to replace it");
         }
         if (Directory.Exists(output))
         {
-            return Failed(input, started, $"{output} is a directory");
+            return Failed(input, output, started, $"{output} is a directory");
         }
         if (File.Exists(input) && string.Equals(Path.GetFullPath(input), output, StringComparison.Ordinal))
         {
-            return Failed(input, started, "the output would replace the input");
+            return Failed(input, output, started, "the output would replace the input");
         }
 
         var directory = Path.GetDirectoryName(output)!;
@@ -66,41 +144,63 @@ public sealed class VideoRenderer
         var planned = 0;
         try
         {
-            var source = VideoProbe.Probe(input, cancellationToken);
-            if (source.Damage is not null)
+            return Guard(input, output, started, () => planned, () =>
             {
-                return Failed(input, started, $"{source.Damage}; nothing rendered");
-            }
-            planned = source.Frames.Count;
-            Directory.CreateDirectory(directory);
-            Directory.CreateDirectory(work);
-            _progress?.VideoStarted(input, planned);
-
-            // Two pieces per worker: keyframes rarely fall evenly, and smaller pieces let workers even out.
-            var segments = SegmentPlanner.Plan(source, Enumerable.Range(0, planned).ToList(), _options.Workers * 2);
-            var pieces = segments.Select((s, i) => (Segment: s, Path: Path.Combine(work, $"{i:D5}.mp4"))).ToList();
-            RenderSegments(source, pieces, cancellationToken);
-            Join(source, pieces.Select(p => p.Path).ToList(), work, partial, cancellationToken);
-            File.Move(partial, output, overwrite: _options.Overwrite);
-            return new VideoResult(input, output, VideoOutcome.Completed, planned, planned, _time.GetElapsedTime(started), null);
-        }
-        catch (OperationCanceledException)
-        {
-            return Failed(input, started, "interrupted before it finished", planned);
-        }
-        catch (AggregateException e) when (e.InnerExceptions.All(x => x is OperationCanceledException))
-        {
-            return Failed(input, started, "interrupted before it finished", planned);
-        }
-        catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException or OpenCVException or InvalidOperationException)
-        {
-            return Failed(input, started, e.Message, planned);
+                var source = Probe(input, cancellationToken);
+                planned = source.Frames.Count;
+                Directory.CreateDirectory(directory);
+                Directory.CreateDirectory(work);
+                if (reportFrames)
+                {
+                    _progress?.VideoStarted(input, planned);
+                }
+                Join(source, units(source, work), work, partial, cancellationToken);
+                File.Move(partial, output, overwrite: _options.Overwrite);
+                return new VideoResult(input, output, VideoOutcome.Completed, planned, planned, _time.GetElapsedTime(started), null);
+            });
         }
         finally
         {
             TryDelete(() => File.Delete(partial));
             TryDelete(() => Directory.Delete(work, recursive: true));
         }
+    }
+
+    /// <summary>Runs <paramref name="render"/>, turning the ways a render fails into a failed result with its reason.</summary>
+    private VideoResult Guard(string input, string output, long started, Func<int> planned, Func<VideoResult> render)
+    {
+        try
+        {
+            return render();
+        }
+        catch (OperationCanceledException)
+        {
+            return Failed(input, output, started, "interrupted before it finished", planned());
+        }
+        catch (AggregateException e) when (e.InnerExceptions.All(x => x is OperationCanceledException))
+        {
+            return Failed(input, output, started, "interrupted before it finished", planned());
+        }
+        catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException or OpenCVException or InvalidOperationException)
+        {
+            return Failed(input, output, started, e.Message, planned());
+        }
+    }
+
+    private static VideoSource Probe(string input, CancellationToken cancellationToken)
+    {
+        var source = VideoProbe.Probe(input, cancellationToken);
+        return source.Damage is null ? source : throw new MediaException($"{source.Damage}; nothing rendered");
+    }
+
+    private const string UnitExtension = ".mp4";
+
+    /// <summary>Renders <paramref name="units"/> into <paramref name="directory"/>, one file each, named so that name order is frame order.</summary>
+    private IReadOnlyList<string> RenderUnits(VideoSource source, IReadOnlyList<Segment> units, string directory, CancellationToken cancellationToken)
+    {
+        var pieces = units.Select(u => (Segment: u, Path: Path.Combine(directory, $"{u.FirstFrame:D10}{UnitExtension}"))).ToList();
+        RenderSegments(source, pieces, cancellationToken);
+        return pieces.Select(p => p.Path).ToList();
     }
 
     private void RenderSegments(VideoSource source, List<(Segment Segment, string Path)> pieces, CancellationToken cancellationToken)
@@ -254,6 +354,7 @@ public sealed class VideoRenderer
         }
         arguments.AddRange([
             "-c:v", "libx264", "-preset", _options.Preset, "-crf", _options.Crf.ToString(CultureInfo.InvariantCulture),
+            "-threads", EncoderThreads.ToString(CultureInfo.InvariantCulture),
             "-pix_fmt", "yuv420p",
             "-f", "mp4", "-y", path,
         ]);
@@ -264,7 +365,7 @@ public sealed class VideoRenderer
     /// Joins the pieces in order without re-encoding, every frame at its source time, then adds the source's audio,
     /// into <paramref name="partial"/>.
     /// </summary>
-    private static void Join(VideoSource source, List<string> pieces, string work, string partial, CancellationToken cancellationToken)
+    private static void Join(VideoSource source, IReadOnlyList<string> pieces, string work, string partial, CancellationToken cancellationToken)
     {
         var video = Path.Combine(work, "video.mp4");
         TimedJoin.Join(source, pieces, video);
@@ -316,6 +417,6 @@ public sealed class VideoRenderer
         }
     }
 
-    private VideoResult Failed(string input, long started, string error, int planned = 0) =>
-        new(input, Path.GetFullPath(_options.Output), VideoOutcome.Failed, 0, planned, _time.GetElapsedTime(started), error);
+    private VideoResult Failed(string input, string output, long started, string error, int planned = 0) =>
+        new(input, output, VideoOutcome.Failed, 0, planned, _time.GetElapsedTime(started), error);
 }

@@ -5,7 +5,7 @@ namespace Reel.Pipelines.Datums;
 
 /// <summary>
 /// When a datum runs as several tasks on several machines. A datum splits when it is one video, the pipeline's
-/// transform is one <c>extract</c> or <c>analyze</c> step (<see cref="ISplittableStep"/>), and the video is long enough: it is cut into
+/// transform is one <c>extract</c>, <c>analyze</c> or <c>render</c> step (<see cref="ISplittableStep"/>), and the video is long enough: it is cut into
 /// <c>min(free slots of the cluster, duration / <see cref="MinPieceSeconds"/>)</c> keyframe-aligned pieces of about equal
 /// decoding work, so every free slot gets a piece but no piece is shorter than <see cref="MinPieceSeconds"/> of video
 /// (a piece then costs far more than the probe and the merge it adds). Everything else is one task.

@@ -87,7 +87,12 @@ public abstract record BuiltInStep(string Name)
     /// The pieces <paramref name="input"/> splits into with <paramref name="slots"/> free slots (<see cref="Datums.DatumSplit"/>):
     /// none when it is better run whole, or is no video a step can read (running it whole then says why).
     /// </summary>
-    internal static IReadOnlyList<FramePiece> PlanPieces(string input, FrameSampling sampling, int slots, CancellationToken cancellationToken)
+    internal static IReadOnlyList<FramePiece> PlanPieces(string input, FrameSampling sampling, int slots, CancellationToken cancellationToken) =>
+        PlanPieces(input, slots, (source, tasks) => SegmentPlanner.Spread(source, sampling.Select(source), tasks), cancellationToken);
+
+    /// <summary>As above, the video cut into at most a number of tasks by <paramref name="spread"/>.</summary>
+    internal static IReadOnlyList<FramePiece> PlanPieces(
+        string input, int slots, Func<VideoSource, int, IReadOnlyList<FramePiece>> spread, CancellationToken cancellationToken)
     {
         VideoSource source;
         try
@@ -99,7 +104,7 @@ public abstract record BuiltInStep(string Name)
             return [];
         }
         var tasks = Datums.DatumSplit.Tasks(source.RelativeSeconds(source.EndPts), slots);
-        var pieces = tasks > 1 ? SegmentPlanner.Spread(source, sampling.Select(source), tasks) : [];
+        var pieces = tasks > 1 ? spread(source, tasks) : [];
         return pieces.Count > 1 ? pieces : [];
     }
 
@@ -253,7 +258,7 @@ public sealed record AnalyzeStep(
 }
 
 /// <summary><c>render</c>: each video with the filters applied, as <c>reel render</c> writes it, named after the source.</summary>
-public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceModel, string Container) : BuiltInStep("render")
+public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceModel, string Container) : BuiltInStep("render"), ISplittableStep
 {
     internal static RenderStep Read(SpecNode options)
     {
@@ -275,6 +280,7 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
         }
         var faceModel = ReadFaceModel(options);
         var container = (options.String("container") ?? "mp4").TrimStart('.');
+        Checked(options, () => new RenderOptions { Output = "out." + container }, o => o.Validate());
         return new RenderStep(filters, faceModel, container);
     }
 
@@ -283,33 +289,50 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
         long frames = 0;
         foreach (var input in inputs.Where(i => !MediaInputs.IsImage(i)))
         {
-            var parsed = Filters.Select(FilterSpec.Parse).ToList();
-            try
-            {
-                var options = new RenderOptions
-                {
-                    Output = Path.Combine(outputDirectory, Path.GetFileNameWithoutExtension(input) + "." + Container),
-                    Filters = parsed,
-                    FaceModel = FaceModel,
-                    Workers = workers,
-                    Overwrite = true,
-                };
-                options.Validate();
-                var result = await new VideoRenderer(options).RenderAsync(input, cancellationToken);
-                if (result.Outcome == VideoOutcome.Failed)
-                {
-                    throw new StepFailedException($"{Name} {Path.GetFileName(input)}: {result.Error}");
-                }
-                frames += result.FramesWritten;
-            }
-            finally
-            {
-                foreach (var filter in parsed.OfType<IDisposable>())
-                {
-                    filter.Dispose();
-                }
-            }
+            frames += await WithRendererAsync(input, outputDirectory, workers, renderer => renderer.RenderAsync(input, cancellationToken));
         }
         return frames;
+    }
+
+    /// <summary>Pieces of whole render units (<see cref="VideoRenderer.PlanPieces"/>), so the joined pieces are the one-task bytes.</summary>
+    public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken) =>
+        PlanPieces(input, slots, VideoRenderer.PlanPieces, cancellationToken);
+
+    /// <summary>Encodes one piece's units; the merge joins them, so they go to the partial directory.</summary>
+    public Task<long> RunPieceAsync(
+        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken) =>
+        WithRendererAsync(input, outputDirectory, workers, renderer => renderer.RenderPieceAsync(input, piece, partialDirectory, cancellationToken));
+
+    /// <summary>Joins the pieces' units without re-encoding and copies in the source's audio: the one-task output.</summary>
+    public void Merge(string input, string outputDirectory, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken) =>
+        WithRendererAsync(input, outputDirectory, 1, renderer => Task.FromResult(renderer.JoinPieces(input, pieceDirectories, cancellationToken)))
+            .GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="render"/> with a renderer of this step's filters writing <paramref name="input"/>'s output; its frames.</summary>
+    private async Task<long> WithRendererAsync(string input, string outputDirectory, int workers, Func<VideoRenderer, Task<VideoResult>> render)
+    {
+        var parsed = Filters.Select(FilterSpec.Parse).ToList();
+        try
+        {
+            var options = new RenderOptions
+            {
+                Output = Path.Combine(outputDirectory, Path.GetFileNameWithoutExtension(input) + "." + Container),
+                Filters = parsed,
+                FaceModel = FaceModel,
+                Workers = workers,
+                Overwrite = true,
+            };
+            var result = await render(new VideoRenderer(options));
+            return result.Outcome == VideoOutcome.Failed
+                ? throw new StepFailedException($"{Name} {Path.GetFileName(input)}: {result.Error}")
+                : result.FramesWritten;
+        }
+        finally
+        {
+            foreach (var filter in parsed.OfType<IDisposable>())
+            {
+                filter.Dispose();
+            }
+        }
     }
 }
