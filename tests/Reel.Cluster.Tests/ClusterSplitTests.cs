@@ -29,22 +29,39 @@ public sealed partial class ClusterSplitTests
             - extract: {fps: 2, width: 480}
         """;
 
+    // 62 s of small video at 10 fps with a pause of 2 s and a tone as audio: cheap to render in pieces.
+    private static string Clip => TestMedia.Generate("split-vfr-audio-62s.mp4",
+        "-f lavfi -i testsrc2=size=320x180:rate=10:duration=60 -f lavfi -i sine=frequency=440:duration=70 " +
+        "-vf \"setpts='(N*0.1+if(gte(N,300),2,0))/TB'\" -fps_mode vfr -c:v libx264 -g 10 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -shortest");
+
+    private const string RenderSpec = """
+        pipeline: {name: boxed}
+        input: {pfs: {repo: clips, glob: "/*"}}
+        transform:
+          steps:
+            - render: {filters: [boxes]}
+        """;
+
     /// <summary>The files one task writes for the video, run in this process: the reference the cluster must match.</summary>
-    private static readonly Lazy<Task<IReadOnlyDictionary<string, string>>> OneTask = new(async () =>
+    private static readonly Lazy<Task<IReadOnlyDictionary<string, string>>> OneTask = new(() => RunOneTaskAsync(Spec, Video));
+
+    private static readonly Lazy<Task<IReadOnlyDictionary<string, string>>> OneTaskRender = new(() => RunOneTaskAsync(RenderSpec, Clip));
+
+    private static async Task<IReadOnlyDictionary<string, string>> RunOneTaskAsync(string spec, string video)
     {
         var directory = TestMedia.TempDirectory();
         using var objects = ObjectStores.Open(Path.Combine(directory, "objects"), Path.Combine(directory, "cache"));
         StoredObject stored;
-        await using (var content = File.OpenRead(Video))
+        await using (var content = File.OpenRead(video))
         {
             stored = await objects.PutAsync(content, CancellationToken.None);
         }
         var outputs = await new DatumRunner(objects, Path.Combine(directory, "scratch")).RunAsync(
-            SpecReader.Parse(Spec, "frames.yaml", directory), "job", Datum.Of([new DatumFile("videos", "/clip.mp4", stored.Hash, stored.Size)]),
+            SpecReader.Parse(spec, "spec.yaml", directory), "job", Datum.Of([new DatumFile("videos", "/clip.mp4", stored.Hash, stored.Size)]),
             Path.Combine(directory, "log"), CancellationToken.None);
         Directory.Delete(directory, recursive: true);
         return outputs.Outputs.ToDictionary(o => o.Path, o => o.Hash);
-    });
+    }
 
     [Fact]
     public async Task LongVideo_ThreeNodes_PiecesRunOnEveryNodeAndOutputIsTheOneTaskOutput()
@@ -58,10 +75,21 @@ public sealed partial class ClusterSplitTests
 
         Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
         Assert.Equal(1, final.GetProperty("datums").GetProperty("success").GetInt32());
-        var ranOn = PieceWorkers(lab);
+        var ranOn = PieceWorkers(lab, job);
         Assert.Equal(3, ranOn.Count);
         Assert.All(nodes, n => Assert.Contains(n.Address + ":11111", ranOn.Values));
         await AssertOneTaskOutputAsync(lab);
+
+        // Render: each node encodes a piece; the pieces joined are the one-task bytes, with every frame's time and the audio.
+        var renderSpec = Path.Combine(lab.Directory, "boxed.yaml");
+        await File.WriteAllTextAsync(renderSpec, RenderSpec);
+        await lab.OkAsync("repo", "create", "clips");
+        await lab.OkAsync("pipeline", "create", "-f", renderSpec);
+        var renderJob = await PutVideoAsync(lab, "clips", "boxed", Clip);
+        var rendered = await lab.WaitForJobAsync(renderJob, JobLimit);
+        Assert.True(rendered.GetProperty("state").GetString() == "Success", $"job {rendered}\n{lab.Logs()}");
+        Assert.Equal(3, PieceWorkers(lab, renderJob).Values.Distinct().Count());
+        Assert.Equal(await OneTaskRender.Value, await lab.FilesAsync("boxed"));
         // Node counters count datums: the split datum is done once (by its merge), not once per plan, piece and merge task.
         var done = await Eventually.WaitAsync(
             async () => JsonDocument.Parse(await lab.OkAsync("node", "list", "--json")).RootElement.EnumerateArray()
@@ -94,7 +122,7 @@ public sealed partial class ClusterSplitTests
         Assert.Equal(1, counts.GetProperty("success").GetInt32());
         // Whether its piece's lease lapsed or the piece was reported just before the kill (a race on a busy machine),
         // what must hold is below: every frame once, one datum, one commit.
-        var ranOn = PieceWorkers(lab);
+        var ranOn = PieceWorkers(lab, job);
         Assert.Equal(3, ranOn.Count);
         Assert.DoesNotContain(victim.Address + ":11111", ranOn.Values);
         await AssertOneTaskOutputAsync(lab);
@@ -103,6 +131,7 @@ public sealed partial class ClusterSplitTests
     private static async Task<ClusterLab> StartAsync()
     {
         _ = await OneTask.Value;
+        _ = await OneTaskRender.Value;
         var lab = await ClusterLab.StartAsync(sums: false);
         var spec = Path.Combine(lab.Directory, "frames.yaml");
         await File.WriteAllTextAsync(spec, Spec);
@@ -111,17 +140,21 @@ public sealed partial class ClusterSplitTests
         return lab;
     }
 
-    private static async Task<string> PutVideoAsync(ClusterLab lab)
+    private static Task<string> PutVideoAsync(ClusterLab lab) => PutVideoAsync(lab, "videos", "frames", Video);
+
+    /// <summary>Puts <paramref name="video"/> as /clip.mp4 in <paramref name="repo"/>; the job of <paramref name="pipeline"/> it starts.</summary>
+    private static async Task<string> PutVideoAsync(ClusterLab lab, string repo, string pipeline, string video)
     {
-        await lab.OkAsync("put", "videos@master:/clip.mp4", "-f", Video);
-        var jobs = await Eventually.WaitAsync(async () => JsonDocument.Parse(await lab.OkAsync("job", "list", "--json")).RootElement,
+        await lab.OkAsync("put", repo + "@master:/clip.mp4", "-f", video);
+        var jobs = await Eventually.WaitAsync(async () => JsonDocument.Parse(await lab.OkAsync("job", "list", "--pipeline", pipeline, "--json")).RootElement,
             j => j.GetArrayLength() == 1, TimeSpan.FromSeconds(30), "the job created");
         return jobs[0].GetProperty("id").GetString()!;
     }
 
-    /// <summary>Which worker finished each piece, from the job grain's log (the last one that did, for a piece that ran twice).</summary>
-    private static Dictionary<int, string> PieceWorkers(ClusterLab lab) => lab.Nodes
+    /// <summary>Which worker finished each piece of <paramref name="job"/>, from the job grain's log (the last one that did, for a piece that ran twice).</summary>
+    private static Dictionary<int, string> PieceWorkers(ClusterLab lab, string job) => lab.Nodes
         .SelectMany(n => n.Log().Split('\n'))
+        .Where(l => l.Contains($"job {job}:", StringComparison.Ordinal))
         .Select(l => PieceDone().Match(l))
         .Where(m => m.Success)
         .GroupBy(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))
