@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Reel.Media.Decoding;
 using Reel.Pipelines.Jobs;
 using Reel.Pipelines.Specs;
 
@@ -62,9 +63,18 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         {
             await database.UseAsync(s => s.PlanJobAsync(job, CancellationToken.None));
         }
+        var splits = (await database.UseAsync(s => s.ListSplitsAsync(JobId, CancellationToken.None))).ToDictionary(s => s.DatumId, StringComparer.Ordinal);
         foreach (var datum in await database.UseAsync(s => s.ListRunnableDatumsAsync(JobId, CancellationToken.None)))
         {
-            _queue.Enqueue(new DatumTask(JobId, datum.Id, datum.Files.Select(FileRef.Of).ToList()));
+            var task = new DatumTask(JobId, datum.Id, datum.Files.Select(FileRef.Of).ToList());
+            if (splits.TryGetValue(datum.Id, out var split))
+            {
+                Resume(task, split);
+            }
+            else
+            {
+                _queue.Enqueue(task);
+            }
         }
         _job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
         await CountSlotsAsync(CancellationToken.None);
@@ -166,6 +176,8 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             if (outcome is { Succeeded: true, Split: { Count: > 1 } pieces })
             {
                 _splits[task.DatumId] = new SplitDatum(task, pieces.Count, outcome.Started);
+                var frames = pieces.Select(p => new FramePiece(p.First, p.End)).ToList();
+                Write($"the pieces of datum {task.DatumId}", s => s.SplitDatumAsync(JobId, task.DatumId, frames, outcome.Started, _epoch, CancellationToken.None));
                 foreach (var piece in pieces)
                 {
                     _queue.Enqueue(task with { Part = piece });
@@ -193,19 +205,77 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
         {
             split.Outputs[task.Part.Index] = outcome.Outputs;
             split.Partials[task.Part.Index] = outcome.Partial ?? [];
-            if (split.Outputs.All(o => o is not null))
-            {
-                var partials = split.Partials.Select(p => p!).ToList();
-                _queue.Enqueue(split.Whole with
-                {
-                    Part = new TaskPart(split.Outputs.Length, split.Outputs.Length, 0, 0, true, partials.Any(p => p.Count > 0) ? partials : null),
-                });
-            }
+            var pieceOutputs = outcome.Outputs.Select(o => o.ToFileEntry()).ToList();
+            var partial = (outcome.Partial ?? []).Select(o => o.ToFileEntry()).ToList();
+            Write($"{task.Part} of datum {task.DatumId}",
+                s => s.RecordPieceAsync(JobId, task.DatumId, task.Part.Index, pieceOutputs, partial, _epoch, CancellationToken.None));
+            MergeWhenDone(split);
             return;
         }
         _splits.Remove(task.DatumId);
         var outputs = split.Outputs.SelectMany(o => o!).Concat(outcome.Outputs).OrderBy(o => o.Path, StringComparer.Ordinal).ToList();
         _reports.Add(new TaskOutcome(task.DatumId, true, split.Tries, outputs, split.Started, (DateTimeOffset.UtcNow - split.Started).TotalSeconds, null));
+    }
+
+    /// <summary>Queues the merge of a split datum once all its pieces are done.</summary>
+    private void MergeWhenDone(SplitDatum split)
+    {
+        if (split.Outputs.All(o => o is not null))
+        {
+            var partials = split.Partials.Select(p => p!).ToList();
+            _queue.Enqueue(split.Whole with
+            {
+                Part = new TaskPart(split.Outputs.Length, split.Outputs.Length, 0, 0, true, partials.Any(p => p.Count > 0) ? partials : null),
+            });
+        }
+    }
+
+    /// <summary>A datum that an earlier activation split: its pieces done then count, only the others run (then the merge).</summary>
+    private void Resume(DatumTask task, SplitInfo recorded)
+    {
+        var split = _splits[task.DatumId] = new SplitDatum(task, recorded.Pieces.Count, recorded.Started);
+        for (var i = 0; i < recorded.Pieces.Count; i++)
+        {
+            var piece = recorded.Pieces[i];
+            if (piece.Done is { } done)
+            {
+                split.Outputs[i] = done.Outputs.Select(FileRef.Of).ToList();
+                split.Partials[i] = done.Partial.Select(FileRef.Of).ToList();
+            }
+            else
+            {
+                _queue.Enqueue(task with { Part = new TaskPart(i, recorded.Pieces.Count, piece.Frames.First, piece.Frames.End, false) });
+            }
+        }
+        logger.LogInformation("job {Job}: datum {Datum} resumes as {Count} pieces, {Done} of them done before", JobId, task.DatumId,
+            recorded.Pieces.Count, recorded.Pieces.Count(p => p.Done is not null));
+        MergeWhenDone(split);
+    }
+
+    /// <summary>
+    /// Writes a piece's progress after the writes before it, off the grain's turn. Best effort: if it is lost, the only
+    /// cost is that the piece runs again should the job move to another node.
+    /// </summary>
+    private void Write(string what, Func<PipelineStore, Task> write)
+    {
+        var previous = _writes;
+        _writes = Task.Run(async () =>
+        {
+            await previous;
+            try
+            {
+                await database.UseAsync(write);
+                logger.LogInformation("job {Job}: recorded {What}", JobId, what);
+            }
+            catch (StaleJobException)
+            {
+                _stale = true;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "job {Job}: could not record {What}; it runs again if the job moves", JobId, what);
+            }
+        });
     }
 
     /// <summary>A piece of a split datum failed: the datum fails once, and its other pieces stop counting.</summary>
@@ -384,7 +454,10 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
 
     private sealed record Lease(string Worker, DateTimeOffset Expires, DatumTask Task);
 
-    /// <summary>A datum running as pieces: the pieces' outputs so far, in frame order. Kept in memory: a job that moves reruns it whole.</summary>
+    /// <summary>
+    /// A datum running as pieces: the pieces' outputs so far, in frame order. Also recorded in the database, so a job that
+    /// moves to another node reruns only the pieces not done (<see cref="Resume"/>).
+    /// </summary>
     private sealed class SplitDatum(DatumTask whole, int pieces, DateTimeOffset started)
     {
         public DatumTask Whole { get; } = whole;

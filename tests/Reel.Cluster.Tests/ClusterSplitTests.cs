@@ -128,6 +128,39 @@ public sealed partial class ClusterSplitTests
         await AssertOneTaskOutputAsync(lab);
     }
 
+    [Fact]
+    public async Task LongVideo_KillNineOfTheCoordinatorAfterAPiece_DonePiecesDoNotRunAgain()
+    {
+        await using var lab = await StartAsync();
+        var nodes = Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 1)).ToList();
+        await lab.WaitForNodesAsync(3);
+        var job = await PutVideoAsync(lab);
+        // The node whose job grain has written a done piece to the database holds the job: kill it right then.
+        var (coordinator, recorded) = await Eventually.WaitAsync(
+            () => Task.FromResult(nodes.Select(n => (Node: n, Match: PieceRecorded().Match(n.Log()))).FirstOrDefault(x => x.Match.Success)),
+            x => x.Node is not null, JobLimit, "a piece recorded as done");
+        coordinator.Kill9();
+        var piece = recorded.Groups[1].Value;
+
+        var final = await lab.WaitForJobAsync(job, JobLimit);
+
+        Assert.True(final.GetProperty("state").GetString() == "Success", $"job {final}\n{lab.Logs()}");
+        Assert.Equal(1, final.GetProperty("datums").GetProperty("success").GetInt32());
+        // The job's new grain took the done pieces from the database and ran only the others, then the merge.
+        var resumed = lab.Nodes.Where(n => n != coordinator).Select(n => PieceResumed().Match(n.Log())).FirstOrDefault(m => m.Success);
+        Assert.True(resumed is not null, $"no node resumed the split datum\n{lab.Logs()}");
+        Assert.InRange(int.Parse(resumed.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 3);
+        Assert.Single(lab.Nodes.SelectMany(n => n.Log().Split('\n')), l => l.Contains($"job {job}:", StringComparison.Ordinal)
+            && l.Contains($"piece {piece} of 3 (", StringComparison.Ordinal) && l.Contains(" done on ", StringComparison.Ordinal));
+        await AssertOneTaskOutputAsync(lab);
+    }
+
+    [GeneratedRegex(@"recorded piece (\d+) of 3 ")]
+    private static partial Regex PieceRecorded();
+
+    [GeneratedRegex(@"resumes as 3 pieces, (\d+) of them done before")]
+    private static partial Regex PieceResumed();
+
     private static async Task<ClusterLab> StartAsync()
     {
         _ = await OneTask.Value;

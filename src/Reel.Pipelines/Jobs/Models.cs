@@ -77,3 +77,12 @@ public sealed record WorkerInfo(
 
 /// <summary>A write by an activation of a job's grain that a newer activation superseded; the database refused it.</summary>
 public sealed class StaleJobException(string message) : Exception(message);
+
+/// <summary>A datum that runs as pieces (see <see cref="Datums.DatumSplit"/>): its pieces in frame order, as recorded.</summary>
+public sealed record SplitInfo(string DatumId, DateTimeOffset Started, IReadOnlyList<PieceInfo> Pieces);
+
+/// <summary>One piece of a split datum; <see cref="Done"/> holds its results once it is done.</summary>
+public sealed record PieceInfo(Media.Decoding.FramePiece Frames, PieceResults? Done);
+
+/// <summary>A done piece's outputs, and the results only the merge reads.</summary>
+public sealed record PieceResults(IReadOnlyList<Data.FileEntry> Outputs, IReadOnlyList<Data.FileEntry> Partial);

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Reel.Data;
+using Reel.Media.Decoding;
 using Reel.Pipelines.Datums;
 using Reel.Pipelines.Specs;
 
@@ -68,7 +69,7 @@ public sealed class PipelineStore
     public const string SchemaLayer = "pipelines";
 
     /// <summary>Schema versions of this layer's tables; migration i makes version i+1.</summary>
-    internal static readonly IReadOnlyList<string> Migrations = [Schema, EpochsAndSingleJobs, DatumLogs];
+    internal static readonly IReadOnlyList<string> Migrations = [Schema, EpochsAndSingleJobs, DatumLogs, DatumPieces];
 
     /// <summary>
     /// Version 2 (clusters): a job's epoch, which each new activation of its grain takes, so a stale activation's writes are
@@ -81,6 +82,23 @@ public sealed class PipelineStore
 
     /// <summary>Version 3 (clusters): the object a node stored a datum's log in, so a command on any machine reads it.</summary>
     private const string DatumLogs = "ALTER TABLE datums ADD COLUMN log TEXT;";
+
+    /// <summary>
+    /// Version 4 (clusters): the pieces a datum was split into and which are done, their outputs staged under
+    /// <see cref="PieceOwner"/>; so a job whose coordinator moves to another node reruns only the pieces not done.
+    /// </summary>
+    private const string DatumPieces = """
+        CREATE TABLE IF NOT EXISTS datum_pieces (
+            job_id TEXT NOT NULL,
+            datum_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            pieces INTEGER NOT NULL,
+            first_frame INTEGER NOT NULL,
+            end_frame INTEGER NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            started TEXT NOT NULL,
+            PRIMARY KEY (job_id, datum_id, idx)) WITHOUT ROWID;
+        """;
 
     private readonly DataStore _data;
     private readonly string _jobSelect;
@@ -181,6 +199,7 @@ public sealed class PipelineStore
             foreach (var job in jobs)
             {
                 await _data.ExecuteAsync("DELETE FROM datums WHERE job_id = $job", cancellationToken, ("$job", job));
+                await _data.ExecuteAsync("DELETE FROM datum_pieces WHERE job_id = $job", cancellationToken, ("$job", job));
                 await _data.UnstageAsync($"job/{job}/", cancellationToken);
             }
             await _data.ExecuteAsync("DELETE FROM jobs WHERE pipeline = $name", cancellationToken, ("$name", name));
@@ -391,6 +410,74 @@ public sealed class PipelineStore
     }
 
     /// <summary>Datums of a job still to run (pending, or running when a crash interrupted them), in order.</summary>
+    /// <summary>The staging owner of a split datum's piece: its outputs, or with <paramref name="partial"/> what only the merge reads.</summary>
+    private static string PieceOwner(string jobId, string datumId, int index, bool partial) =>
+        $"{StagingOwner(jobId, datumId)}/{(partial ? "partial" : "piece")}-{index.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Records that a datum runs as <paramref name="pieces"/> (in frame order), none of them done yet.</summary>
+    /// <exception cref="StaleJobException">A newer activation of the job claimed it: nothing was written.</exception>
+    public async Task SplitDatumAsync(
+        string jobId, string datumId, IReadOnlyList<FramePiece> pieces, DateTimeOffset started, long? epoch, CancellationToken cancellationToken)
+    {
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await CheckEpochAsync(jobId, epoch, cancellationToken);
+        await _data.ExecuteAsync("DELETE FROM datum_pieces WHERE job_id = $job AND datum_id = $datum", cancellationToken, ("$job", jobId), ("$datum", datumId));
+        for (var i = 0; i < pieces.Count; i++)
+        {
+            await _data.ExecuteAsync(
+                "INSERT INTO datum_pieces(job_id, datum_id, idx, pieces, first_frame, end_frame, started) VALUES ($job, $datum, $idx, $pieces, $first, $end, $started)",
+                cancellationToken, ("$job", jobId), ("$datum", datumId), ("$idx", i), ("$pieces", pieces.Count), ("$first", pieces[i].First),
+                ("$end", pieces[i].End), ("$started", Format(started)));
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Records a piece of a split datum done, with its outputs and the results only the merge reads (both already stored).</summary>
+    /// <exception cref="StaleJobException">A newer activation of the job claimed it: nothing was written.</exception>
+    public async Task RecordPieceAsync(
+        string jobId, string datumId, int index, IReadOnlyList<FileEntry> outputs, IReadOnlyList<FileEntry> partial, long? epoch,
+        CancellationToken cancellationToken)
+    {
+        await using var transaction = await _data.BeginTransactionAsync(cancellationToken);
+        await CheckEpochAsync(jobId, epoch, cancellationToken);
+        await _data.StageManyAsync(
+            [(PieceOwner(jobId, datumId, index, partial: false), outputs), (PieceOwner(jobId, datumId, index, partial: true), partial)], cancellationToken);
+        await _data.ExecuteAsync("UPDATE datum_pieces SET done = 1 WHERE job_id = $job AND datum_id = $datum AND idx = $idx", cancellationToken,
+            ("$job", jobId), ("$datum", datumId), ("$idx", index));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The job's split datums: each one's pieces in frame order, with the outputs of those done.</summary>
+    public async Task<IReadOnlyList<SplitInfo>> ListSplitsAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var rows = await _data.QueryAsync(
+            "SELECT datum_id, idx, pieces, first_frame, end_frame, done, started FROM datum_pieces WHERE job_id = $job ORDER BY datum_id, idx",
+            r => (Datum: r.GetString(0), Index: r.GetInt32(1), Count: r.GetInt32(2), Piece: new FramePiece(r.GetInt32(3), r.GetInt32(4)),
+                Done: r.GetInt32(5) != 0, Started: Parse(r.GetString(6))),
+            cancellationToken, ("$job", jobId));
+        var splits = new List<SplitInfo>();
+        foreach (var datum in rows.GroupBy(r => r.Datum))
+        {
+            var pieces = new List<PieceInfo>();
+            foreach (var row in datum)
+            {
+                var done = !row.Done ? null : new PieceResults(
+                    await StagedAsync(PieceOwner(jobId, row.Datum, row.Index, partial: false), cancellationToken),
+                    await StagedAsync(PieceOwner(jobId, row.Datum, row.Index, partial: true), cancellationToken));
+                pieces.Add(new PieceInfo(row.Piece, done));
+            }
+            // Rows of one datum are written together; a count that disagrees means they are not this plan's: run it whole.
+            if (datum.All(r => r.Count == pieces.Count) && datum.Select(r => r.Index).SequenceEqual(Enumerable.Range(0, pieces.Count)))
+            {
+                splits.Add(new SplitInfo(datum.Key, datum.First().Started, pieces));
+            }
+        }
+        return splits;
+    }
+
+    private Task<IReadOnlyList<FileEntry>> StagedAsync(string owner, CancellationToken cancellationToken) =>
+        _data.QueryAsync("SELECT path, object, size FROM staged WHERE owner = $owner ORDER BY path", ReadFileEntry, cancellationToken, ("$owner", owner));
+
     public Task<IReadOnlyList<DatumInfo>> ListRunnableDatumsAsync(string jobId, CancellationToken cancellationToken) =>
         _data.QueryAsync(DatumSelect + " WHERE job_id = $job AND state IN ('Pending', 'Running') ORDER BY ordinal", ReadDatum, cancellationToken, ("$job", jobId));
 
@@ -478,6 +565,7 @@ public sealed class PipelineStore
             await _data.ExecuteAsync(
                 "UPDATE jobs SET state = $state, error = $error, output_commit = $output, finished = $now WHERE id = $job", cancellationToken,
                 ("$job", jobId), ("$state", state.ToString()), ("$error", error), ("$output", output), ("$now", Now()));
+            await _data.ExecuteAsync("DELETE FROM datum_pieces WHERE job_id = $job", cancellationToken, ("$job", jobId));
             if (state != JobState.Killed)
             {
                 // Older jobs' staging goes, except what this job's datums carry over.
