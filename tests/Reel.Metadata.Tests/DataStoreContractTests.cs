@@ -231,7 +231,7 @@ public sealed class DataStoreContractTests
         Assert.Equal(2, await backend.Database.SchemaVersionAsync(DataStore.SchemaLayer, None));
         // Pipelines version 2: jobs carry an epoch, and a pipeline has at most one unfinished job (the cluster's scheduling);
         // version 3: a datum records the object its log was stored in.
-        Assert.Equal(3, await backend.Database.SchemaVersionAsync(Reel.Pipelines.Jobs.PipelineStore.SchemaLayer, None));
+        Assert.Equal(4, await backend.Database.SchemaVersionAsync(Reel.Pipelines.Jobs.PipelineStore.SchemaLayer, None));
         Assert.Equal(1, await backend.Database.SchemaVersionAsync(Reel.Server.Analysis.AnalysisStore.SchemaLayer, None));
 
         // A database written by a newer reel is refused, not misread.

@@ -89,6 +89,49 @@ public sealed class PipelineStoreContractTests
 
     [Theory]
     [MemberData(nameof(MetadataBackend.Kinds), MemberType = typeof(MetadataBackend))]
+    public async Task SplitDatum_PiecesRecordedWithResults_ListedForANewCoordinator_StaleEpochRefused_GoneWhenTheJobEnds(string kind)
+    {
+        await using var backend = await MetadataBackend.CreateAsync(kind);
+        await using var data = await backend.OpenDataAsync();
+        var store = await PipelineStore.OpenAsync(data, None);
+        await data.CreateRepoAsync("videos", None);
+        await CommitAsync(data, "videos", "master", ("/a.mp4", "a"));
+        await store.CreatePipelineAsync(SpecReader.Parse(SpecText, "edges.json", "/specs"), SpecText, "edges.json", "/specs", None);
+        var job = Assert.Single(await store.CreateDueJobsAsync(None));
+        await store.PlanJobAsync(job, None);
+        var datum = Assert.Single(await store.ListRunnableDatumsAsync(job.Id, None));
+        var epoch = await store.ClaimJobAsync(job.Id, None);
+        var started = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
+        var frames = await data.Objects.PutAsync(Text("frames 0-9"), None);
+        var partial = await data.Objects.PutAsync(Text("descriptions"), None);
+
+        await store.SplitDatumAsync(job.Id, datum.Id, [new(0, 10), new(10, 25), new(25, 40)], started, epoch, None);
+        await store.RecordPieceAsync(job.Id, datum.Id, 1, [new FileEntry("/a.mp4/10.jpg", frames.Hash, frames.Size)],
+            [new FileEntry("/piece.json", partial.Hash, partial.Size)], epoch, None);
+        // A newer coordinator claims the job: the older one's writes are refused.
+        var newer = await store.ClaimJobAsync(job.Id, None);
+        await Assert.ThrowsAsync<StaleJobException>(() => store.RecordPieceAsync(job.Id, datum.Id, 0, [], [], epoch, None));
+
+        var split = Assert.Single(await store.ListSplitsAsync(job.Id, None));
+        Assert.Equal(datum.Id, split.DatumId);
+        Assert.Equal(started, split.Started);
+        Assert.Equal([new(0, 10), new(10, 25), new(25, 40)], split.Pieces.Select(p => p.Frames));
+        Assert.Equal([false, true, false], split.Pieces.Select(p => p.Done is not null));
+        Assert.Equal([new FileEntry("/a.mp4/10.jpg", frames.Hash, frames.Size)], split.Pieces[1].Done!.Outputs);
+        Assert.Equal([new FileEntry("/piece.json", partial.Hash, partial.Size)], split.Pieces[1].Done!.Partial);
+
+        // Split again (a plan that lapsed and ran anew): the new pieces replace the old, none done.
+        await store.SplitDatumAsync(job.Id, datum.Id, [new(0, 20), new(20, 40)], started, newer, None);
+        Assert.Equal([false, false], Assert.Single(await store.ListSplitsAsync(job.Id, None)).Pieces.Select(p => p.Done is not null));
+
+        await store.RecordAsync(job.Id, [new DatumOutcome(datum.Id, true, 1, [new FileEntry("/a.mp4/10.jpg", frames.Hash, frames.Size)], started, 1, null)],
+            newer, None);
+        await store.FinishJobAsync(job.Id, JobState.Success, null, newer, None);
+        Assert.Empty(await store.ListSplitsAsync(job.Id, None));
+    }
+
+    [Theory]
+    [MemberData(nameof(MetadataBackend.Kinds), MemberType = typeof(MetadataBackend))]
     public async Task Jobs_StopRequestAndKill_CommitNothing(string kind)
     {
         await using var backend = await MetadataBackend.CreateAsync(kind);

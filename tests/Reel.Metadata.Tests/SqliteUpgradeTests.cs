@@ -75,7 +75,7 @@ public sealed class SqliteUpgradeTests : IDisposable
             await using var analyses = await AnalysisStore.OpenAsync(data.Database, None);
 
             Assert.Equal(2, await data.Database.SchemaVersionAsync(DataStore.SchemaLayer, None));
-            Assert.Equal(3, await data.Database.SchemaVersionAsync(PipelineStore.SchemaLayer, None));
+            Assert.Equal(4, await data.Database.SchemaVersionAsync(PipelineStore.SchemaLayer, None));
             Assert.Equal(1, await data.Database.SchemaVersionAsync(AnalysisStore.SchemaLayer, None));
             var old = await data.GetHeadAsync("videos", "master", None);
             Assert.Equal(("c0ffee00000000000000000000000001", "old", 1), (old.Id, old.Message, old.Files));
