@@ -9,9 +9,26 @@ internal static class TestMedia
 {
     private static readonly Lazy<string> Root = new(FindRoot);
     private static readonly string Generated = Directory.CreateTempSubdirectory("reel-test-media-").FullName;
-    private static readonly Dictionary<string, Lazy<string>> Made = [];
 
-    static TestMedia() => AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(Generated, recursive: true);
+    /// <summary>Holds every <see cref="TempDirectory"/> of this test process, so that they all go when it ends.</summary>
+    private static readonly string Scratch = Directory.CreateTempSubdirectory("reel-test-").FullName;
+    private static readonly Dictionary<string, Lazy<string>> Made = [];
+    private static int _directories;
+
+    static TestMedia() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var directory in new[] { Generated, Scratch })
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: a file still open somewhere keeps its directory; the rest is gone.
+            }
+        }
+    };
 
     public static string RepositoryRoot => Root.Value;
 
@@ -44,7 +61,8 @@ internal static class TestMedia
     }
 
     /// <summary>A fresh empty directory, removed at the end of the test run.</summary>
-    public static string TempDirectory() => Directory.CreateTempSubdirectory("reel-test-").FullName;
+    public static string TempDirectory() =>
+        Directory.CreateDirectory(Path.Combine(Scratch, Interlocked.Increment(ref _directories).ToString(CultureInfo.InvariantCulture))).FullName;
 
     public static string Ffmpeg(string arguments) => Run("ffmpeg", arguments).StdOut;
 
