@@ -267,29 +267,37 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         return reader.ReadToEnd().Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
     }
 
+    /// <summary>Outputs stored at once: an S3 upload is mostly waiting for the server, and a datum may write thousands of frames.</summary>
+    private const int ConcurrentStores = 8;
+
     /// <summary>
-    /// Moves the outputs into the object store (a directory store renames them, no copies; S3 uploads them) and makes
-    /// them durable with one sync.
+    /// Moves the outputs into the object store (a directory store renames them, no copies; S3 uploads them, several at
+    /// once) and makes them durable with one sync.
     /// </summary>
     private async Task<IReadOnlyList<FileEntry>> StoreOutputsAsync(string output, CancellationToken cancellationToken)
     {
-        var stored = new List<FileEntry>();
-        foreach (var file in Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList())
-        {
-            StoredObject entry;
-            if (new FileInfo(file).LinkTarget is null)
+        var files = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        var stored = new FileEntry[files.Count];
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, files.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentStores, CancellationToken = cancellationToken },
+            async (i, token) =>
             {
-                entry = await objects.PutFileAsync(file, cancellationToken);
-            }
-            else
-            {
-                // A symbolic link is stored as what it points at.
-                await using var content = File.OpenRead(file);
-                entry = await objects.PutAsync(content, cancellationToken);
-            }
-            stored.Add(new FileEntry(DataPath.Combine("/", Path.GetRelativePath(output, file)), entry.Hash, entry.Size));
-        }
-        if (stored.Count > 0)
+                var file = files[i];
+                StoredObject entry;
+                if (new FileInfo(file).LinkTarget is null)
+                {
+                    entry = await objects.PutFileAsync(file, token);
+                }
+                else
+                {
+                    // A symbolic link is stored as what it points at.
+                    await using var content = File.OpenRead(file);
+                    entry = await objects.PutAsync(content, token);
+                }
+                stored[i] = new FileEntry(DataPath.Combine("/", Path.GetRelativePath(output, file)), entry.Hash, entry.Size);
+            });
+        if (stored.Length > 0)
         {
             await objects.FlushAsync(cancellationToken);
         }
