@@ -42,7 +42,13 @@ internal static class Program
             await Console.Error.WriteLineAsync("Run 'reel --help' or 'reel <command> --help' for usage.");
             return ExitCodes.Usage;
         }
-        return await parsed.InvokeAsync();
+        return await parsed.InvokeAsync(new InvocationConfiguration
+        {
+            // Ctrl-C and SIGTERM cancel the command, which then stops cleanly: a node gives its datums back and leaves the
+            // cluster, a server finishes its responses. That can take more than System.CommandLine's default 2 s on a
+            // busy machine, after which the process would just die; 30 s is what service managers commonly allow.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(30),
+        });
     }
 }
 
