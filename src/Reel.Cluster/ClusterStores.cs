@@ -8,7 +8,11 @@ namespace Reel.Cluster;
 
 /// <summary>A node of the cluster as <c>reel node list</c> shows it: membership status with its workers' counts.</summary>
 public sealed record NodeView(
-    string Address, string Status, string HostName, int? Slots, int? Running, long? Done, long? Failed, DateTimeOffset Started, DateTimeOffset LastSeen);
+    string Address, string Status, string HostName, int? Slots, int? Running, long? Done, long? Failed, DateTimeOffset Started, DateTimeOffset LastSeen)
+{
+    /// <summary>The datums and pieces the node runs, as it last reported them (<see cref="WorkerInfo.WorkingOn"/>).</summary>
+    public IReadOnlyList<string> WorkingOn { get; init; } = [];
+}
 
 /// <summary>
 /// A cluster's data as one process opens it: the metadata in the cluster's PostgreSQL, objects in its S3 bucket (or
@@ -117,6 +121,10 @@ public static class ClusterStores
             var workers = (await pipelines.ListWorkersAsync(TimeSpan.FromDays(3650), cancellationToken)).ToDictionary(w => w.Id, StringComparer.Ordinal);
             return members.Select(m => workers.TryGetValue(m.Worker, out var w)
                     ? new NodeView(m.Worker, m.Status, m.HostName, w.Slots, w.Running, w.Done, w.Failed, m.Started, Max(m.LastSeen, w.Seen))
+                    {
+                        // A node that is gone runs nothing, whatever it said last.
+                        WorkingOn = m.Status == "active" ? w.WorkingOn : [],
+                    }
                     : new NodeView(m.Worker, m.Status, m.HostName, null, null, null, null, m.Started, m.LastSeen))
                 .ToList();
         }

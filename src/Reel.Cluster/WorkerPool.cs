@@ -19,6 +19,9 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
 {
     private static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(5);
+
+    /// <summary>How soon after a task starts the pool reports itself; at most one report a second however fast tasks start.</summary>
+    private static readonly TimeSpan ReportAfterStart = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan NoJobsWait = TimeSpan.FromMilliseconds(200);
 
@@ -29,6 +32,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private readonly SemaphoreSlim _wake = new(0);
     private long _lastRenew = Stopwatch.GetTimestamp();
     private long _lastReport;
+    private bool _startedSinceReport;
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private long _done;
     private long _failed;
@@ -113,8 +117,11 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             await RenewAsync();
             _lastRenew = Stopwatch.GetTimestamp();
         }
-        if (Stopwatch.GetElapsedTime(_lastReport) > ReportEvery)
+        // Every few seconds, and soon after new work started, so `reel node list` shows what runs now.
+        var sinceReport = Stopwatch.GetElapsedTime(_lastReport);
+        if (sinceReport > ReportEvery || (_startedSinceReport && sinceReport > ReportAfterStart))
         {
+            _startedSinceReport = false;
             await ReportSelfAsync(stoppingToken);
             _lastReport = Stopwatch.GetTimestamp();
         }
@@ -160,6 +167,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         }
         var running = new Running(task, cancel, runner);
         _running[Key(task)] = running;
+        _startedSinceReport = true;
         _ = Task.Run(() => RunAsync(spec, running), CancellationToken.None);
     }
 
@@ -290,7 +298,10 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         var (host, address) = PipelineStore.ThisMachine();
         var worker = new WorkerInfo(
             _worker, "datums", host, address, options.Slots, _running.Count, Interlocked.Read(ref _done), Interlocked.Read(ref _failed),
-            Interlocked.Read(ref _done) + Interlocked.Read(ref _failed), Volatile.Read(ref _busySeconds), _started, DateTimeOffset.UtcNow);
+            Interlocked.Read(ref _done) + Interlocked.Read(ref _failed), Volatile.Read(ref _busySeconds), _started, DateTimeOffset.UtcNow)
+        {
+            WorkingOn = [.. _running.Values.Select(r => Describe(r.Task)).Order(StringComparer.Ordinal)],
+        };
         return database.UseAsync(s => s.ReportWorkerAsync(worker, cancellationToken), cancellationToken);
     }
 
@@ -330,4 +341,17 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private static string Key(DatumTask task) => task.JobId + "/" + task.TaskId;
 
     private sealed record Running(DatumTask Task, CancellationTokenSource Cancel, DatumRunner Runner);
+
+    /// <summary>A running task as <c>reel node list</c> shows it: the pipeline, the datum's first file, and the piece.</summary>
+    private string Describe(DatumTask task)
+    {
+        var pipeline = _specs.TryGetValue(task.JobId, out var spec) ? spec.Name : "job " + task.JobId[..Math.Min(12, task.JobId.Length)];
+        var files = task.Files.Count switch
+        {
+            0 => "",
+            1 => " " + task.Files[0].Path,
+            var n => $" {task.Files[0].Path} and {n - 1} more",
+        };
+        return pipeline + files + (task.Part is { } part ? " " + part : "");
+    }
 }

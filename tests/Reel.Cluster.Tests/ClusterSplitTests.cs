@@ -70,6 +70,22 @@ public sealed partial class ClusterSplitTests
         var nodes = Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 1)).ToList();
         await lab.WaitForNodesAsync(3);
         var job = await PutVideoAsync(lab);
+        // While it runs, the node list shows the nodes at work on the one video: each piece on a node of its own.
+        var working = new HashSet<(string Node, string Task)>();
+        await Eventually.WaitAsync(
+            async () =>
+            {
+                foreach (var node in JsonDocument.Parse(await lab.OkAsync("node", "list", "--json")).RootElement.EnumerateArray())
+                {
+                    working.UnionWith(node.GetProperty("workingOn").EnumerateArray().Select(w => w.GetString()!)
+                        .Where(w => w.StartsWith("frames /clip.mp4 piece ", StringComparison.Ordinal))
+                        .Select(w => (node.GetProperty("address").GetString()!, w)));
+                }
+                return working.Count;
+            },
+            n => n >= 3, JobLimit, "the pieces of /clip.mp4 listed as the nodes' work");
+        Assert.Equal(3, working.Select(w => w.Node).Distinct().Count());
+        Assert.All(Enumerable.Range(1, 3), i => Assert.Contains(working, w => w.Task.StartsWith($"frames /clip.mp4 piece {i} of 3 (frames ", StringComparison.Ordinal)));
 
         var final = await lab.WaitForJobAsync(job, JobLimit);
 
@@ -79,6 +95,13 @@ public sealed partial class ClusterSplitTests
         Assert.Equal(3, ranOn.Count);
         Assert.All(nodes, n => Assert.Contains(n.Address + ":11111", ranOn.Values));
         await AssertOneTaskOutputAsync(lab);
+
+        // Node counters count datums: the split datum is done once (by its merge), not once per plan, piece and merge task.
+        var done = await Eventually.WaitAsync(
+            async () => JsonDocument.Parse(await lab.OkAsync("node", "list", "--json")).RootElement.EnumerateArray()
+                .Sum(n => n.TryGetProperty("done", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetInt64() : 0),
+            d => d >= 1, TimeSpan.FromSeconds(30), "the datum counted as done");
+        Assert.Equal(1, done);
 
         // Render: each node encodes a piece; the pieces joined are the one-task bytes, with every frame's time and the audio.
         var renderSpec = Path.Combine(lab.Directory, "boxed.yaml");
@@ -90,12 +113,6 @@ public sealed partial class ClusterSplitTests
         Assert.True(rendered.GetProperty("state").GetString() == "Success", $"job {rendered}\n{lab.Logs()}");
         Assert.Equal(3, PieceWorkers(lab, renderJob).Values.Distinct().Count());
         Assert.Equal(await OneTaskRender.Value, await lab.FilesAsync("boxed"));
-        // Node counters count datums: the split datum is done once (by its merge), not once per plan, piece and merge task.
-        var done = await Eventually.WaitAsync(
-            async () => JsonDocument.Parse(await lab.OkAsync("node", "list", "--json")).RootElement.EnumerateArray()
-                .Sum(n => n.TryGetProperty("done", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetInt64() : 0),
-            d => d >= 1, TimeSpan.FromSeconds(30), "the datum counted as done");
-        Assert.Equal(1, done);
     }
 
     [Fact]

@@ -195,13 +195,22 @@ public sealed class PipelineStoreContractTests
         var store = await PipelineStore.OpenAsync(data, None);
         var now = DateTimeOffset.UtcNow;
 
-        await store.ReportWorkerAsync(new WorkerInfo("10.0.0.1:1", "datums", "a", "10.0.0.1", 2, 1, 5, 0, 5, 1.5, now, now), None);
-        await store.ReportWorkerAsync(new WorkerInfo("10.0.0.1:1", "datums", "a", "10.0.0.1", 2, 0, 6_000_000_000, 1, 7, 2.5, now, now), None);
+        await store.ReportWorkerAsync(new WorkerInfo("10.0.0.1:1", "datums", "a", "10.0.0.1", 2, 1, 5, 0, 5, 1.5, now, now)
+        {
+            WorkingOn = ["frames /a.mp4 piece 1 of 2 (frames 0-599)"],
+        }, None);
+        await store.ReportWorkerAsync(new WorkerInfo("10.0.0.1:1", "datums", "a", "10.0.0.1", 2, 2, 6_000_000_000, 1, 7, 2.5, now, now)
+        {
+            WorkingOn = ["frames /a.mp4 piece 2 of 2 (frames 600-1198)", "sums /b.txt"],
+        }, None);
         await store.ReportWorkerAsync(new WorkerInfo("10.0.0.2:1", "datums", "b", "10.0.0.2", 4, 0, 0, 0, 0, 0, now, now.AddHours(-2)), None);
 
         var worker = Assert.Single(await store.ListWorkersAsync(TimeSpan.FromHours(1), None));
         Assert.Equal(6_000_000_000, worker.Done);
         Assert.Equal(2.5, worker.BusySeconds);
-        Assert.Equal(2, (await store.ListWorkersAsync(TimeSpan.FromHours(3), None)).Count);
+        Assert.Equal(["frames /a.mp4 piece 2 of 2 (frames 600-1198)", "sums /b.txt"], worker.WorkingOn);
+        var both = await store.ListWorkersAsync(TimeSpan.FromHours(3), None);
+        Assert.Equal(2, both.Count);
+        Assert.Empty(both[1].WorkingOn);
     }
 }

@@ -58,7 +58,8 @@ internal static class NodeCommand
     private static Command ListVerb()
     {
         var json = JsonOption();
-        var command = new Command("list", "List the cluster's nodes: address, status, slots, datums running, done and failed, last seen.") { json };
+        var command = new Command(
+            "list", "List the cluster's nodes: address, status, slots, datums running, done and failed, last seen, and what each works on.") { json };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (ClusterSupport.Path(result) is not { } path)
@@ -76,10 +77,11 @@ internal static class NodeCommand
                     return ExitCodes.Ok;
                 }
                 await WriteTableAsync(
-                    ["ADDRESS", "STATUS", "SLOTS", "RUNNING", "DONE", "FAILED", "LAST SEEN"],
+                    ["ADDRESS", "STATUS", "SLOTS", "RUNNING", "DONE", "FAILED", "LAST SEEN", "WORKING ON"],
                     nodes.Select(n => (IReadOnlyList<string>)[
                         n.Address, n.Status, n.Slots is { } s ? Number(s) : "-", n.Running is { } r ? Number(r) : "-",
-                        n.Done is { } d ? Number(d) : "-", n.Failed is { } f ? Number(f) : "-", Time(n.LastSeen)]));
+                        n.Done is { } d ? Number(d) : "-", n.Failed is { } f ? Number(f) : "-", Time(n.LastSeen),
+                        n.WorkingOn.Count == 0 ? "-" : string.Join("; ", n.WorkingOn)]));
                 return ExitCodes.Ok;
             }
             catch (Exception e) when (e is ClusterException or NpgsqlException)

@@ -73,6 +73,9 @@ public sealed record WorkerInfo(
     public double FramesPerSecond => BusySeconds > 0 ? Frames / BusySeconds : 0;
 
     public double MillisecondsPerFrame => Frames > 0 ? BusySeconds * 1000 / Frames : 0;
+
+    /// <summary>What the worker runs now, one line per datum or piece (for example <c>frames /clip.mp4 piece 2 of 3 (frames 620-929)</c>).</summary>
+    public IReadOnlyList<string> WorkingOn { get; init; } = [];
 }
 
 /// <summary>A write by an activation of a job's grain that a newer activation superseded; the database refused it.</summary>

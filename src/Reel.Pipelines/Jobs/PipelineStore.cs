@@ -85,7 +85,8 @@ public sealed class PipelineStore
 
     /// <summary>
     /// Version 4 (clusters): the pieces a datum was split into and which are done, their outputs staged under
-    /// <see cref="PieceOwner"/>; so a job whose coordinator moves to another node reruns only the pieces not done.
+    /// <see cref="PieceOwner"/>, so a job whose coordinator moves to another node reruns only the pieces not done; and
+    /// what each worker is working on (one line per running datum or piece).
     /// </summary>
     private const string DatumPieces = """
         CREATE TABLE IF NOT EXISTS datum_pieces (
@@ -98,6 +99,7 @@ public sealed class PipelineStore
             done INTEGER NOT NULL DEFAULT 0,
             started TEXT NOT NULL,
             PRIMARY KEY (job_id, datum_id, idx)) WITHOUT ROWID;
+        ALTER TABLE workers ADD COLUMN working_on TEXT;
         """;
 
     private readonly DataStore _data;
@@ -670,20 +672,25 @@ public sealed class PipelineStore
     /// <summary>Records how a worker pool stands now (its row is replaced).</summary>
     public Task ReportWorkerAsync(WorkerInfo worker, CancellationToken cancellationToken) => _data.ExecuteAsync(
         """
-        INSERT INTO workers(id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen)
-        VALUES ($id, $kind, $host, $address, $slots, $running, $done, $failed, $frames, $busy, $started, $seen)
+        INSERT INTO workers(id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen, working_on)
+        VALUES ($id, $kind, $host, $address, $slots, $running, $done, $failed, $frames, $busy, $started, $seen, $working)
         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, host = excluded.host, address = excluded.address, slots = excluded.slots,
             running = excluded.running, done = excluded.done, failed = excluded.failed, frames = excluded.frames,
-            busy_seconds = excluded.busy_seconds, started = excluded.started, seen = excluded.seen
+            busy_seconds = excluded.busy_seconds, started = excluded.started, seen = excluded.seen, working_on = excluded.working_on
         """, cancellationToken, ("$id", worker.Id), ("$kind", worker.Kind), ("$host", worker.Host), ("$address", worker.Address),
         ("$slots", worker.Slots), ("$running", worker.Running), ("$done", worker.Done), ("$failed", worker.Failed), ("$frames", worker.Frames),
-        ("$busy", worker.BusySeconds), ("$started", Format(worker.Started)), ("$seen", Format(worker.Seen)));
+        ("$busy", worker.BusySeconds), ("$started", Format(worker.Started)), ("$seen", Format(worker.Seen)),
+        ("$working", worker.WorkingOn.Count == 0 ? null : string.Join('\n', worker.WorkingOn)));
 
     /// <summary>Workers seen within <paramref name="within"/>, most recently seen first.</summary>
     public Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(TimeSpan within, CancellationToken cancellationToken) => _data.QueryAsync(
-        "SELECT id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen FROM workers WHERE seen >= $since ORDER BY seen DESC",
+        "SELECT id, kind, host, address, slots, running, done, failed, frames, busy_seconds, started, seen, working_on FROM workers "
+        + "WHERE seen >= $since ORDER BY seen DESC",
         r => new WorkerInfo(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), r.GetInt64(6), r.GetInt64(7),
-            r.GetInt64(8), r.GetDouble(9), Parse(r.GetString(10)), Parse(r.GetString(11))),
+            r.GetInt64(8), r.GetDouble(9), Parse(r.GetString(10)), Parse(r.GetString(11)))
+        {
+            WorkingOn = r.IsDBNull(12) ? [] : r.GetString(12).Split('\n'),
+        },
         cancellationToken, ("$since", Format(_data.Time.GetUtcNow() - within)));
 
     /// <summary>This machine's name and first non-loopback IPv4 address, as workers report themselves.</summary>
