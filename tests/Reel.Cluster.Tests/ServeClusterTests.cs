@@ -87,7 +87,7 @@ public sealed class ServeClusterTests : IAsyncLifetime
             pipeline: {name: sums}
             input: {pfs: {repo: inbox, glob: "/*"}}
             transform:
-              cmd: [sh, -c, 'sleep 0.5; for f in /pfs/inbox/*; do sha256sum < "$f" > /pfs/out/$(basename "$f").sum; done']
+              cmd: [sh, -c, 'sleep 2; for f in /pfs/inbox/*; do sha256sum < "$f" > /pfs/out/$(basename "$f").sum; done']
             """;
         using (var created = await http.PostAsync("/api/v1/pipelines", new StringContent(Spec, Encoding.UTF8, "application/yaml")))
         {
@@ -99,6 +99,9 @@ public sealed class ServeClusterTests : IAsyncLifetime
             await File.WriteAllTextAsync(Path.Combine(inbox, $"f{i:D2}"), $"content {i}\n");
         }
         await OkAsync("--cluster", file, "put", "inbox@master:/", "-f", inbox, "-r");
+        // While it runs, the dashboard names what each node works on: the pipeline and the datum's file.
+        await page.Locator("#workers tbody td.working").Filter(new() { HasTextRegex = new System.Text.RegularExpressions.Regex(@"^sums /f\d\d") })
+            .First.WaitForAsync(new() { Timeout = 30_000 });
 
         var job = await Eventually.WaitAsync(async () => await http.GetFromJsonAsync<JsonElement>("/api/v1/jobs?pipeline=sums"),
             j => j.GetArrayLength() == 1 && j[0].GetProperty("state").GetString() is not ("Starting" or "Running"), TimeSpan.FromSeconds(45), "the job finished");

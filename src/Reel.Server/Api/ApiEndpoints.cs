@@ -67,7 +67,11 @@ public static class ApiEndpoints
         var nodes = (await data.ListNodesAsync(cancellationToken)).ToDictionary(n => n.Worker, StringComparer.Ordinal);
         var rows = workers.Select(w => new WorkerView(
             w.Id, w.Kind, w.Host, w.Address, nodes.TryGetValue(w.Id, out var node) ? node.Status : "active", w.Slots, w.Running, w.Done, w.Failed, w.Frames,
-            Math.Round(w.FramesPerSecond, 2), Math.Round(w.MillisecondsPerFrame, 2), w.Started, w.Seen));
+            Math.Round(w.FramesPerSecond, 2), Math.Round(w.MillisecondsPerFrame, 2), w.Started, w.Seen)
+        {
+            // A node that is gone runs nothing, whatever it said last.
+            WorkingOn = nodes.TryGetValue(w.Id, out var n) && n.Status != "active" ? [] : w.WorkingOn,
+        });
         var listed = workers.Select(w => w.Id).ToHashSet(StringComparer.Ordinal);
         var silent = nodes.Values.Where(n => !listed.Contains(n.Worker)).Select(n => new WorkerView(
             n.Worker, "datums", n.HostName, n.Address, n.Status, null, null, null, null, null, null, null, null, n.LastSeen));
@@ -77,7 +81,11 @@ public static class ApiEndpoints
     /// <summary>A row of <c>/api/v1/workers</c>; the counts are null for a node that has not reported a worker.</summary>
     private sealed record WorkerView(
         string Id, string Kind, string Host, string Address, string Status, int? Slots, int? Running, long? Done, long? Failed, long? Frames,
-        double? FramesPerSecond, double? MillisecondsPerFrame, DateTimeOffset? Started, DateTimeOffset Seen);
+        double? FramesPerSecond, double? MillisecondsPerFrame, DateTimeOffset? Started, DateTimeOffset Seen)
+    {
+        /// <summary>The datums and pieces it runs now (<see cref="WorkerInfo.WorkingOn"/>).</summary>
+        public IReadOnlyList<string> WorkingOn { get; init; } = [];
+    }
 
     private static async Task<IResult> CreateRepoAsync(HttpContext context, ServerData data, CancellationToken cancellationToken)
     {

@@ -39,7 +39,7 @@ function overview() {
       </form>
     </section>
     <section><h2>Analyses</h2><table id="analyses"><thead><tr><th>Video</th><th>Status</th><th>Progress</th><th>Models</th><th>Step</th></tr></thead><tbody></tbody></table></section>
-    <section><h2>Workers</h2><table id="workers"><thead><tr><th>Host</th><th>IP</th><th>Runs</th><th>Slots</th><th>Running</th><th>Done</th><th>Failed</th><th>Per second</th><th>ms each</th><th>Seen</th><th>State</th></tr></thead><tbody></tbody></table></section>
+    <section><h2>Workers</h2><table id="workers"><thead><tr><th>Host</th><th>IP</th><th>Runs</th><th>Slots</th><th>Running</th><th>Done</th><th>Failed</th><th>Per second</th><th>ms each</th><th>Seen</th><th>State</th><th>Working on</th></tr></thead><tbody></tbody></table></section>
     <section><h2>Jobs</h2><table id="jobs"><thead><tr><th>Job</th><th>Pipeline</th><th>State</th><th>Datums</th><th>Started</th></tr></thead><tbody></tbody></table></section>`;
   document.getElementById('new-analysis').addEventListener('submit', start);
   poll(async () => {
@@ -56,7 +56,8 @@ function overview() {
     document.querySelector('#workers tbody').innerHTML = workers.map(w => `<tr data-id="${esc(w.id)}"><td>${esc(w.host)}</td><td>${esc(w.address)}</td>
       <td>${w.kind === 'analyses' ? 'analyses (frames)' : 'pipeline datums'}</td><td>${n(w.slots)}</td><td>${n(w.running)}</td><td>${n(w.done)}</td><td>${n(w.failed)}</td>
       <td>${n(w.framesPerSecond)}</td><td>${n(w.millisecondsPerFrame)}</td><td>${new Date(w.seen).toLocaleTimeString()}</td>
-      <td class="state state-${esc(w.status).replace(/ /g, '-')}">${esc(w.status)}</td></tr>`).join('');
+      <td class="state state-${esc(w.status).replace(/ /g, '-')}">${esc(w.status)}</td>
+      <td class="working">${(w.workingOn ?? []).map(esc).join('<br>') || '-'}</td></tr>`).join('');
     const jobs = await json('/api/v1/jobs');
     document.querySelector('#jobs tbody').innerHTML = jobs.map(j => {
       const done = j.counts.success + j.counts.skipped + j.counts.failed;
