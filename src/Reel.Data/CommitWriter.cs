@@ -91,19 +91,20 @@ public sealed class CommitWriter : IAsyncDisposable
         var current = (await _store.ListFilesAsync(Id, DataPath.Root, cancellationToken)).ToDictionary(f => f.Path, StringComparer.Ordinal);
         await using var transaction = await _store.BeginTransactionAsync(cancellationToken);
         await using var delete = _store.Prepare("DELETE FROM files WHERE commit_id = $id AND path = $path", "$id", "$path");
-        await using var upsert = _store.Prepare(
-            "INSERT INTO files(commit_id, path, object, size) VALUES ($id, $path, $object, $size) " +
-            "ON CONFLICT (commit_id, path) DO UPDATE SET object = excluded.object, size = excluded.size", "$id", "$path", "$object", "$size");
         var wanted = new HashSet<string>(StringComparer.Ordinal);
+        var changed = new List<object?[]>();
         foreach (var file in files)
         {
             var path = DataPath.Normalize(file.Path);
             wanted.Add(path);
             if (!current.TryGetValue(path, out var existing) || existing.Hash != file.Hash)
             {
-                await DataStore.ExecuteAsync(upsert, cancellationToken, Id, path, file.Hash, file.Size);
+                changed.Add([Id, path, file.Hash, file.Size]);
             }
         }
+        // Paths are unique (checked above), so no statement updates one row twice.
+        await _store.InsertManyAsync("INSERT INTO files(commit_id, path, object, size)",
+            "ON CONFLICT (commit_id, path) DO UPDATE SET object = excluded.object, size = excluded.size", changed, cancellationToken);
         foreach (var path in current.Keys.Where(p => !wanted.Contains(p)))
         {
             await DataStore.ExecuteAsync(delete, cancellationToken, Id, path);

@@ -387,11 +387,8 @@ public sealed class DataStore : IAsyncDisposable
     internal async Task ReplaceStagedAsync(string owner, IReadOnlyCollection<FileEntry> files, CancellationToken cancellationToken)
     {
         await ExecuteAsync("DELETE FROM staged WHERE owner = $owner", cancellationToken, ("$owner", owner));
-        await using var insert = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
-        foreach (var file in files)
-        {
-            await ExecuteAsync(insert, cancellationToken, owner, file.Path, file.Hash, file.Size);
-        }
+        await InsertManyAsync("INSERT INTO staged(owner, path, object, size)", "", [.. files.Select(f => new object?[] { owner, f.Path, f.Hash, f.Size })],
+            cancellationToken);
     }
 
     /// <summary>
@@ -401,14 +398,65 @@ public sealed class DataStore : IAsyncDisposable
     internal async Task StageManyAsync(IEnumerable<(string Owner, IReadOnlyCollection<FileEntry> Files)> outputs, CancellationToken cancellationToken)
     {
         await using var unstage = Prepare("DELETE FROM staged WHERE owner = $owner", "$owner");
-        await using var stage = Prepare("INSERT INTO staged(owner, path, object, size) VALUES ($owner, $path, $object, $size)", "$owner", "$path", "$object", "$size");
+        // An owner named twice keeps its last files, as if each were staged in turn.
+        var latest = new Dictionary<string, IReadOnlyCollection<FileEntry>>(StringComparer.Ordinal);
         foreach (var (owner, files) in outputs)
         {
             await ExecuteAsync(unstage, cancellationToken, owner);
-            foreach (var file in files)
+            latest[owner] = files;
+        }
+        await InsertManyAsync("INSERT INTO staged(owner, path, object, size)", "",
+            [.. latest.SelectMany(o => o.Value.Select(f => new object?[] { o.Key, f.Path, f.Hash, f.Size }))], cancellationToken);
+    }
+
+    /// <summary>Rows inserted at a time by <see cref="InsertManyAsync"/>: few round trips, and far below both databases' parameter limits.</summary>
+    private const int InsertBatch = 200;
+
+    /// <summary>
+    /// Runs <c><paramref name="insertInto"/> VALUES (…), (…) <paramref name="suffix"/></c> for <paramref name="rows"/>
+    /// (each a value per column, in order), <see cref="InsertBatch"/> rows per statement: one round trip per batch
+    /// rather than per row, which matters for thousands of frames over a network.
+    /// </summary>
+    internal async Task InsertManyAsync(string insertInto, string suffix, IReadOnlyList<object?[]> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+        var columns = rows[0].Length;
+        DbCommand? full = null;
+        try
+        {
+            for (var start = 0; start < rows.Count; start += InsertBatch)
             {
-                await ExecuteAsync(stage, cancellationToken, owner, file.Path, file.Hash, file.Size);
+                var count = Math.Min(InsertBatch, rows.Count - start);
+                var command = count == InsertBatch ? full ??= PrepareInsert(count) : PrepareInsert(count);
+                try
+                {
+                    await ExecuteAsync(command, cancellationToken, [.. rows.Skip(start).Take(count).SelectMany(r => r)]);
+                }
+                finally
+                {
+                    if (command != full)
+                    {
+                        await command.DisposeAsync();
+                    }
+                }
             }
+        }
+        finally
+        {
+            if (full is not null)
+            {
+                await full.DisposeAsync();
+            }
+        }
+
+        DbCommand PrepareInsert(int count)
+        {
+            var names = Enumerable.Range(0, count * columns).Select(i => "$v" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            var values = string.Join(", ", Enumerable.Range(0, count).Select(r => "(" + string.Join(", ", names.Skip(r * columns).Take(columns)) + ")"));
+            return Prepare($"{insertInto} VALUES {values} {suffix}", names);
         }
     }
 
