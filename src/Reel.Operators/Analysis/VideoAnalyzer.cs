@@ -111,6 +111,9 @@ public sealed class VideoAnalyzer
 
     private AnalysisRun AnalyzeVideo(string path, RunModels models, CancellationToken cancellationToken)
     {
+        // The first set of networks loads while the file is probed (CenterNet's session takes longer than the probe);
+        // a model that cannot load still fails below, where the set is asked for.
+        _ = Task.Run(() => models.Comparer, CancellationToken.None);
         var source = VideoProbe.Probe(path, cancellationToken);
         var selected = _options.Sampling.Select(source);
         if (_options.Piece is { } piece)
