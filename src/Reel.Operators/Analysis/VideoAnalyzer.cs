@@ -111,6 +111,9 @@ public sealed class VideoAnalyzer
 
     private AnalysisRun AnalyzeVideo(string path, RunModels models, CancellationToken cancellationToken)
     {
+        // The first set of networks loads while the file is probed (CenterNet's session takes longer than the probe);
+        // a model that cannot load still fails below, where the set is asked for.
+        _ = Task.Run(() => models.Comparer, CancellationToken.None);
         var source = VideoProbe.Probe(path, cancellationToken);
         var selected = _options.Sampling.Select(source);
         if (_options.Piece is { } piece)
@@ -131,41 +134,48 @@ public sealed class VideoAnalyzer
         using var decoders = new ThreadLocal<VideoDecoder>(() => new VideoDecoder(), trackAllValues: true);
         try
         {
-            Parallel.ForEach(
-                segments.OrderByDescending(s => s.DecodeCost),
+            // Workers take frames, not whole segments, so they finish together (see SegmentFeed).
+            var feed = new SegmentFeed(segments.OrderByDescending(s => s.DecodeCost));
+            Parallel.For(
+                0,
+                _options.Workers,
                 new ParallelOptions { MaxDegreeOfParallelism = _options.Workers, CancellationToken = cancellationToken },
-                segment =>
+                _ =>
                 {
-                    try
+                    var decoder = decoders.Value!;
+                    while (true)
                     {
-                        var worker = workerModels.Value!;
-                        var decoder = decoders.Value!.Start(segment);
-                        while (decoder.TryNext(out var frame))
+                        try
                         {
-                            cancellationToken.ThrowIfCancellationRequested();
-                            using var picture = Decode(decoder, source, codedWidth, codedHeight, frame);
-                            worker.Faces?.Reset();
-                            var frameResults = new FrameResult[worker.FrameAnalyzers.Count];
-                            for (var a = 0; a < frameResults.Length; a++)
+                            if (feed.Next(decoder) is not { } segment)
                             {
-                                frameResults[a] = Scaled(worker.FrameAnalyzers[a].Analyze(picture), toSource, source.UprightWidth, source.UprightHeight);
-                                results.Add(frameResults[a]);
+                                return;
                             }
-                            (_progress as IFrameObserver)?.FrameAnalyzed(path, picture, toSource, frameResults);
-                            for (var m = 0; m < worker.SequenceAnalyzers.Count; m++)
+                            while (segment.TryNext((d, f) => Decode(d, source, codedWidth, codedHeight, f), missing, out var frame, out var decoded))
                             {
-                                descriptions[(m, frame.Index)] = worker.SequenceAnalyzers[m].Describe(picture);
+                                using var picture = decoded!;
+                                cancellationToken.ThrowIfCancellationRequested();
+                                // Loaded on a worker's first frame, so a worker with nothing to do loads no networks.
+                                var worker = workerModels.Value!;
+                                worker.Faces?.Reset();
+                                var frameResults = new FrameResult[worker.FrameAnalyzers.Count];
+                                for (var a = 0; a < frameResults.Length; a++)
+                                {
+                                    frameResults[a] = Scaled(worker.FrameAnalyzers[a].Analyze(picture), toSource, source.UprightWidth, source.UprightHeight);
+                                    results.Add(frameResults[a]);
+                                }
+                                (_progress as IFrameObserver)?.FrameAnalyzed(path, picture, toSource, frameResults);
+                                for (var m = 0; m < worker.SequenceAnalyzers.Count; m++)
+                                {
+                                    descriptions[(m, frame.Index)] = worker.SequenceAnalyzers[m].Describe(picture);
+                                }
+                                _progress?.FramesDone(path, 1);
                             }
-                            _progress?.FramesDone(path, 1);
                         }
-                        foreach (var frame in decoder.Missing)
+                        catch (Exception e) when (e is MediaException or OpenCVException or InvalidOperationException)
                         {
-                            missing.Add(frame);
+                            errors.Enqueue(e.Message);
                         }
-                    }
-                    catch (Exception e) when (e is MediaException or OpenCVException or InvalidOperationException)
-                    {
-                        errors.Enqueue(e.Message);
                     }
                 });
         }

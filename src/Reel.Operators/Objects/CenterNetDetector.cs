@@ -154,7 +154,10 @@ public sealed class CenterNetDetector : IFrameAnalyzer
         var source = bgr;
         if (bgr.Width != size.Width || bgr.Height != size.Height)
         {
-            Cv2.Resize(bgr, resized, size, interpolation: InterpolationFlags.Area);
+            // Area averaging where the picture shrinks (a photo to 640 pixels); a video frame analyzed at 640 × 360 only
+            // loses its 8 lines to 352, where bilinear is as good and took a third of the time (0.8 against 2.2-3 ms).
+            var slight = size.Width <= bgr.Width && size.Height <= bgr.Height && size.Width >= bgr.Width * 0.9 && size.Height >= bgr.Height * 0.9;
+            Cv2.Resize(bgr, resized, size, interpolation: slight ? InterpolationFlags.Linear : InterpolationFlags.Area);
             source = resized;
         }
         var plane = size.Width * size.Height;

@@ -12,7 +12,7 @@ namespace Reel.Operators.Tfjs;
 internal static class ConvertedModels
 {
     /// <summary>Bump when the converter's output changes, so cached files from an older converter are not reused.</summary>
-    private const string ConverterVersion = "3";
+    private const string ConverterVersion = "4";
 
     /// <summary>The ONNX file for <paramref name="modelJsonPath"/> computing <paramref name="outputs"/>, converting it on first use.</summary>
     /// <exception cref="FileNotFoundException">The model or its weights are missing.</exception>

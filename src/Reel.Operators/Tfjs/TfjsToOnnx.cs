@@ -30,6 +30,7 @@ internal sealed class TfjsToOnnx
     private readonly Dictionary<string, (string Value, float Factor)> _scaled = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Value, long Channels, long Width)> _padded = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _nchw = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _reluBefore = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<TfjsNode>> _consumers = new(StringComparer.Ordinal);
     private readonly (int Width, int Height)? _size;
     private int _temporaries;
@@ -314,6 +315,9 @@ internal sealed class TfjsToOnnx
                 };
                 _graph.Node(op, [Value(node.Inputs[0]), Value(node.Inputs[1])], [node.Name]);
                 break;
+            case "Relu" when _reluBefore.Contains(node.Name):
+                _graph.Node("Identity", [Value(node.Inputs[0])], [node.Name]);
+                break;
             case "Relu" or "Relu6" or "LeakyRelu" or "Sigmoid" or "Tanh" or "Elu" or "Exp" or "Sqrt" or "Neg" or "Abs":
                 if (_nchw.Remove(Key(node.Inputs[0]), out var convolved))
                 {
@@ -337,8 +341,15 @@ internal sealed class TfjsToOnnx
                 break;
             case "ConcatV2":
                 var count = node.Inputs.Count(i => !i.StartsWith('^')) - 1;
-                _graph.Node("Concat", [.. node.Inputs.Take(count).Select(Value)], [node.Name],
-                    OnnxAttribute.Int("axis", ConstantInts(node, count).Single()));
+                var parts = node.Inputs.Take(count).Select(Value).ToArray();
+                if (SoleConsumer(node) is { Op: "Relu" } relu)
+                {
+                    // relu(concat(a, b)) = concat(relu(a), relu(b)): a convolution's part is rectified as it is computed
+                    // (ONNX Runtime fuses the ReLU into it), so only the other parts take a pass of their own.
+                    parts = [.. parts.Select(part => { var rectified = Temporary(relu.Name); _graph.Node("Relu", [part], [rectified]); return rectified; })];
+                    _reluBefore.Add(relu.Name);
+                }
+                _graph.Node("Concat", parts, [node.Name], OnnxAttribute.Int("axis", ConstantInts(node, count).Single()));
                 break;
             case "Reshape":
                 _graph.Node("Reshape", [Value(node.Inputs[0]), Int64s(node.Name, ConstantInts(node, 1))], [node.Name]);
