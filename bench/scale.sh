@@ -120,7 +120,7 @@ print("%.2f" % (p(j["finished"]) - p(j["started"])).total_seconds() if ok else "
 }
 
 run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/cluster-$1
-    local n=$1 nodes=() i r w t verb
+    local n=$1 nodes=() i r w t verb job
     export REEL_CLUSTER="$TMP/cluster-$n.json"
     lab_cluster "scale_$n" "$REEL_CLUSTER"
     for ((i = 0; i < n; i++)); do
@@ -152,10 +152,12 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
             [[ $t == FAILED* ]] && fail "$w on $n nodes: job ended $t (node logs: $TMP/node-$n-*.log)"
             echo "$w $t" >> "$TMP/cluster-$n"
             echo "  $n node(s) $w run $r: $t s"
+            # Which nodes ran this job's pieces: the job grain's log lines name each piece and its worker.
+            job="$("$REEL" job list --pipeline "$w" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
+            grep -rhoa --include='*.log*' "job $job: datum [0-9a-f]* piece [0-9]* of [0-9]*.*done on [0-9.:]*" "$TMP"/node-$n-* 2>/dev/null \
+                | sed 's/^.* piece /    piece /' | sort | head -20 || true
         done
     done
-    # Which nodes ran pieces: the job grain's log lines name each piece and its worker.
-    grep -rhoa --include='*.log*' 'piece [0-9]* of [0-9]*.*done on [0-9.:]*' "$TMP"/node-$n-* 2>/dev/null | sed 's/^/    /' | sort | uniq | head -20 || true
     kill -TERM "${nodes[@]}" 2>/dev/null || true
     for ((t = 0; t < 30; t++)); do kill -0 "${nodes[@]}" 2>/dev/null || break; sleep 1; done
     kill -9 "${nodes[@]}" 2>/dev/null || true
