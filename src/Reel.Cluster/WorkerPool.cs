@@ -22,6 +22,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
 
     /// <summary>How soon after a task starts the pool reports itself; at most one report a second however fast tasks start.</summary>
     private static readonly TimeSpan ReportAfterStart = TimeSpan.FromSeconds(1);
+
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan NoJobsWait = TimeSpan.FromMilliseconds(200);
 
@@ -33,6 +34,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private long _lastRenew = Stopwatch.GetTimestamp();
     private long _lastReport;
     private bool _startedSinceReport;
+    private Task _selfReport = Task.CompletedTask;
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
     private long _done;
     private long _failed;
@@ -68,6 +70,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 // The silo is shutting down with the host.
             }
         }
+        await _selfReport;
         await GiveBackAsync();
     }
 
@@ -117,13 +120,14 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             await RenewAsync();
             _lastRenew = Stopwatch.GetTimestamp();
         }
-        // Every few seconds, and soon after new work started, so `reel node list` shows what runs now.
+        // Every few seconds, and soon after new work started, so `reel node list` shows what runs now. Off this loop: a
+        // slow database must not hold back the reports and renewals that keep leases alive.
         var sinceReport = Stopwatch.GetElapsedTime(_lastReport);
-        if (sinceReport > ReportEvery || (_startedSinceReport && sinceReport > ReportAfterStart))
+        if (_selfReport.IsCompleted && (sinceReport > ReportEvery || (_startedSinceReport && sinceReport > ReportAfterStart)))
         {
             _startedSinceReport = false;
-            await ReportSelfAsync(stoppingToken);
             _lastReport = Stopwatch.GetTimestamp();
+            _selfReport = ReportSelfInBackgroundAsync(stoppingToken);
         }
         var leased = 0;
         var free = options.Slots - _running.Count;
@@ -289,6 +293,22 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
                 // The job's grain is gone (the job ended or its node failed); the lease lapses and the datum runs again.
                 logger.LogWarning(e, "could not report {Count} datums of job {Job}", group.Count(), group.Key);
             }
+        }
+    }
+
+    private async Task ReportSelfInBackgroundAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Run(() => ReportSelfAsync(cancellationToken), CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("could not report this worker's state ({Message}); trying again in a few seconds", e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
         }
     }
 

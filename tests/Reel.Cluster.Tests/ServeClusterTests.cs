@@ -87,7 +87,7 @@ public sealed class ServeClusterTests : IAsyncLifetime
             pipeline: {name: sums}
             input: {pfs: {repo: inbox, glob: "/*"}}
             transform:
-              cmd: [sh, -c, 'sleep 2; for f in /pfs/inbox/*; do sha256sum < "$f" > /pfs/out/$(basename "$f").sum; done']
+              cmd: [sh, -c, 'sleep 5; for f in /pfs/inbox/*; do sha256sum < "$f" > /pfs/out/$(basename "$f").sum; done']
             """;
         using (var created = await http.PostAsync("/api/v1/pipelines", new StringContent(Spec, Encoding.UTF8, "application/yaml")))
         {
