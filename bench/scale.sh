@@ -18,14 +18,14 @@
 # it splits; it is cached in bench/.cache/. Figures are medians over RUNS; everything made is removed on exit.
 #
 # Environment: DURATION (132), NODES ("1 2 4"), CEILING ("1 4"), NODE_CPU (0.4), SLOTS (1 per node), RUNS (1),
-# WORKLOADS ("extract faces"), JOB_TIMEOUT (seconds a job may take, 1800).
+# WORKLOADS ("extract faces"), JOB_TIMEOUT (seconds a job may take, 1800), KEEP_LOGS (a folder to copy node logs to).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 DURATION="${DURATION:-132}"
 NODES="${NODES:-1 2 4}"
-CEILING="${CEILING:-1 4}"
+CEILING="${CEILING-1 4}"
 NODE_CPU="${NODE_CPU:-0.4}"
 SLOTS="${SLOTS:-1}"
 RUNS="${RUNS:-1}"
@@ -93,12 +93,23 @@ FRAMES="$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stre
 
 # --- network, PostgreSQL, S3 -----------------------------------------------------------------------------------------
 lab_start
+S3PID="${PIDS[-1]}"
 
 cg_make() {  # $1: name, $2: cores
     mkdir -p "$CG_ROOT/$1"
     echo 100000 > "$CG_ROOT/$1/cpu.cfs_period_us"
     awk -v c="$2" 'BEGIN { printf "%d\n", c * 100000 }' > "$CG_ROOT/$1/cpu.cfs_quota_us"
 }
+# CPU seconds (user + system, reaped children included) the processes $@ have used so far.
+cpu_s() {
+    local pid ticks=0
+    for pid; do
+        [[ -r /proc/$pid/stat ]] && ticks=$((ticks + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'
+}
+# Where a job's CPU went: every node, s3rver and PostgreSQL (which share the cores the nodes leave).
+cpu_line() { echo "$(cpu_s "${nodes[@]}") $(cpu_s "$S3PID") $(cpu_s $(pgrep -u postgres -x postgres))"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 spec() {  # $1: workload
@@ -120,7 +131,7 @@ print("%.2f" % (p(j["finished"]) - p(j["started"])).total_seconds() if ok else "
 }
 
 run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/cluster-$1
-    local n=$1 nodes=() i r w t verb job
+    local n=$1 nodes=() i r w t verb job before after
     export REEL_CLUSTER="$TMP/cluster-$n.json"
     lab_cluster "scale_$n" "$REEL_CLUSTER"
     for ((i = 0; i < n; i++)); do
@@ -147,11 +158,15 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
             if ((r == 1)); then verb=create; else verb=update; fi
             "$REEL" pipeline "$verb" -f "$TMP/$w.yaml" >/dev/null 2>"$TMP/pipeline.log" \
                 || fail "reel pipeline $verb $w on $n nodes failed: $(tail -1 "$TMP/pipeline.log")"
+            before="$(cpu_line)"
             timeout "$JOB_TIMEOUT" "$REEL" job wait --pipeline "$w" >/dev/null 2>&1 || true
+            after="$(cpu_line)"
             t="$(job_seconds "$w")"
             [[ $t == FAILED* ]] && fail "$w on $n nodes: job ended $t (node logs: $TMP/node-$n-*.log)"
             echo "$w $t" >> "$TMP/cluster-$n"
             echo "  $n node(s) $w run $r: $t s"
+            awk -v b="$before" -v a="$after" 'BEGIN { split(b, x, " "); split(a, y, " ")
+                printf "    CPU while it ran: nodes %.1f s, s3rver %.1f s, PostgreSQL %.1f s\n", y[1] - x[1], y[2] - x[2], y[3] - x[3] }'
             # Which nodes ran this job's pieces: the job grain's log lines name each piece and its worker.
             job="$("$REEL" job list --pipeline "$w" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
             grep -rhoa --include='*.log*' "job $job: datum [0-9a-f]* piece [0-9]* of [0-9]*.*done on [0-9.:]*" "$TMP"/node-$n-* 2>/dev/null \
@@ -163,6 +178,7 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
     kill -9 "${nodes[@]}" 2>/dev/null || true
     wait "${nodes[@]}" 2>/dev/null || true
     for ((i = 0; i < n; i++)); do cg_kill "rlsc$ID-n$i"; done
+    [[ -n "${KEEP_LOGS:-}" ]] && mkdir -p "$KEEP_LOGS" && cp "$TMP"/node-$n-*.log "$KEEP_LOGS"/
     unset REEL_CLUSTER
 }
 

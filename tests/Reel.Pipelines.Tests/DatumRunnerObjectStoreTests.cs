@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Reel.Data;
@@ -79,6 +80,42 @@ public sealed class DatumRunnerObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_ExtractStepOnS3_FramesUploadedWhileTheRestAreExtracted()
+    {
+        var open = Opener("s3");
+        var store = new WatchedStore(Node(open));
+        StoredObject video;
+        await using (var content = File.OpenRead(TestMedia.Fixture("small.ogv")))
+        {
+            video = await store.PutAsync(content, None);
+        }
+        var spec = SpecReader.Parse("""
+            pipeline: {name: frames}
+            input: {pfs: {repo: videos, glob: "/*"}}
+            transform:
+              steps:
+                - extract: {}
+            """, "frames.yaml", Path.GetTempPath());
+        var runner = new DatumRunner(store, Path.Combine(_directory, "scratch"));
+
+        var result = await runner.RunAsync(spec, "job", Datum.Of([new DatumFile("videos", "/small.ogv", video.Hash, video.Size)]),
+            Path.Combine(_directory, "log"), None);
+
+        // Stored during the run: when the store took some frame, fewer than all 89 had been written.
+        Assert.Equal(89, store.FramesWrittenWhenTaken.Count);
+        Assert.Contains(store.FramesWrittenWhenTaken, written => written < 89);
+        var frames = result.Outputs.Where(o => o.Path.EndsWith(".jpg", StringComparison.Ordinal)).ToList();
+        Assert.Equal(89, frames.Count);
+        Assert.Equal(result.Outputs.OrderBy(o => o.Path, StringComparer.Ordinal), result.Outputs);
+        Assert.Contains(result.Outputs, o => o.Path.EndsWith("/frames.jsonl", StringComparison.Ordinal));
+        var anotherNode = Node(open);
+        foreach (var frame in frames)
+        {
+            Assert.True(await anotherNode.ContainsAsync(frame.Hash, None), frame.Path);
+        }
+    }
+
+    [Fact]
     public async Task Run_InputCorruptedInTheBucket_DatumFailsNamingTheObjectAndTheCommandNeverRuns()
     {
         var server = S3Server.Shared;
@@ -95,6 +132,39 @@ public sealed class DatumRunnerObjectStoreTests : IDisposable
         Assert.Contains(input.Hash, refused.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_directory, "log")));
         Assert.Empty(await Node(open).ListAsync(None).Where(h => h != input.Hash).ToListAsync());
+    }
+
+    /// <summary>The real store, noting for each frame it takes how many frames had been written by then.</summary>
+    private sealed class WatchedStore(IObjectStore inner) : IObjectStore
+    {
+        private int _taken;
+
+        /// <summary>Frames taken so far (this one included) plus those still in the folder: every frame written by then.</summary>
+        public ConcurrentBag<int> FramesWrittenWhenTaken { get; } = [];
+
+        public Task<StoredObject> PutFileAsync(string file, CancellationToken cancellationToken)
+        {
+            if (file.EndsWith(".jpg", StringComparison.Ordinal))
+            {
+                var taken = Interlocked.Increment(ref _taken);
+                // A frame still in the folder may be one being taken now, counted twice: the sum never undercounts.
+                var present = Directory.EnumerateFiles(Path.GetDirectoryName(file)!, "*.jpg").Count(f => f != file);
+                FramesWrittenWhenTaken.Add(taken + present);
+            }
+            return inner.PutFileAsync(file, cancellationToken);
+        }
+
+        public string Location => inner.Location;
+        public Task<StoredObject> PutAsync(Stream content, CancellationToken cancellationToken) => inner.PutAsync(content, cancellationToken);
+        public Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public Task<bool> ContainsAsync(string hash, CancellationToken cancellationToken) => inner.ContainsAsync(hash, cancellationToken);
+        public Task<string> GetLocalPathAsync(string hash, CancellationToken cancellationToken) => inner.GetLocalPathAsync(hash, cancellationToken);
+        public Task<Stream> OpenReadAsync(string hash, CancellationToken cancellationToken) => inner.OpenReadAsync(hash, cancellationToken);
+        public IAsyncEnumerable<string> ListAsync(CancellationToken cancellationToken) => inner.ListAsync(cancellationToken);
+        public Task DeleteAsync(string hash, CancellationToken cancellationToken) => inner.DeleteAsync(hash, cancellationToken);
+        public string NewTemporaryPath() => inner.NewTemporaryPath();
+        public int RemoveTemporaryFiles() => inner.RemoveTemporaryFiles();
+        public void Dispose() => inner.Dispose();
     }
 
     private Func<string, IObjectStore> Opener(string kind)

@@ -43,6 +43,12 @@ public sealed record ExtractOptions
     /// </summary>
     public bool PortableRecord { get; init; }
 
+    /// <summary>
+    /// Told each frame file's path once it is written, on the worker that wrote it; the extractor never touches the file
+    /// again, so the caller may move it away at once (a pipeline stores frames while the rest are extracted).
+    /// </summary>
+    public Action<string>? FrameDone { get; init; }
+
     public const int DefaultQuality = 90;
 
     /// <exception cref="ArgumentException">An option is out of range.</exception>

@@ -316,8 +316,10 @@ public sealed class FrameExtractor
                     image.Dispose();
                     image = upright;
                 }
-                writer.Write(image, job.Folder.FramePath(frame.Index, Options.Format.Extension()));
+                var path = job.Folder.FramePath(frame.Index, Options.Format.Extension());
+                writer.Write(image, path);
                 job.FrameWritten();
+                Options.FrameDone?.Invoke(path);
                 _owner._observer?.FramesDone(job.Input, 1);
             }
             catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException)

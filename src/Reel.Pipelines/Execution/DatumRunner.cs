@@ -82,8 +82,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
                         Directory.Delete(partial, recursive: true);
                     }
                     Directory.CreateDirectory(partial);
-                    frames = await step.RunPieceAsync(video!, part.Frames, output, partial, Environment.ProcessorCount, cancellationToken);
-                    return new DatumRun(await StoreOutputsAsync(output, cancellationToken), [], frames) { Partial = await StoreOutputsAsync(partial, cancellationToken) };
+                    await using var uploads = new OutputUploads(objects, output, cancellationToken);
+                    frames = await step.RunPieceAsync(video!, part.Frames, output, partial, Environment.ProcessorCount, uploads.Finished, cancellationToken);
+                    return new DatumRun(await uploads.CompleteAsync(cancellationToken), [], frames) { Partial = await StoreOutputsAsync(partial, cancellationToken) };
                 }
             }
             else if (splittable is not null && slots > 1 && splittable.Plan(video!, slots, cancellationToken) is { Count: > 1 } pieces)
@@ -92,7 +93,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
             }
             else if (spec.Transform.Steps.Count > 0)
             {
-                frames = await RunStepsAsync(spec.Transform.Steps, pfs, output, cancellationToken);
+                await using var uploads = new OutputUploads(objects, output, cancellationToken);
+                frames = await RunStepsAsync(spec.Transform.Steps, pfs, output, uploads.Finished, cancellationToken);
+                return new DatumRun(await uploads.CompleteAsync(cancellationToken), [], frames);
             }
             else
             {
@@ -169,7 +172,8 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         }
     }
 
-    private static async Task<long> RunStepsAsync(IReadOnlyList<BuiltInStep> steps, string pfs, string output, CancellationToken cancellationToken)
+    private static async Task<long> RunStepsAsync(
+        IReadOnlyList<BuiltInStep> steps, string pfs, string output, Action<string> outputDone, CancellationToken cancellationToken)
     {
         long frames = 0;
         var inputs = Directory.EnumerateFiles(pfs, "*", SearchOption.AllDirectories)
@@ -180,7 +184,7 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         {
             // One step writes straight to /pfs/out; several keep apart in a folder each.
             var target = steps.Count == 1 ? output : Path.Combine(output, step.Name);
-            frames += await step.RunAsync(inputs, target, Environment.ProcessorCount, cancellationToken);
+            frames += await step.RunAsync(inputs, target, Environment.ProcessorCount, outputDone, cancellationToken);
         }
         return frames;
     }
@@ -267,41 +271,11 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         return reader.ReadToEnd().Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
     }
 
-    /// <summary>Outputs stored at once: an S3 upload is mostly waiting for the server, and a datum may write thousands of frames.</summary>
-    private const int ConcurrentStores = 8;
-
-    /// <summary>
-    /// Moves the outputs into the object store (a directory store renames them, no copies; S3 uploads them, several at
-    /// once) and makes them durable with one sync.
-    /// </summary>
+    /// <summary>Stores everything under <paramref name="output"/> (a directory store renames the files, no copies; S3 uploads them).</summary>
     private async Task<IReadOnlyList<FileEntry>> StoreOutputsAsync(string output, CancellationToken cancellationToken)
     {
-        var files = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
-        var stored = new FileEntry[files.Count];
-        await Parallel.ForEachAsync(
-            Enumerable.Range(0, files.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentStores, CancellationToken = cancellationToken },
-            async (i, token) =>
-            {
-                var file = files[i];
-                StoredObject entry;
-                if (new FileInfo(file).LinkTarget is null)
-                {
-                    entry = await objects.PutFileAsync(file, token);
-                }
-                else
-                {
-                    // A symbolic link is stored as what it points at.
-                    await using var content = File.OpenRead(file);
-                    entry = await objects.PutAsync(content, token);
-                }
-                stored[i] = new FileEntry(DataPath.Combine("/", Path.GetRelativePath(output, file)), entry.Hash, entry.Size);
-            });
-        if (stored.Length > 0)
-        {
-            await objects.FlushAsync(cancellationToken);
-        }
-        return stored;
+        await using var uploads = new OutputUploads(objects, output, cancellationToken);
+        return await uploads.CompleteAsync(cancellationToken);
     }
 
     /// <summary>"/pfs/videos" → "&lt;scratch&gt;/pfs/videos": Pachyderm's paths, wherever they start a word.</summary>

@@ -19,9 +19,12 @@ public abstract record BuiltInStep(string Name)
 {
     /// <summary>
     /// Runs the step on <paramref name="inputs"/>; a video that fails makes the datum fail with its reason. Returns the
-    /// frames it processed (written, analysed or rendered), for the node's frames-per-second meter.
+    /// frames it processed (written, analysed or rendered), for the node's frames-per-second meter. A step that writes
+    /// many files may tell <paramref name="outputDone"/> each one it has finished with, which the caller may then take
+    /// away (store) while the step goes on.
     /// </summary>
-    public abstract Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken);
+    public abstract Task<long> RunAsync(
+        IReadOnlyList<string> inputs, string outputDirectory, int workers, Action<string>? outputDone, CancellationToken cancellationToken);
 
     internal static BuiltInStep Parse(SpecNode node)
     {
@@ -134,10 +137,11 @@ public interface ISplittableStep
 
     /// <summary>
     /// Runs one piece: what goes into the datum's output as it is to <paramref name="outputDirectory"/>, what only the merge
-    /// reads to <paramref name="partialDirectory"/>.
+    /// reads to <paramref name="partialDirectory"/>. <paramref name="outputDone"/> as in <see cref="BuiltInStep.RunAsync"/>.
     /// </summary>
     /// <returns>The frames the piece processed.</returns>
-    Task<long> RunPieceAsync(string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken);
+    Task<long> RunPieceAsync(
+        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, Action<string>? outputDone, CancellationToken cancellationToken);
 
     /// <summary>Writes the rest of the output once all pieces are done, from their partial directories in frame order.</summary>
     void Merge(string input, string outputDirectory, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken);
@@ -162,16 +166,20 @@ public sealed record ExtractStep(FrameSampling Sampling, ImageFormat Format, int
         return step;
     }
 
-    public override Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
-        ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
+    /// <summary>Tells <paramref name="outputDone"/> of each frame as it is written, so a pipeline stores frames while it extracts the rest.</summary>
+    public override Task<long> RunAsync(
+        IReadOnlyList<string> inputs, string outputDirectory, int workers, Action<string>? outputDone, CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers) with { FrameDone = outputDone }).RunAsync(inputs, cancellationToken));
 
     public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken) =>
         PlanPieces(input, Sampling, slots, cancellationToken);
 
     /// <summary>Writes the frames of one piece of <paramref name="input"/> straight to the output; it needs no partial results.</summary>
     public Task<long> RunPieceAsync(
-        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken) =>
-        ThrowOnFailureAsync(Name, new FrameExtractor(Options(outputDirectory, workers) with { Piece = piece }).RunAsync([input], cancellationToken));
+        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, Action<string>? outputDone,
+        CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(
+            Name, new FrameExtractor(Options(outputDirectory, workers) with { Piece = piece, FrameDone = outputDone }).RunAsync([input], cancellationToken));
 
     /// <summary>What a run in one piece writes beside the frames (the manifest and settings), byte for byte.</summary>
     public void Merge(string input, string outputDirectory, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken)
@@ -217,7 +225,8 @@ public sealed record AnalyzeStep(
         return step;
     }
 
-    public override Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken) =>
+    public override Task<long> RunAsync(
+        IReadOnlyList<string> inputs, string outputDirectory, int workers, Action<string>? outputDone, CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
 
     public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken) =>
@@ -225,7 +234,8 @@ public sealed record AnalyzeStep(
 
     /// <summary>Analyzes one piece's frames; its rows and the sequence models' frame descriptions go to the merge, not the output.</summary>
     public Task<long> RunPieceAsync(
-        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken) =>
+        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, Action<string>? outputDone,
+        CancellationToken cancellationToken) =>
         ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(partialDirectory, workers) with { Piece = piece }).RunAsync([input], cancellationToken));
 
     /// <summary>Puts the pieces' results together in frame order, comparing across their boundaries: what a run in one piece writes.</summary>
@@ -284,7 +294,8 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
         return new RenderStep(filters, faceModel, container);
     }
 
-    public override async Task<long> RunAsync(IReadOnlyList<string> inputs, string outputDirectory, int workers, CancellationToken cancellationToken)
+    public override async Task<long> RunAsync(
+        IReadOnlyList<string> inputs, string outputDirectory, int workers, Action<string>? outputDone, CancellationToken cancellationToken)
     {
         long frames = 0;
         foreach (var input in inputs.Where(i => !MediaInputs.IsImage(i)))
@@ -300,7 +311,8 @@ public sealed record RenderStep(IReadOnlyList<string> Filters, FaceModel FaceMod
 
     /// <summary>Encodes one piece's units; the merge joins them, so they go to the partial directory.</summary>
     public Task<long> RunPieceAsync(
-        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, CancellationToken cancellationToken) =>
+        string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, Action<string>? outputDone,
+        CancellationToken cancellationToken) =>
         WithRendererAsync(input, outputDirectory, workers, renderer => renderer.RenderPieceAsync(input, piece, partialDirectory, cancellationToken));
 
     /// <summary>Joins the pieces' units without re-encoding and copies in the source's audio: the one-task output.</summary>
