@@ -51,7 +51,16 @@ public static class Engine
         builder.Logging.AddFilter("Reel", LogLevel.Information);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(database);
-        builder.UseOrleans(clustering);
+        builder.UseOrleans(silo =>
+        {
+            clustering(silo);
+            // The strongly consistent directory: Orleans' default one deactivates every grain whose directory entry
+            // lived on a silo that died, so a kill -9 of a mere worker node could take a job's grain down with it
+            // (and every running datum ran again); this one rebuilds the lost entries from the live silos.
+#pragma warning disable ORLEANSEXP003
+            silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
+        });
         services?.Invoke(builder.Services);
         // Registered after the silo, so they start once it is up.
         builder.Services.AddHostedService<JobScheduler>();
