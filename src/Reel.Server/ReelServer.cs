@@ -33,8 +33,10 @@ public static class ReelServer
         builder.Services.AddSingleton(data);
         builder.Services.AddSingleton(await data.OpenAnalysesAsync(cancellationToken));
         builder.Services.AddSingleton<VideoFetcher>();
-        builder.Services.AddSingleton<AnalysisRunner>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
+        builder.Services.AddSingleton<AnalysisJobs>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisJobs>());
+        // The engine this server composes with (reel serve, tests) streams the analyses' rows through it.
+        builder.Services.AddSingleton<AnalysisWatcher>();
         builder.Services.AddSingleton<LiveStreams>();
         builder.Services.AddSingleton<FrameImages>();
         builder.Services.AddHostedService<RetentionService>();

@@ -12,15 +12,23 @@ using Reel.Testing;
 
 namespace Reel.Server.Tests;
 
-/// <summary>A real <c>reel serve</c> server on a free loopback port, and a plain file server for its video URLs.</summary>
+/// <summary>
+/// A real <c>reel serve</c> server on a free loopback port with the pipeline engine of its data directory (which runs its
+/// analyses' jobs), and a plain file server for its video URLs.
+/// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly WebApplication _files;
 
-    private TestServer(WebApplication app, WebApplication files, string dataDirectory)
+    private readonly CancellationTokenSource _engineStop;
+    private readonly Task<bool> _engine;
+
+    private TestServer(WebApplication app, WebApplication files, string dataDirectory, CancellationTokenSource engineStop, Task<bool> engine)
     {
         _app = app;
+        _engineStop = engineStop;
+        _engine = engine;
         _files = files;
         DataDirectory = dataDirectory;
         Url = Address(app);
@@ -86,7 +94,11 @@ internal sealed class TestServer : IAsyncDisposable
         fileServer.MapGet("/generated/{name}", (string name) =>
             Generated.TryGetValue(name, out var path) ? Results.File(path, "application/octet-stream") : Results.NotFound());
         await fileServer.StartAsync();
-        return new TestServer(app, fileServer, data);
+        // The pipeline engine of the data directory, composed with the server as 'reel serve' does: it runs the analyses' jobs.
+        var engineStop = new CancellationTokenSource();
+        var watcher = app.Services.GetRequiredService<Reel.Server.Analysis.AnalysisWatcher>();
+        var engine = Task.Run(() => Reel.Cluster.Engine.RunAsync(new Reel.Cluster.EngineOptions { DataDirectory = data, Watcher = watcher }, engineStop.Token));
+        return new TestServer(app, fileServer, data, engineStop, engine);
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Generated = new(StringComparer.Ordinal);
@@ -131,6 +143,15 @@ internal sealed class TestServer : IAsyncDisposable
         Anonymous.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _engineStop.CancelAsync();
+        try
+        {
+            await _engine;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _engineStop.Dispose();
         await _files.StopAsync();
         await _files.DisposeAsync();
         Directory.Delete(Path.GetDirectoryName(DataDirectory)!, recursive: true);

@@ -18,7 +18,7 @@ namespace Reel.Server.Analysis;
 /// live; the analysis completes when the stream ends. Streams are independent, so several can run at once. The
 /// endpoint's URL ends in a random stream key that a push must name; each stream has a size and a duration cap.
 /// </summary>
-public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ServerOptions options, ILogger<LiveStreams> logger) : IDisposable
+public sealed class LiveStreams(AnalysisStore store, AnalysisJobs jobs, ServerOptions options, ILogger<LiveStreams> logger) : IDisposable
 {
     /// <summary>How long an endpoint waits for a stream before the analysis fails.</summary>
     private static readonly TimeSpan WaitForStream = TimeSpan.FromMinutes(10);
@@ -49,7 +49,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
             }
             _open++;
         }
-        var directory = runner.Directory(analysis.Id);
+        var directory = jobs.Directory(analysis.Id);
         var key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Listener? listener = null;
         try
@@ -123,7 +123,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
             }
 
             var segments = listener.Segments;
-            var recording = Path.Combine(runner.Directory(analysis.Id), "source.ts");
+            var recording = Path.Combine(jobs.Directory(analysis.Id), "source.ts");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (true)
             {
@@ -309,7 +309,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
     {
         var probe = VideoProbe.Probe(segment, cancellationToken);
         var output = Path.Combine(Path.GetDirectoryName(segment)!, Path.GetFileNameWithoutExtension(segment));
-        var options = runner.AnalyzeOptionsFor(analysis, output, FrameSampling.AllFrames);
+        var options = jobs.AnalyzeOptionsFor(analysis, output, FrameSampling.AllFrames);
         var result = (await new VideoAnalyzer(options).RunAsync([segment], cancellationToken)).Single();
         if (result.Outcome == VideoOutcome.Failed)
         {
