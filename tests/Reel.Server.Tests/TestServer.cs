@@ -60,6 +60,9 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    /// <summary>Leave the data directory when stopping, for a server started on it next (a restart).</summary>
+    public bool KeepData { get; set; }
+
     /// <summary>Where the file server listens: 127.0.0.2, a loopback address tests may let stand for a public host.</summary>
     public const string FilesAddress = "http://127.0.0.2:0";
 
@@ -67,9 +70,10 @@ internal sealed class TestServer : IAsyncDisposable
         StartAsync(o => o with { AllowPrivateUrls = allowPrivateUrls, Token = token, MaxLiveStreams = maxLiveStreams });
 
     /// <summary>A server with the options <paramref name="configure"/> makes of the defaults (loopback, a fresh data directory).</summary>
-    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions> configure, Func<string, Task>? prepare = null)
+    /// <param name="dataDirectory">The data directory of a server that ran before (see <see cref="KeepData"/>); null for a fresh one.</param>
+    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions> configure, Func<string, Task>? prepare = null, string? dataDirectory = null)
     {
-        var data = Path.Combine(TestMedia.TempDirectory(), "data");
+        var data = dataDirectory ?? Path.Combine(TestMedia.TempDirectory(), "data");
         if (prepare is not null)
         {
             // What the data directory holds before the server starts (e.g. analyses from long ago).
@@ -128,6 +132,24 @@ internal sealed class TestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The engine's worker once its report satisfies <paramref name="reported"/>: a worker reports its counts every few
+    /// seconds, not at each datum's end. The last report when none does within 30 seconds.
+    /// </summary>
+    public async Task<JsonElement> WorkerAsync(Func<JsonElement, bool> reported)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var worker = (await Client.GetFromJsonAsync<JsonElement>("/api/v1/workers")).EnumerateArray().SingleOrDefault();
+            if ((worker.ValueKind == JsonValueKind.Object && reported(worker)) || DateTime.UtcNow > deadline)
+            {
+                return worker;
+            }
+            await Task.Delay(200);
+        }
+    }
+
     /// <summary>The reason in an error response: the seed API's plain text, or <c>{"error"}</c> of Reel's own API.</summary>
     public static async Task<string> ErrorOf(HttpResponseMessage response)
     {
@@ -154,7 +176,10 @@ internal sealed class TestServer : IAsyncDisposable
         _engineStop.Dispose();
         await _files.StopAsync();
         await _files.DisposeAsync();
-        Directory.Delete(Path.GetDirectoryName(DataDirectory)!, recursive: true);
+        if (!KeepData)
+        {
+            Directory.Delete(Path.GetDirectoryName(DataDirectory)!, recursive: true);
+        }
     }
 
     private static string Address(WebApplication app) =>
