@@ -338,6 +338,12 @@ public sealed class LiveStreamTests
             var jpeg = await server.Client.GetByteArrayAsync($"/analysis/{id}/frame/150");
             using var image = Cv2.ImDecode(jpeg, ImreadModes.Color);
             Assert.Equal((320, 240), (image.Width, image.Height));
+            // Its recorded segments were datums of its pipeline's jobs (one per batch of segments), all succeeded; the
+            // newest holds every segment, those done before carried over.
+            var jobs = (await server.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs?pipeline=analysis-{Guid.Parse(id):N}")).EnumerateArray().ToList();
+            Assert.NotEmpty(jobs);
+            Assert.All(jobs, j => Assert.Equal("Success", j.GetProperty("state").GetString()));
+            Assert.InRange(jobs[0].GetProperty("counts").GetProperty("total").GetInt32(), 5, 7);
             push.Dispose();
         }
     }

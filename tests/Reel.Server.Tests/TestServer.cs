@@ -101,7 +101,7 @@ internal sealed class TestServer : IAsyncDisposable
         // The pipeline engine of the data directory, composed with the server as 'reel serve' does: it runs the analyses' jobs.
         var engineStop = new CancellationTokenSource();
         var watcher = app.Services.GetRequiredService<Reel.Server.Analysis.AnalysisWatcher>();
-        var engine = Task.Run(() => Reel.Cluster.Engine.RunAsync(new Reel.Cluster.EngineOptions { DataDirectory = data, Watcher = watcher }, engineStop.Token));
+        var engine = Task.Run(() => Reel.Cluster.Engine.RunAsync(new Reel.Cluster.EngineOptions { DataDirectory = data, Slots = ReelServer.EngineSlots, Watcher = watcher }, engineStop.Token));
         return new TestServer(app, fileServer, data, engineStop, engine);
     }
 
@@ -170,8 +170,9 @@ internal sealed class TestServer : IAsyncDisposable
         {
             await _engine;
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or Orleans.Runtime.OrleansLifecycleCanceledException)
         {
+            // Stopped, perhaps while its silo was still starting.
         }
         _engineStop.Dispose();
         await _files.StopAsync();

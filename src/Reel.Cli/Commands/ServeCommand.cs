@@ -195,7 +195,7 @@ internal static class ServeCommand
     /// </summary>
     private static Task<int> RunEngineAsync(string directory, Reel.Pipelines.Execution.IDatumWatcher watcher, CancellationToken cancellationToken) => Task.Run(async () =>
     {
-        while (!await Engine.RunAsync(new EngineOptions { DataDirectory = directory, Watcher = watcher }, cancellationToken))
+        while (!await Engine.RunAsync(new EngineOptions { DataDirectory = directory, Slots = ReelServer.EngineSlots, Watcher = watcher }, cancellationToken))
         {
             await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         }

@@ -57,6 +57,13 @@ public sealed class AnalysisJobs(AnalysisStore store, VideoFetcher fetcher, Serv
 
     public void Enqueue(Guid id) => _queue.Writer.TryWrite(id);
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, bool> _live = new();
+
+    /// <summary>Marks a live analysis: its segments' frames are numbered once each job ends, so its rows do not stream from the worker.</summary>
+    internal void MarkLive(Guid id) => _live[id] = true;
+
+    internal bool IsLive(Guid id) => _live.ContainsKey(id);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         foreach (var unfinished in (await store.ListAsync(null, stoppingToken)).Where(a => a.Status is AnalysisStatus.Pending or AnalysisStatus.Processing))
@@ -160,17 +167,25 @@ public sealed class AnalysisJobs(AnalysisStore store, VideoFetcher fetcher, Serv
         {
             System.IO.Directory.Delete(FramesDirectory(analysis.Id), recursive: true);
         }
+        await CommitAsync(analysis.Id, source, cancellationToken);
+        // The engine's scheduler sees the new pipeline's input commit and starts its job.
+        await CreatePipelineAsync(analysis, SeedApi.Sampling(probe, analysis.FrameStep), cancellationToken);
+    }
+
+    /// <summary>Commits <paramref name="file"/> to the analysis's input repo (created when missing), under its file name.</summary>
+    /// <returns>The commit's id.</returns>
+    internal async Task<string> CommitAsync(Guid id, string file, CancellationToken cancellationToken)
+    {
         await using var opened = await data.OpenAsync(cancellationToken);
-        var pipelines = await PipelineStore.OpenAsync(opened, cancellationToken);
-        var repo = InputRepoOf(analysis.Id);
+        var repo = InputRepoOf(id);
         if (!(await opened.ListReposAsync(cancellationToken)).Any(r => r.Name == repo))
         {
             await opened.CreateRepoAsync(repo, cancellationToken);
         }
-        // The store takes a link to the video (a directory store renames it in: no copy); the server keeps its own name for frame images.
-        var staged = source + ".commit";
+        // The store takes a link to the file (a directory store renames it in: no copy); the server keeps its own name for frame images.
+        var staged = file + ".commit";
         File.Delete(staged);
-        FileLinks.LinkOrCopy(source, staged);
+        FileLinks.LinkOrCopy(file, staged);
         StoredObject stored;
         try
         {
@@ -181,18 +196,55 @@ public sealed class AnalysisJobs(AnalysisStore store, VideoFetcher fetcher, Serv
         {
             File.Delete(staged);
         }
-        await using (var writer = await opened.BeginCommitAsync(repo, "master", $"video of analysis {analysis.Id:D}", cancellationToken))
-        {
-            var path = "/" + Path.GetFileName(source);
-            await writer.ApplyAsync([path], [new FileEntry(path, stored.Hash, stored.Size)], cancellationToken);
-            await writer.FinishAsync(cancellationToken);
-        }
-        var (text, spec) = Spec(analysis, repo, SeedApi.Sampling(probe, analysis.FrameStep));
+        await using var writer = await opened.BeginCommitAsync(repo, "master", $"{Path.GetFileName(file)} of analysis {id:D}", cancellationToken);
+        var path = "/" + Path.GetFileName(file);
+        await writer.ApplyAsync([path], [new FileEntry(path, stored.Hash, stored.Size)], cancellationToken);
+        return (await writer.FinishAsync(cancellationToken)).Id;
+    }
+
+    /// <summary>Creates the analysis's pipeline unless it exists; the engine then runs a job for each new commit of its input.</summary>
+    internal async Task CreatePipelineAsync(AnalysisRecord analysis, FrameSampling sampling, CancellationToken cancellationToken)
+    {
+        await using var opened = await data.OpenAsync(cancellationToken);
+        var pipelines = await PipelineStore.OpenAsync(opened, cancellationToken);
+        var (text, spec) = Spec(analysis, InputRepoOf(analysis.Id), sampling);
         if (await pipelines.FindPipelineAsync(spec.Name, cancellationToken) is null)
         {
-            // The engine's scheduler sees the new pipeline's input commit and starts its job.
             await pipelines.CreatePipelineAsync(spec, text, "reel serve", options.DataDirectory, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The newest finished job of the analysis's pipeline, with its output files and the reason of a datum that failed
+    /// in it (with the file it failed on); null when none has finished.
+    /// </summary>
+    internal async Task<FinishedJob?> LatestFinishedJobAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var opened = await data.OpenAsync(cancellationToken);
+        var pipelines = await PipelineStore.OpenAsync(opened, cancellationToken);
+        if (await pipelines.FindPipelineAsync(PipelineOf(id), cancellationToken) is null
+            || (await pipelines.ListJobsAsync(PipelineOf(id), cancellationToken)).FirstOrDefault(j => j.IsFinished) is not { } job)
+        {
+            return null;
+        }
+        var outputs = job.OutputCommit is { } commit ? await opened.ListFilesAsync(commit, DataPath.Root, cancellationToken) : [];
+        var failed = job.State == JobState.Success ? null
+            : (await pipelines.ListDatumsAsync(job.Id, cancellationToken)).FirstOrDefault(d => d.State == DatumState.Failed);
+        return new FinishedJob(job, outputs, failed);
+    }
+
+    /// <summary>A finished job of an analysis: its output files, and its first failed datum.</summary>
+    internal sealed record FinishedJob(JobInfo Job, IReadOnlyList<FileEntry> Outputs, DatumInfo? Failed);
+
+    /// <summary>The rows of one video's <c>results.jsonl</c> in a job's output (a folder named after the video).</summary>
+    internal async Task<List<AnalysisRow>?> ReadRowsAsync(IReadOnlyList<FileEntry> outputs, string video, CancellationToken cancellationToken)
+    {
+        if (outputs.FirstOrDefault(f => f.Path == $"/{video}/{ResultRows.FileName}") is not { } results)
+        {
+            return null;
+        }
+        await using var opened = await data.OpenAsync(cancellationToken);
+        return ResultRows.Read(await opened.Objects.GetLocalPathAsync(results.Hash, cancellationToken));
     }
 
     /// <summary>The spec of an analysis's pipeline: its video, analyzed once, with the seed's models, frames, colors and timings.</summary>
@@ -335,10 +387,10 @@ public sealed class AnalysisJobs(AnalysisStore store, VideoFetcher fetcher, Serv
 /// Streams the rows of an analysis's job into the analyses' table while this server's engine analyzes it, as the
 /// seed did (see <see cref="StreamedResults"/>): status, results and frame images grow during the analysis.
 /// </summary>
-public sealed class AnalysisWatcher(AnalysisStore store, ServerOptions options) : IDatumWatcher
+public sealed class AnalysisWatcher(AnalysisStore store, AnalysisJobs jobs, ServerOptions options) : IDatumWatcher
 {
     public IFrameObserver? Watch(string pipeline, Pipelines.Datums.Datum datum, Pipelines.Datums.DatumPart? part, CancellationToken cancellationToken) =>
-        AnalysisJobs.TryParsePipeline(pipeline, out var id)
+        AnalysisJobs.TryParsePipeline(pipeline, out var id) && !jobs.IsLive(id)
             // Pieces run side by side: only a whole run's counts are the analysis's.
             ? new StreamedResults(store, id, AnalysisJobs.FramesDirectory(options.DataDirectory, id), writeCounts: part is null, cancellationToken)
             : null;

@@ -17,18 +17,43 @@ public static class AnalysisRetention
     public static bool IsFinished(AnalysisRecord analysis) => analysis.Status is AnalysisStatus.Completed or AnalysisStatus.Failed;
 
     /// <summary>
-    /// Removes one analysis: rows first (so nothing points at files being deleted), then its pipeline with its jobs and
-    /// output, its input repo (the stored video), and its folder.
+    /// Removes one analysis: rows first (so nothing points at files being deleted), its folder, then its pipeline with
+    /// its jobs and output, and its input repo (the stored video).
     /// </summary>
     /// <param name="openData">Opens the data the analysis's pipeline and repos are in.</param>
     /// <returns>The bytes its folder held.</returns>
     public static async Task<long> RemoveAsync(
         AnalysisStore store, Func<CancellationToken, Task<DataStore>> openData, string dataDirectory, Guid id, CancellationToken cancellationToken)
     {
+        var bytes = await RemoveRowsAndFolderAsync(store, dataDirectory, id, cancellationToken);
+        await RemoveJobsAsync(openData, [id], cancellationToken);
+        return bytes;
+    }
+
+    private static async Task<long> RemoveRowsAndFolderAsync(AnalysisStore store, string dataDirectory, Guid id, CancellationToken cancellationToken)
+    {
         await store.RemoveAsync(id, cancellationToken);
-        await using (var data = await openData(cancellationToken))
+        var directory = new DirectoryInfo(DirectoryOf(dataDirectory, id));
+        if (!directory.Exists)
         {
-            var pipelines = await PipelineStore.OpenAsync(data, cancellationToken);
+            return 0;
+        }
+        var bytes = directory.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        directory.Delete(recursive: true);
+        return bytes;
+    }
+
+    /// <summary>Removes the pipelines (with their jobs and outputs) and input repos of analyses.</summary>
+    private static async Task RemoveJobsAsync(Func<CancellationToken, Task<DataStore>> openData, IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0)
+        {
+            return;
+        }
+        await using var data = await openData(cancellationToken);
+        var pipelines = await PipelineStore.OpenAsync(data, cancellationToken);
+        foreach (var id in ids)
+        {
             if (await pipelines.FindPipelineAsync(AnalysisJobs.PipelineOf(id), cancellationToken) is not null)
             {
                 await pipelines.DeletePipelineAsync(AnalysisJobs.PipelineOf(id), cancellationToken);
@@ -38,14 +63,6 @@ public static class AnalysisRetention
                 await data.DeleteRepoAsync(AnalysisJobs.InputRepoOf(id), force: true, cancellationToken);
             }
         }
-        var directory = new DirectoryInfo(DirectoryOf(dataDirectory, id));
-        if (!directory.Exists)
-        {
-            return 0;
-        }
-        var bytes = directory.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
-        directory.Delete(recursive: true);
-        return bytes;
     }
 
     /// <summary>Removes every finished analysis created before <paramref name="before"/>.</summary>
@@ -59,10 +76,12 @@ public static class AnalysisRetention
         {
             if (analysis.Created < before && IsFinished(analysis))
             {
-                bytes += await RemoveAsync(store, openData, dataDirectory, analysis.Id, cancellationToken);
+                bytes += await RemoveRowsAndFolderAsync(store, dataDirectory, analysis.Id, cancellationToken);
                 removed.Add(analysis);
             }
         }
+        // What the API shows goes first, for all of them; the stored jobs and videos after.
+        await RemoveJobsAsync(openData, [.. removed.Select(a => a.Id)], cancellationToken);
         return (removed, bytes);
     }
 }
