@@ -30,6 +30,9 @@ public sealed record EngineOptions
     /// </summary>
     public bool StoreLogs { get; init; }
 
+    /// <summary>Who sees the frames of analyze steps as this node analyzes them (<c>reel serve</c>'s analyses); null for nobody.</summary>
+    public Pipelines.Execution.IDatumWatcher? Watcher { get; init; }
+
     /// <summary>Stop the engine after this long with nothing to do; null runs until stopped.</summary>
     public TimeSpan? IdleExit { get; init; }
 }

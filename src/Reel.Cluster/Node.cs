@@ -28,6 +28,9 @@ public sealed record NodeOptions
 
     /// <summary>Port serving <c>/metrics</c> for Prometheus (Reel's meters and Orleans'); null serves none.</summary>
     public int? MetricsPort { get; init; }
+
+    /// <summary>Who sees the frames of analyze steps as this node analyzes them (<c>reel serve</c>'s analyses); null for nobody.</summary>
+    public Pipelines.Execution.IDatumWatcher? Watcher { get; init; }
 }
 
 /// <summary>
@@ -64,6 +67,7 @@ public static class Node
             LeaseTime = TimeSpan.FromSeconds(cluster.LeaseSeconds),
             WorkerName = WorkerName(node.Advertise, siloPort),
             StoreLogs = true,
+            Watcher = node.Watcher,
         };
         var probe = TimeSpan.FromSeconds(cluster.ProbeTimeoutSeconds);
         using var host = Engine.Build(options, database, silo => silo

@@ -40,7 +40,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private long _failed;
     private double _busySeconds;
     private readonly ConcurrentStack<DatumRunner> _freeRunners = new(Enumerable.Range(0, options.Slots).Reverse()
-        .Select(slot => new DatumRunner(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch", slot.ToString(CultureInfo.InvariantCulture)))));
+        .Select(slot => new DatumRunner(database.Data.Objects, Path.Combine(options.DataDirectory, "scratch", slot.ToString(CultureInfo.InvariantCulture)), options.Watcher)));
     private readonly string _scratch = Path.Combine(options.DataDirectory, "scratch");
 
     private readonly ConcurrentQueue<DatumTask> _givenBack = new();

@@ -11,6 +11,12 @@ namespace Reel.Server;
 /// </summary>
 public static class ReelServer
 {
+    /// <summary>
+    /// Datums the embedded engine of a server runs at once: every core but one, which stays free for requests (a server
+    /// busy analyzing still answers status calls at once).
+    /// </summary>
+    public static int EngineSlots => Math.Max(1, Environment.ProcessorCount - 1);
+
     /// <summary>A server on the data directory of <paramref name="options"/> (the embedded default).</summary>
     /// <exception cref="ArgumentException">The options contradict each other (<c>--no-auth</c> on a non-loopback address).</exception>
     public static Task<WebApplication> BuildAsync(ServerOptions options, CancellationToken cancellationToken) =>
@@ -33,8 +39,10 @@ public static class ReelServer
         builder.Services.AddSingleton(data);
         builder.Services.AddSingleton(await data.OpenAnalysesAsync(cancellationToken));
         builder.Services.AddSingleton<VideoFetcher>();
-        builder.Services.AddSingleton<AnalysisRunner>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisRunner>());
+        builder.Services.AddSingleton<AnalysisJobs>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<AnalysisJobs>());
+        // The engine this server composes with (reel serve, tests) streams the analyses' rows through it.
+        builder.Services.AddSingleton<AnalysisWatcher>();
         builder.Services.AddSingleton<LiveStreams>();
         builder.Services.AddSingleton<FrameImages>();
         builder.Services.AddHostedService<RetentionService>();

@@ -136,6 +136,70 @@ public sealed class ServeClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ServeCluster_HttpAnalysisOfALongVideo_RunsAsPiecesOnBothNodes_AndAnswersAsTheSeedApi()
+    {
+        var s3 = S3Server.Shared;
+        var objects = $"s3://{s3.CreateBucket()}?endpoint={Uri.EscapeDataString(s3.Endpoint)}&access_key={S3Server.AccessKey}&secret_key={S3Server.SecretKey}";
+        var file = Path.Combine(_directory, "cluster.json");
+        await OkAsync("cluster", "init", "--db", _postgres.Url(_database), "--objects", objects, "--probe-timeout", "1", "--lease", "6", "-o", file);
+        var (nodePort, serverPort, httpPort) = (FreePort(), FreePort(), FreePort());
+        using var node = NodeProcess.Start(file, "127.0.0.1", Path.Combine(_directory, "node"), null,
+            "--silo-port", nodePort, "--gateway-port", FreePort(), "--slots", "2");
+        using var server = NodeProcess.StartServer(file, "127.0.0.1", Path.Combine(_directory, "server"),
+            "--silo-port", serverPort, "--gateway-port", FreePort(), "--slots", "2", "--urls", $"http://127.0.0.1:{httpPort}", "--token", Key);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        var (nodeWorker, serverWorker) = ("127.0.0.1:" + nodePort, "127.0.0.1:" + serverPort);
+        string Logs() => $"--- node ---\n{node.Log()}\n--- server ---\n{server.Log()}";
+        await Eventually.WaitAsync(() => WorkersAsync(http), w => Status(w, nodeWorker) == "active" && Status(w, serverWorker) == "active",
+            TimeSpan.FromSeconds(45), "both nodes active in /api/v1/workers");
+
+        // Two minutes of video uploaded for an analysis: with 4 free slots, its datum splits into pieces over both nodes.
+        const int Frames = 120 * 25;
+        var video = TestMedia.Generate("serve-cluster-2min.mp4",
+            "-f lavfi -i testsrc2=size=320x240:rate=25:duration=120 -c:v libx264 -preset ultrafast -pix_fmt yuv420p");
+        string id;
+        using (var upload = await http.PostAsync("/api/v1/analyses?videoName=long.mp4&models=color_detection,faces_detection&frameStep=5",
+            new ByteArrayContent(await File.ReadAllBytesAsync(video)) { Headers = { ContentType = new MediaTypeHeaderValue("application/octet-stream") } }))
+        {
+            Assert.True(upload.StatusCode == HttpStatusCode.Created, await upload.Content.ReadAsStringAsync());
+            id = (await upload.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("video_id").GetString()!;
+        }
+        var pipeline = $"analysis-{Guid.Parse(id):N}";
+        bool WorksOnIt(JsonElement workers, string worker) => Row(workers, worker)?.GetProperty("workingOn") is { ValueKind: JsonValueKind.Array } lines
+            && lines.EnumerateArray().Any(l => l.GetString()!.StartsWith(pipeline + " ", StringComparison.Ordinal) && l.GetString()!.Contains(" piece ", StringComparison.Ordinal));
+        var (onNode, onServer) = (false, false);
+        JsonElement status;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        do
+        {
+            var workers = await WorkersAsync(http);
+            onNode |= WorksOnIt(workers, nodeWorker);
+            onServer |= WorksOnIt(workers, serverWorker);
+            status = await http.GetFromJsonAsync<JsonElement>($"/analysis/{id}");
+            await Task.Delay(200);
+        }
+        while (status.GetProperty("status").GetString() is "Pending" or "Processing" && DateTime.UtcNow < deadline);
+
+        Assert.True(status.GetProperty("status").GetString() == "Completed", $"{status}\n{Logs()}");
+        Assert.True(onNode && onServer, $"pieces of the analysis did not run on both nodes (node {onNode}, server {onServer})\n{Logs()}");
+        Assert.Equal(Frames, status.GetProperty("greatest_frame_analyzed").GetInt32());
+        var rows = (await http.GetFromJsonAsync<JsonElement>($"/analysis/{id}/results")).EnumerateArray().ToList();
+        Assert.Equal(2 * Frames / 5, rows.Count);
+        Assert.Equal(Enumerable.Range(1, Frames / 5).Select(i => i * 5), rows.Select(r => r.GetProperty("frame_number").GetInt32()).Distinct());
+        Assert.All(rows, r => Assert.True(r.GetProperty("inference_time").GetDouble() > 0));
+        // A frame of a piece the other node analyzed: its image from the server's copy of the video.
+        using (var image = await http.GetAsync($"/analysis/{id}/frame/{Frames}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, image.StatusCode);
+        }
+        var job = (await http.GetFromJsonAsync<JsonElement>($"/api/v1/jobs?pipeline={pipeline}")).EnumerateArray().Single();
+        Assert.Equal("Success", job.GetProperty("state").GetString());
+        server.Terminate();
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the server did not stop on SIGTERM:\n" + Logs());
+    }
+
+    [Fact]
     public async Task ServeCluster_FileMissing_OneLineNamingItExitCode2()
     {
         var missing = Path.Combine(_directory, "missing.json");

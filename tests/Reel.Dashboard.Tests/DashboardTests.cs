@@ -38,10 +38,13 @@ public sealed class DashboardTests
         await row.Locator(".status-Completed").WaitForAsync();
         Assert.Equal("Completed", await row.Locator(".status").InnerTextAsync());
         Assert.Equal("color_detection, faces_detection", await row.Locator("td").Nth(3).InnerTextAsync());
-        // The analysis worker shows itself with what it did.
-        var analysesWorker = page.Locator("#workers tbody tr").Filter(new() { HasText = "analyses (frames)" });
-        await analysesWorker.Locator("td").Nth(5).Filter(new() { HasText = "1" }).WaitForAsync();
-        Assert.Equal("active", await analysesWorker.Locator("td.state").InnerTextAsync());
+        // The analysis was a job of the engine: the jobs table lists it, and the engine's worker shows what it did.
+        var job = page.Locator("#jobs tbody tr").Filter(new() { HasText = "analysis-" });
+        await job.Locator(".status-Success").WaitForAsync();
+        Assert.Equal("1/1", (await job.Locator("td").Nth(3).InnerTextAsync()).Trim());
+        var worker = page.Locator("#workers tbody tr").Filter(new() { HasText = "datums" });
+        await worker.Locator("td").Nth(5).Filter(new() { HasText = "1" }).WaitForAsync();
+        Assert.Equal("active", await worker.Locator("td.state").InnerTextAsync());
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-analyses.png") });
 
         await row.Locator("a").ClickAsync();

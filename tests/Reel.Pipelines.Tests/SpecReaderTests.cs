@@ -73,4 +73,35 @@ public sealed class SpecReaderTests
         var error = Assert.Throws<SpecException>(() => SpecReader.Parse(text, "s.json", "/"));
         Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task AnalyzeStep_ColorsAndTimings_GiveThatManyColorsAndEachModelsTime_OnlyWhenAskedFor()
+    {
+        var work = TestMedia.TempDirectory();
+        try
+        {
+            async Task<List<Operators.FrameResult>> RunAsync(string options, string output)
+            {
+                var spec = SpecReader.Parse(
+                    $$$"""{"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "v", "glob": "/*"}}, "transform": {"steps": [{"analyze": {{{options}}}}]}}""", "s.json", ".");
+                var step = Assert.IsType<AnalyzeStep>(Assert.Single(spec.Transform.Steps));
+                await step.RunAsync([TestMedia.Fixture("small.ogv")], output, 2, (Action<string>?)null, CancellationToken.None);
+                return File.ReadLines(Path.Combine(output, "small.ogv", "results.jsonl"))
+                    .Select(l => System.Text.Json.JsonSerializer.Deserialize<Operators.FrameResult>(l)!).ToList();
+            }
+
+            var seed = await RunAsync("""{"models": ["colors"], "every": 30, "colors": 3, "timings": true}""", Path.Combine(work, "seed"));
+            Assert.Equal(3, seed.Count);
+            Assert.All(seed, r => Assert.Equal(3, r.Colors!.Count));
+            Assert.All(seed, r => Assert.True(r.InferenceMs > 0));
+
+            var plain = await RunAsync("""{"models": ["colors"], "every": 30}""", Path.Combine(work, "plain"));
+            Assert.All(plain, r => Assert.Equal(5, r.Colors!.Count));
+            // Outputs are stored by content: without timings: true, two runs give the same bytes.
+            Assert.All(plain, r => Assert.Null(r.InferenceMs));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
 }

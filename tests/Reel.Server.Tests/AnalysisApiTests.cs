@@ -72,13 +72,19 @@ public sealed class AnalysisApiTests
             Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync($"/analysis/{id}/frame/{frame}")).StatusCode);
         }
 
-        // The analysis worker reports itself: one analysis done, its frames, a rate.
-        var worker = Assert.Single((await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/workers")).EnumerateArray().ToList());
-        Assert.Equal("analyses", worker.GetProperty("kind").GetString());
+        // The analysis was a job of the engine, listed with pipeline jobs: its pipeline, one datum, succeeded.
+        var job = Assert.Single((await server.Client.GetFromJsonAsync<JsonElement>("/api/v1/jobs")).EnumerateArray().ToList());
+        Assert.Equal($"analysis-{id:N}", job.GetProperty("pipeline").GetString());
+        Assert.Equal("Success", job.GetProperty("state").GetString());
+        Assert.Equal(1, job.GetProperty("counts").GetProperty("success").GetInt32());
+
+        // The engine's worker ran it, and reports it as any datum: one done, a rate (a pool's meter counts datums).
+        var worker = await server.WorkerAsync(w => w.GetProperty("done").GetInt64() > 0);
+        Assert.Equal("datums", worker.GetProperty("kind").GetString());
         // On the embedded engine every listed worker reported within the last minute.
         Assert.Equal("active", worker.GetProperty("status").GetString());
         Assert.Equal(1, worker.GetProperty("done").GetInt64());
-        Assert.Equal(8, worker.GetProperty("frames").GetInt64());
+        Assert.Equal(1, worker.GetProperty("frames").GetInt64());
         Assert.True(worker.GetProperty("framesPerSecond").GetDouble() > 0);
         Assert.False(string.IsNullOrEmpty(worker.GetProperty("address").GetString()));
     }
@@ -332,6 +338,12 @@ public sealed class LiveStreamTests
             var jpeg = await server.Client.GetByteArrayAsync($"/analysis/{id}/frame/150");
             using var image = Cv2.ImDecode(jpeg, ImreadModes.Color);
             Assert.Equal((320, 240), (image.Width, image.Height));
+            // Its recorded segments were datums of its pipeline's jobs (one per batch of segments), all succeeded; the
+            // newest holds every segment, those done before carried over.
+            var jobs = (await server.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs?pipeline=analysis-{Guid.Parse(id):N}")).EnumerateArray().ToList();
+            Assert.NotEmpty(jobs);
+            Assert.All(jobs, j => Assert.Equal("Success", j.GetProperty("state").GetString()));
+            Assert.InRange(jobs[0].GetProperty("counts").GetProperty("total").GetInt32(), 5, 7);
             push.Dispose();
         }
     }

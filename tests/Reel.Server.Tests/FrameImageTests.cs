@@ -44,7 +44,7 @@ public sealed class FrameImageTests
         await using var server = await TestServer.StartAsync(o => o with { AllowPrivateUrls = true, MaxConcurrentFrameRenders = 1 });
         var id = await AnalyzeAsync(server);
         var images = (FrameImages)server.Services.GetService(typeof(FrameImages))!;
-        var runner = (AnalysisRunner)server.Services.GetService(typeof(AnalysisRunner))!;
+        var runner = (AnalysisJobs)server.Services.GetService(typeof(AnalysisJobs))!;
         var video = runner.SourceOf(Guid.Parse(id))!;
 
         // The only render slot is taken: renders queue behind it.

@@ -12,15 +12,23 @@ using Reel.Testing;
 
 namespace Reel.Server.Tests;
 
-/// <summary>A real <c>reel serve</c> server on a free loopback port, and a plain file server for its video URLs.</summary>
+/// <summary>
+/// A real <c>reel serve</c> server on a free loopback port with the pipeline engine of its data directory (which runs its
+/// analyses' jobs), and a plain file server for its video URLs.
+/// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly WebApplication _files;
 
-    private TestServer(WebApplication app, WebApplication files, string dataDirectory)
+    private readonly CancellationTokenSource _engineStop;
+    private readonly Task<bool> _engine;
+
+    private TestServer(WebApplication app, WebApplication files, string dataDirectory, CancellationTokenSource engineStop, Task<bool> engine)
     {
         _app = app;
+        _engineStop = engineStop;
+        _engine = engine;
         _files = files;
         DataDirectory = dataDirectory;
         Url = Address(app);
@@ -52,6 +60,9 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    /// <summary>Leave the data directory when stopping, for a server started on it next (a restart).</summary>
+    public bool KeepData { get; set; }
+
     /// <summary>Where the file server listens: 127.0.0.2, a loopback address tests may let stand for a public host.</summary>
     public const string FilesAddress = "http://127.0.0.2:0";
 
@@ -59,9 +70,10 @@ internal sealed class TestServer : IAsyncDisposable
         StartAsync(o => o with { AllowPrivateUrls = allowPrivateUrls, Token = token, MaxLiveStreams = maxLiveStreams });
 
     /// <summary>A server with the options <paramref name="configure"/> makes of the defaults (loopback, a fresh data directory).</summary>
-    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions> configure, Func<string, Task>? prepare = null)
+    /// <param name="dataDirectory">The data directory of a server that ran before (see <see cref="KeepData"/>); null for a fresh one.</param>
+    public static async Task<TestServer> StartAsync(Func<ServerOptions, ServerOptions> configure, Func<string, Task>? prepare = null, string? dataDirectory = null)
     {
-        var data = Path.Combine(TestMedia.TempDirectory(), "data");
+        var data = dataDirectory ?? Path.Combine(TestMedia.TempDirectory(), "data");
         if (prepare is not null)
         {
             // What the data directory holds before the server starts (e.g. analyses from long ago).
@@ -86,7 +98,11 @@ internal sealed class TestServer : IAsyncDisposable
         fileServer.MapGet("/generated/{name}", (string name) =>
             Generated.TryGetValue(name, out var path) ? Results.File(path, "application/octet-stream") : Results.NotFound());
         await fileServer.StartAsync();
-        return new TestServer(app, fileServer, data);
+        // The pipeline engine of the data directory, composed with the server as 'reel serve' does: it runs the analyses' jobs.
+        var engineStop = new CancellationTokenSource();
+        var watcher = app.Services.GetRequiredService<Reel.Server.Analysis.AnalysisWatcher>();
+        var engine = Task.Run(() => Reel.Cluster.Engine.RunAsync(new Reel.Cluster.EngineOptions { DataDirectory = data, Slots = ReelServer.EngineSlots, Watcher = watcher }, engineStop.Token));
+        return new TestServer(app, fileServer, data, engineStop, engine);
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Generated = new(StringComparer.Ordinal);
@@ -116,6 +132,24 @@ internal sealed class TestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The engine's worker once its report satisfies <paramref name="reported"/>: a worker reports its counts every few
+    /// seconds, not at each datum's end. The last report when none does within 30 seconds.
+    /// </summary>
+    public async Task<JsonElement> WorkerAsync(Func<JsonElement, bool> reported)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var worker = (await Client.GetFromJsonAsync<JsonElement>("/api/v1/workers")).EnumerateArray().SingleOrDefault();
+            if ((worker.ValueKind == JsonValueKind.Object && reported(worker)) || DateTime.UtcNow > deadline)
+            {
+                return worker;
+            }
+            await Task.Delay(200);
+        }
+    }
+
     /// <summary>The reason in an error response: the seed API's plain text, or <c>{"error"}</c> of Reel's own API.</summary>
     public static async Task<string> ErrorOf(HttpResponseMessage response)
     {
@@ -131,9 +165,22 @@ internal sealed class TestServer : IAsyncDisposable
         Anonymous.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _engineStop.CancelAsync();
+        try
+        {
+            await _engine;
+        }
+        catch (Exception e) when (e is OperationCanceledException or Orleans.Runtime.OrleansLifecycleCanceledException)
+        {
+            // Stopped, perhaps while its silo was still starting.
+        }
+        _engineStop.Dispose();
         await _files.StopAsync();
         await _files.DisposeAsync();
-        Directory.Delete(Path.GetDirectoryName(DataDirectory)!, recursive: true);
+        if (!KeepData)
+        {
+            Directory.Delete(Path.GetDirectoryName(DataDirectory)!, recursive: true);
+        }
     }
 
     private static string Address(WebApplication app) =>

@@ -30,7 +30,8 @@ internal static class AnalysesCommand
             }
             var directory = DataStore.ResolveDirectory(result.GetValue(dataDir));
             await using var store = await AnalysisStore.OpenAsync(directory, cancellationToken);
-            var (removed, bytes) = await AnalysisRetention.ClearAsync(store, directory, DateTimeOffset.UtcNow.AddDays(-result.GetValue(days)), cancellationToken);
+            var (removed, bytes) = await AnalysisRetention.ClearAsync(
+                store, ct => DataStore.OpenAsync(directory, TimeProvider.System, ct), directory, DateTimeOffset.UtcNow.AddDays(-result.GetValue(days)), cancellationToken);
             if (result.GetValue(json))
             {
                 await Console.Out.WriteLineAsync(JsonSerializer.Serialize(new { removed = removed.Select(a => a.Id.ToString("D")), bytes }));

@@ -11,7 +11,10 @@ using Reel.Server.Security;
 
 namespace Reel.Cli.Commands;
 
-/// <summary><c>reel serve</c>: the HTTP API, and the pipeline engine of the data directory, in one process.</summary>
+/// <summary>
+/// <c>reel serve</c>: the HTTP API, and the pipeline engine of the data directory (or a node of the cluster), in one
+/// process. The API's analyses are jobs of that engine.
+/// </summary>
 internal static class ServeCommand
 {
     public static Command Create()
@@ -161,7 +164,11 @@ internal static class ServeCommand
                       + $"anything need it: curl -H \"Authorization: Bearer $(cat {keyFile})\" ...; 'reel ... --server URL' run by this user "
                       + "with this data directory finds it; the dashboard signs in with it."
                     : "reel serve: requests that change anything need the key given with --token (Authorization: Bearer KEY).");
-            var engine = cluster is null ? RunEngineAsync(directory, cancellationToken) : RunNodeAsync(cluster, nodeOptions!, app, cancellationToken);
+            // The analyses of the API are jobs of this engine; while it analyzes one, their rows stream into the API's answers.
+            var watcher = app.Services.GetRequiredService<Reel.Server.Analysis.AnalysisWatcher>();
+            var engine = cluster is null
+                ? RunEngineAsync(directory, watcher, cancellationToken)
+                : RunNodeAsync(cluster, nodeOptions! with { Watcher = watcher }, app, cancellationToken);
             try
             {
                 await app.WaitForShutdownAsync(cancellationToken);
@@ -186,9 +193,9 @@ internal static class ServeCommand
     /// The engine serves this data directory while the server runs. When another engine holds it (one a command
     /// started, which stops once idle), this one takes over as soon as the lock is free.
     /// </summary>
-    private static Task<int> RunEngineAsync(string directory, CancellationToken cancellationToken) => Task.Run(async () =>
+    private static Task<int> RunEngineAsync(string directory, Reel.Pipelines.Execution.IDatumWatcher watcher, CancellationToken cancellationToken) => Task.Run(async () =>
     {
-        while (!await Engine.RunAsync(new EngineOptions { DataDirectory = directory }, cancellationToken))
+        while (!await Engine.RunAsync(new EngineOptions { DataDirectory = directory, Slots = ReelServer.EngineSlots, Watcher = watcher }, cancellationToken))
         {
             await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         }

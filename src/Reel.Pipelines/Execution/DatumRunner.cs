@@ -15,7 +15,8 @@ namespace Reel.Pipelines.Execution;
 /// One runner per worker slot, each with its own scratch directory, which is emptied but not recreated between datums:
 /// with many small datums, creating and removing directories costs more than running the command.
 /// </remarks>
-public sealed partial class DatumRunner(IObjectStore objects, string scratch)
+/// <param name="watcher">Who sees the frames of analyze steps as they are analyzed; null for nobody.</param>
+public sealed partial class DatumRunner(IObjectStore objects, string scratch, IDatumWatcher? watcher = null)
 {
     /// <summary>The input directories the scratch holds, empty, after the last datum; null when it must be cleaned first.</summary>
     private HashSet<string>? _clean;
@@ -83,7 +84,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
                     }
                     Directory.CreateDirectory(partial);
                     await using var uploads = new OutputUploads(objects, output, cancellationToken);
-                    frames = await step.RunPieceAsync(video!, part.Frames, output, partial, Environment.ProcessorCount, uploads.Finished, cancellationToken);
+                    frames = step is AnalyzeStep analyze && watcher?.Watch(spec.Name, datum, part, cancellationToken) is { } observer
+                        ? await WatchedAsync(observer, () => analyze.RunPieceAsync(video!, part.Frames, partial, Environment.ProcessorCount, observer, cancellationToken))
+                        : await step.RunPieceAsync(video!, part.Frames, output, partial, Environment.ProcessorCount, uploads.Finished, cancellationToken);
                     return new DatumRun(await uploads.CompleteAsync(cancellationToken), [], frames) { Partial = await StoreOutputsAsync(partial, cancellationToken) };
                 }
             }
@@ -94,7 +97,9 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
             else if (spec.Transform.Steps.Count > 0)
             {
                 await using var uploads = new OutputUploads(objects, output, cancellationToken);
-                frames = await RunStepsAsync(spec.Transform.Steps, pfs, output, uploads.Finished, cancellationToken);
+                frames = spec.Transform.Steps is [AnalyzeStep analyze] && watcher?.Watch(spec.Name, datum, null, cancellationToken) is { } observer
+                    ? await WatchedAsync(observer, () => analyze.RunAsync(Inputs(pfs, output), output, Environment.ProcessorCount, observer, cancellationToken))
+                    : await RunStepsAsync(spec.Transform.Steps, pfs, output, uploads.Finished, cancellationToken);
                 return new DatumRun(await uploads.CompleteAsync(cancellationToken), [], frames);
             }
             else
@@ -172,14 +177,33 @@ public sealed partial class DatumRunner(IObjectStore objects, string scratch)
         }
     }
 
+    /// <summary>Runs a watched task; the observer is disposed (its last results written) whether it succeeds or not.</summary>
+    private static async Task<long> WatchedAsync(Operators.Analysis.IFrameObserver observer, Func<Task<long>> run)
+    {
+        try
+        {
+            return await run();
+        }
+        finally
+        {
+            if (observer is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The datum's input files under <paramref name="pfs"/>, in order.</summary>
+    private static List<string> Inputs(string pfs, string output) => Directory.EnumerateFiles(pfs, "*", SearchOption.AllDirectories)
+        .Where(f => !f.StartsWith(output + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        .Order(StringComparer.Ordinal)
+        .ToList();
+
     private static async Task<long> RunStepsAsync(
         IReadOnlyList<BuiltInStep> steps, string pfs, string output, Action<string> outputDone, CancellationToken cancellationToken)
     {
         long frames = 0;
-        var inputs = Directory.EnumerateFiles(pfs, "*", SearchOption.AllDirectories)
-            .Where(f => !f.StartsWith(output + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal)
-            .ToList();
+        var inputs = Inputs(pfs, output);
         foreach (var step in steps)
         {
             // One step writes straight to /pfs/out; several keep apart in a folder each.

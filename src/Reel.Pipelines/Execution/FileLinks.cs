@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Reel.Pipelines.Execution;
 
 /// <summary>How a datum's input files appear in its directory.</summary>
-internal static partial class FileLinks
+public static partial class FileLinks
 {
     /// <summary>
     /// A file of the command's own: a command that writes to its input in place must not change the stored object

@@ -220,14 +220,34 @@ public sealed record AnalyzeStep(
         var faceModel = ReadFaceModel(options);
         var step = new AnalyzeStep(
             models.Count == 0 ? ["faces"] : models, ReadSampling(options), faceModel,
-            options.String("object_model"), options.String("object_labels"), options.String("emotion_model"));
+            options.String("object_model"), options.String("object_labels"), options.String("emotion_model"))
+        {
+            ColorCount = options.Int("colors", 1) ?? DefaultColors,
+            Timings = options.Bool("timings"),
+        };
         Checked(options, () => step.Options("out", 1), o => o.Validate());
         return step;
     }
 
+    private static readonly int DefaultColors = new AnalyzeOptions { OutputDirectory = "-" }.ColorCount;
+
+    /// <summary>Dominant colors the <c>colors</c> model reports (<c>colors</c>; the command's default when not given).</summary>
+    public int ColorCount { get; init; } = DefaultColors;
+
+    /// <summary>
+    /// Keeps each model's inference time in <c>results.jsonl</c> (<c>timings: true</c>). Off by default: timings differ
+    /// between runs, so outputs with them are not byte-identical and a rerun is never recognised as the same.
+    /// </summary>
+    public bool Timings { get; init; }
+
     public override Task<long> RunAsync(
         IReadOnlyList<string> inputs, string outputDirectory, int workers, Action<string>? outputDone, CancellationToken cancellationToken) =>
-        ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(outputDirectory, workers)).RunAsync(inputs, cancellationToken));
+        RunAsync(inputs, outputDirectory, workers, (IFrameObserver?)null, cancellationToken);
+
+    /// <summary>As <see cref="BuiltInStep.RunAsync"/>, with <paramref name="observer"/> seeing each frame as it is analyzed.</summary>
+    public Task<long> RunAsync(
+        IReadOnlyList<string> inputs, string outputDirectory, int workers, IFrameObserver? observer, CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(outputDirectory, workers), observer).RunAsync(inputs, cancellationToken));
 
     public IReadOnlyList<FramePiece> Plan(string input, int slots, CancellationToken cancellationToken) =>
         PlanPieces(input, Sampling, slots, cancellationToken);
@@ -236,7 +256,12 @@ public sealed record AnalyzeStep(
     public Task<long> RunPieceAsync(
         string input, FramePiece piece, string outputDirectory, string partialDirectory, int workers, Action<string>? outputDone,
         CancellationToken cancellationToken) =>
-        ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(partialDirectory, workers) with { Piece = piece }).RunAsync([input], cancellationToken));
+        RunPieceAsync(input, piece, partialDirectory, workers, null, cancellationToken);
+
+    /// <summary>As <see cref="RunPieceAsync(string, FramePiece, string, string, int, Action{string}?, CancellationToken)"/>, with <paramref name="observer"/> seeing each frame as it is analyzed.</summary>
+    public Task<long> RunPieceAsync(
+        string input, FramePiece piece, string partialDirectory, int workers, IFrameObserver? observer, CancellationToken cancellationToken) =>
+        ThrowOnFailureAsync(Name, new VideoAnalyzer(Options(partialDirectory, workers) with { Piece = piece }, observer).RunAsync([input], cancellationToken));
 
     /// <summary>Puts the pieces' results together in frame order, comparing across their boundaries: what a run in one piece writes.</summary>
     public void Merge(string input, string outputDirectory, IReadOnlyList<string> pieceDirectories, CancellationToken cancellationToken)
@@ -253,8 +278,9 @@ public sealed record AnalyzeStep(
 
     private AnalyzeOptions Options(string outputDirectory, int workers) => new()
     {
-        // Outputs are stored by content: no timings, no scratch path.
-        PortableResults = true,
+        // Outputs are stored by content: no scratch path, and no timings unless asked for.
+        PortableResults = !Timings,
+        ColorCount = ColorCount,
         OutputDirectory = outputDirectory,
         Models = Models,
         Sampling = Sampling,

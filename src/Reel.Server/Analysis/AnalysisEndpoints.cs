@@ -52,7 +52,7 @@ public static class AnalysisEndpoints
     /// <c>POST /api/v1/analyses?videoName=clip.mp4&amp;models=color_detection,faces_detection&amp;frameStep=10</c>.
     /// </summary>
     private static async Task<IResult> UploadAsync(
-        HttpContext context, string? videoName, string? models, string? frameStep, AnalysisStore store, AnalysisRunner runner, ServerOptions options,
+        HttpContext context, string? videoName, string? models, string? frameStep, AnalysisStore store, AnalysisJobs jobs, ServerOptions options,
         CancellationToken cancellationToken)
     {
         try
@@ -69,13 +69,13 @@ public static class AnalysisEndpoints
             {
                 throw new RequestRefusedException($"videoName '{name}' must be a plain file name");
             }
-            var analysis = new AnalysisRecord(Guid.NewGuid(), AnalysisRunner.UploadScheme + name, name, modelList, step, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
+            var analysis = new AnalysisRecord(Guid.NewGuid(), AnalysisJobs.UploadScheme + name, name, modelList, step, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
             var limitBytes = Math.Min(options.MaxUploadBytes, options.MaxVideoBytes);
             if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
                 limit.MaxRequestBodySize = limitBytes;
             }
-            var directory = runner.Directory(analysis.Id);
+            var directory = jobs.Directory(analysis.Id);
             Directory.CreateDirectory(directory);
             var extension = Path.GetExtension(name) is { Length: > 1 and <= 6 } given && given[1..].All(char.IsAsciiLetterOrDigit) ? given : ".mp4";
             try
@@ -96,7 +96,7 @@ public static class AnalysisEndpoints
                 throw;
             }
             await store.CreateAsync(analysis, cancellationToken);
-            runner.Enqueue(analysis.Id);
+            jobs.Enqueue(analysis.Id);
             return Results.Created(StatusUrl(context, analysis.Id), View(context, analysis, seed: false));
         }
         catch (RequestRefusedException e)
@@ -109,7 +109,7 @@ public static class AnalysisEndpoints
     public static IResult Error(int status, string message) => Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
 
     private static async Task<IResult> StartAsync(
-        HttpContext context, AnalysisStore store, AnalysisRunner runner, VideoFetcher fetcher, ServerOptions options, CancellationToken cancellationToken)
+        HttpContext context, AnalysisStore store, AnalysisJobs jobs, VideoFetcher fetcher, ServerOptions options, CancellationToken cancellationToken)
     {
         var (request, refused) = await ReadObjectAsync(context, options, cancellationToken);
         if (request is null)
@@ -125,7 +125,7 @@ public static class AnalysisEndpoints
 
             var analysis = new AnalysisRecord(Guid.NewGuid(), url.ToString(), name, models, frameStep, AnalysisStatus.Pending, null, -1, DateTimeOffset.UtcNow);
             await store.CreateAsync(analysis, cancellationToken);
-            runner.Enqueue(analysis.Id);
+            jobs.Enqueue(analysis.Id);
             return Results.Created(StatusUrl(context, analysis.Id), View(context, analysis));
         }
         catch (RequestRefusedException e)
@@ -291,7 +291,7 @@ public static class AnalysisEndpoints
     /// only). The greatest frame of each stored batch was kept as it was analyzed; any other is decoded from its keyframe.
     /// </summary>
     private static async Task<IResult> FrameAsync(
-        string id, int frame, AnalysisStore store, AnalysisRunner runner, FrameImages images, CancellationToken cancellationToken)
+        string id, int frame, AnalysisStore store, AnalysisJobs jobs, FrameImages images, CancellationToken cancellationToken)
     {
         var (analysis, error) = await FindAsync(id, store, cancellationToken);
         if (analysis is null)
@@ -303,12 +303,12 @@ public static class AnalysisEndpoints
         {
             return SeedApi.Error(StatusCodes.Status404NotFound, $"Frame {frame} of video {analysis.Id} is not analyzed ({analysis.Status})");
         }
-        var kept = StreamedResults.ImagePath(runner.FramesDirectory(analysis.Id), frame);
+        var kept = StreamedResults.ImagePath(jobs.FramesDirectory(analysis.Id), frame);
         if (File.Exists(kept))
         {
             return Results.File(kept, "image/jpeg");
         }
-        if (runner.SourceOf(analysis.Id) is not { } source)
+        if (jobs.SourceOf(analysis.Id) is not { } source)
         {
             return SeedApi.Error(StatusCodes.Status404NotFound, $"Frame {frame} of video {analysis.Id} is not available: the video is gone");
         }
@@ -326,7 +326,8 @@ public static class AnalysisEndpoints
     }
 
     /// <summary>Removes a finished analysis: its rows, results, fetched video and frames (409 while it runs).</summary>
-    private static async Task<IResult> DeleteAsync(string id, AnalysisStore store, FrameImages images, ServerOptions options, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(
+        string id, AnalysisStore store, ServerData data, FrameImages images, ServerOptions options, CancellationToken cancellationToken)
     {
         var (analysis, error) = await FindAsync(id, store, cancellationToken);
         if (analysis is null)
@@ -337,7 +338,7 @@ public static class AnalysisEndpoints
         {
             return SeedApi.Error(StatusCodes.Status409Conflict, $"video {analysis.Id} is {analysis.Status}; it can be deleted once it has finished");
         }
-        await AnalysisRetention.RemoveAsync(store, options.DataDirectory, analysis.Id, cancellationToken);
+        await AnalysisRetention.RemoveAsync(store, data.OpenAsync, options.DataDirectory, analysis.Id, cancellationToken);
         images.Forget(AnalysisRetention.DirectoryOf(options.DataDirectory, analysis.Id));
         return Results.NoContent();
     }

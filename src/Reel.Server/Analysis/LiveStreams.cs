@@ -14,11 +14,12 @@ namespace Reel.Server.Analysis;
 /// <summary>
 /// Live analyses: each one gets its own RTMP endpoint, an <c>ffmpeg -listen</c> process that takes the pushed
 /// stream and cuts it, without re-encoding, into short segments at keyframes (and keeps the whole recording for
-/// frame images). Each segment is analyzed as soon as the next one starts, so results appear while the stream is
-/// live; the analysis completes when the stream ends. Streams are independent, so several can run at once. The
+/// frame images). Each segment is committed to the analysis's input repo as soon as the next one starts, and the
+/// engine analyzes it as a datum of the analysis's pipeline, so results appear while the stream is live (each job's,
+/// as it ends); the analysis completes when the stream ends and the last segment's job has. Streams are independent, so several can run at once. The
 /// endpoint's URL ends in a random stream key that a push must name; each stream has a size and a duration cap.
 /// </summary>
-public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, ServerOptions options, ILogger<LiveStreams> logger) : IDisposable
+public sealed class LiveStreams(AnalysisStore store, AnalysisJobs jobs, ServerOptions options, ILogger<LiveStreams> logger) : IDisposable
 {
     /// <summary>How long an endpoint waits for a stream before the analysis fails.</summary>
     private static readonly TimeSpan WaitForStream = TimeSpan.FromMinutes(10);
@@ -49,7 +50,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
             }
             _open++;
         }
-        var directory = runner.Directory(analysis.Id);
+        var directory = jobs.Directory(analysis.Id);
         var key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Listener? listener = null;
         try
@@ -91,8 +92,7 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
     private async Task WatchAsync(AnalysisRecord analysis, Listener listener, CancellationToken cancellationToken)
     {
         var next = 0;
-        var frameOffset = 0;
-        var timeOffset = 0.0;
+        var job = new SegmentJob(analysis, jobs, store);
         string? capped = null;
         try
         {
@@ -123,27 +123,16 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
             }
 
             var segments = listener.Segments;
-            var recording = Path.Combine(runner.Directory(analysis.Id), "source.ts");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var recording = Path.Combine(jobs.Directory(analysis.Id), "source.ts");
+            // The caps are watched on their own: committing segments and collecting results must not delay a cut-off.
+            var caps = WatchCapsAsync(listener, recording, cancellationToken);
             while (true)
             {
-                var ended = listener.Process.HasExited;
-                if (!ended && capped is null)
+                // The watch ends when the listener does, by itself or cut off at a cap.
+                var ended = caps.IsCompleted;
+                if (ended)
                 {
-                    if (File.Exists(recording) && new FileInfo(recording).Length > options.MaxLiveBytes)
-                    {
-                        capped = $"the stream went over the {options.MaxLiveBytes}-byte limit";
-                    }
-                    else if (clock.Elapsed > options.MaxLiveDuration)
-                    {
-                        capped = $"the stream went over the {options.MaxLiveDuration:g} limit";
-                    }
-                    if (capped is not null)
-                    {
-                        listener.Stop();
-                        await listener.Process.WaitForExitAsync(cancellationToken);
-                        ended = true;
-                    }
+                    capped = await caps;
                 }
                 var files = Directory.EnumerateFiles(segments, "*.ts").Order(StringComparer.Ordinal).ToList();
                 // A segment is complete once a later one exists, or once the stream has ended.
@@ -156,13 +145,14 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
                     }
                     try
                     {
-                        (frameOffset, timeOffset) = await AnalyzeSegmentAsync(analysis, files[next], frameOffset, timeOffset, cancellationToken);
+                        await job.AddAsync(files[next], cancellationToken);
                     }
                     catch (Exception e) when (capped is not null && next == complete - 1 && e is MediaException or IOException)
                     {
                         // The listener was stopped at the cap while it wrote this last segment: what it holds is cut off.
                     }
                 }
+                await job.CollectAsync(capped is not null, cancellationToken);
                 if (ended)
                 {
                     break;
@@ -176,8 +166,9 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
                     capped ?? ("no stream was received" + (listener.LastError is { } reason ? $": {reason}" : "")), CancellationToken.None);
                 return;
             }
+            await job.CollectAllAsync(capped is not null, cancellationToken);
             await store.SetStatusAsync(analysis.Id, capped is null ? AnalysisStatus.Completed : AnalysisStatus.Failed,
-                capped is null ? null : $"{capped}; analyzed up to frame {frameOffset - 1}", CancellationToken.None);
+                capped is null ? null : $"{capped}; analyzed up to frame {job.Frames - 1}", CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -194,6 +185,27 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
             _listeners.TryRemove(new KeyValuePair<Guid, Listener>(analysis.Id, listener));
             ReleaseSlot();
         }
+    }
+
+    /// <summary>Stops the listener once the recording passes the size cap or the stream the duration cap, and says which; null when the stream ended by itself.</summary>
+    private async Task<string?> WatchCapsAsync(Listener listener, string recording, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!listener.Process.HasExited)
+        {
+            var capped = File.Exists(recording) && new FileInfo(recording).Length > options.MaxLiveBytes
+                ? $"the stream went over the {options.MaxLiveBytes}-byte limit"
+                : clock.Elapsed > options.MaxLiveDuration ? $"the stream went over the {options.MaxLiveDuration:g} limit"
+                : null;
+            if (capped is not null)
+            {
+                listener.Stop();
+                await listener.Process.WaitForExitAsync(cancellationToken);
+                return capped;
+            }
+            await Task.Delay(100, cancellationToken);
+        }
+        return null;
     }
 
     private enum Verdict
@@ -303,33 +315,92 @@ public sealed class LiveStreams(AnalysisStore store, AnalysisRunner runner, Serv
         }
     }
 
-    /// <summary>Analyzes one segment; its frames are numbered on from the segments before it, and every frameStep-th is kept.</summary>
-    private async Task<(int Frames, double Seconds)> AnalyzeSegmentAsync(
-        AnalysisRecord analysis, string segment, int frameOffset, double timeOffset, CancellationToken cancellationToken)
+    /// <summary>
+    /// A live analysis's segments as datums of its pipeline's jobs: each complete segment is committed to the input repo
+    /// (one commit each; the engine runs a job for the commits that came in since its last), and each job's results are
+    /// collected in segment order, their frames numbered on from the segments before and every frameStep-th kept.
+    /// </summary>
+    private sealed class SegmentJob(AnalysisRecord analysis, AnalysisJobs jobs, AnalysisStore store)
     {
-        var probe = VideoProbe.Probe(segment, cancellationToken);
-        var output = Path.Combine(Path.GetDirectoryName(segment)!, Path.GetFileNameWithoutExtension(segment));
-        var options = runner.AnalyzeOptionsFor(analysis, output, FrameSampling.AllFrames);
-        var result = (await new VideoAnalyzer(options).RunAsync([segment], cancellationToken)).Single();
-        if (result.Outcome == VideoOutcome.Failed)
+        private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+        private readonly List<(string Name, int FrameOffset, double TimeOffset)> _segments = [];
+        private int _collected;
+        private string? _lastCommit;
+        private double _seconds;
+
+        /// <summary>The frames of the segments committed so far.</summary>
+        public int Frames { get; private set; }
+
+        /// <summary>Commits a complete segment; the first one creates the pipeline (every frame analyzed: the step is applied across segments).</summary>
+        public async Task AddAsync(string segment, CancellationToken cancellationToken)
         {
-            throw new IOException($"segment {Path.GetFileName(segment)}: {result.Error}");
+            var probe = VideoProbe.Probe(segment, cancellationToken);
+            jobs.MarkLive(analysis.Id);
+            _lastCommit = await jobs.CommitAsync(analysis.Id, segment, cancellationToken);
+            if (_segments.Count == 0)
+            {
+                await jobs.CreatePipelineAsync(analysis, FrameSampling.AllFrames, cancellationToken);
+            }
+            _segments.Add((Path.GetFileName(segment), Frames, _seconds));
+            var frames = probe.Frames.Count;
+            Frames += frames;
+            _seconds += frames / ((double)probe.FrameRate.Numerator / probe.FrameRate.Denominator);
         }
-        var all = ResultRows.Read(Path.Combine(result.OutputDirectory, ResultRows.FileName));
-        // Segments carry the stream's timestamps with a muxer's offset: times count from the segment's first frame.
-        var first = all.Count == 0 ? 0 : all.Min(r => r.Timestamp);
-        var rows = all
-            .Select(r => r with { Frame = r.Frame + frameOffset, Timestamp = r.Timestamp - first + timeOffset })
-            .Where(r => SeedApi.IsAnalyzed(r.Frame, analysis.FrameStep))
-            .ToList();
-        await store.SaveResultsAsync(analysis.Id, rows, replace: false, cancellationToken);
-        if (rows.Count > 0)
+
+        /// <summary>Stores the results of segments whose datums a finished job holds; true once every committed segment's are stored.</summary>
+        /// <param name="capped">The stream was cut off at a cap: its last segment may be cut short, and its failure is no failure.</param>
+        /// <exception cref="IOException">A segment's datum failed.</exception>
+        public async Task<bool> CollectAsync(bool capped, CancellationToken cancellationToken)
         {
-            await store.SetProgressAsync(analysis.Id, rows.Max(r => r.Frame), cancellationToken);
+            if (_collected == _segments.Count || await jobs.LatestFinishedJobAsync(analysis.Id, cancellationToken) is not { } finished)
+            {
+                return _collected == _segments.Count;
+            }
+            for (; _collected < _segments.Count; _collected++)
+            {
+                var (name, frameOffset, timeOffset) = _segments[_collected];
+                if (await jobs.ReadRowsAsync(finished.Outputs, name, cancellationToken) is not { } all)
+                {
+                    if (finished.Failed is { } failed && failed.Files.Any(f => f.Path == "/" + name))
+                    {
+                        if (capped && _collected == _segments.Count - 1)
+                        {
+                            continue;
+                        }
+                        throw new IOException($"segment {name}: {failed.Error}");
+                    }
+                    break;
+                }
+                // Segments carry the stream's timestamps with a muxer's offset: times count from the segment's first frame.
+                var first = all.Count == 0 ? 0 : all.Min(r => r.Timestamp);
+                var rows = all
+                    .Select(r => r with { Frame = r.Frame + frameOffset, Timestamp = r.Timestamp - first + timeOffset })
+                    .Where(r => SeedApi.IsAnalyzed(r.Frame, analysis.FrameStep))
+                    .ToList();
+                await store.SaveResultsAsync(analysis.Id, rows, replace: false, cancellationToken);
+                if (rows.Count > 0)
+                {
+                    await store.SetProgressAsync(analysis.Id, rows.Max(r => r.Frame), cancellationToken);
+                }
+            }
+            if (_collected < _segments.Count && finished.Job.Inputs.Values.Contains(_lastCommit))
+            {
+                // The job of the last segment ended without some segment's results and without saying why in a datum.
+                throw new IOException($"segment {_segments[_collected].Name}: job {finished.Job.Id[..12]} ended {finished.Job.State}"
+                    + (finished.Job.Error is { } error ? $": {error}" : ""));
+            }
+            return _collected == _segments.Count;
         }
-        var frames = probe.Frames.Count;
-        var seconds = frames / ((double)probe.FrameRate.Numerator / probe.FrameRate.Denominator);
-        return (frameOffset + frames, timeOffset + seconds);
+
+        /// <summary>Once the stream has ended: waits for the job that holds the last segment, and stores every segment's results.</summary>
+        public async Task CollectAllAsync(bool capped, CancellationToken cancellationToken)
+        {
+            while (!await CollectAsync(capped, cancellationToken))
+            {
+                await Task.Delay(PollInterval, cancellationToken);
+            }
+        }
     }
 
     /// <summary>

@@ -10,7 +10,8 @@ namespace Reel.Server.Analysis;
 /// batches (every <see cref="Interval"/>), each batch with the image of its greatest frame, so status, results and
 /// frame images grow during the analysis. A batch's image is written before its rows, and its rows before the
 /// greatest frame moves: status never names a frame whose results or image are missing. Workers only queue;
-/// one writer does the database and file work off their threads.
+/// one writer does the database and file work off their threads. The engine's worker creates one per task of an
+/// analysis's job (<see cref="AnalysisWatcher"/>); the job's output replaces what it stored once the job ends.
 /// </summary>
 internal sealed class StreamedResults : IFrameObserver, IAsyncDisposable
 {
@@ -32,9 +33,12 @@ internal sealed class StreamedResults : IFrameObserver, IAsyncDisposable
     private int _planned;
     private int _done;
 
-    public StreamedResults(AnalysisStore store, Guid id, string framesDirectory, CancellationToken cancellationToken)
+    private readonly bool _writeCounts;
+
+    /// <param name="writeCounts">Whether the frames planned and done are the analysis's (a whole run), not one piece's of several.</param>
+    public StreamedResults(AnalysisStore store, Guid id, string framesDirectory, bool writeCounts, CancellationToken cancellationToken)
     {
-        (_store, _id, _framesDirectory, _cancellationToken) = (store, id, framesDirectory, cancellationToken);
+        (_store, _id, _framesDirectory, _writeCounts, _cancellationToken) = (store, id, framesDirectory, writeCounts, cancellationToken);
         Directory.CreateDirectory(framesDirectory);
         _writer = Task.Run(WriteAsync, CancellationToken.None);
     }
@@ -75,17 +79,6 @@ internal sealed class StreamedResults : IFrameObserver, IAsyncDisposable
         }
     }
 
-    /// <summary>Writes what is still pending and waits for every batch to be stored.</summary>
-    public async Task CompleteAsync()
-    {
-        lock (_lock)
-        {
-            FlushLocked();
-        }
-        _batches.Writer.TryComplete();
-        await _writer;
-    }
-
     private void FlushLocked()
     {
         _lastFlush = Environment.TickCount64;
@@ -121,7 +114,10 @@ internal sealed class StreamedResults : IFrameObserver, IAsyncDisposable
                     await _store.SaveResultsAsync(_id, batch.Rows, replace: false, _cancellationToken);
                     await _store.SetProgressAsync(_id, batch.Rows.Max(r => r.Frame), _cancellationToken);
                 }
-                await _store.SetCountsAsync(_id, batch.Planned, batch.Done, _cancellationToken);
+                if (_writeCounts)
+                {
+                    await _store.SetCountsAsync(_id, batch.Planned, batch.Done, _cancellationToken);
+                }
             }
             catch (OperationCanceledException) when (_cancellationToken.IsCancellationRequested)
             {
@@ -134,8 +130,13 @@ internal sealed class StreamedResults : IFrameObserver, IAsyncDisposable
         }
     }
 
+    /// <summary>Writes what is still pending, waits for it, and lets go of the last picture.</summary>
     public async ValueTask DisposeAsync()
     {
+        lock (_lock)
+        {
+            FlushLocked();
+        }
         _batches.Writer.TryComplete();
         await _writer;
         lock (_lock)

@@ -54,7 +54,7 @@ function overview() {
     // A cluster node that has not reported a worker has no counts, only its membership state.
     const n = v => v ?? '-';
     document.querySelector('#workers tbody').innerHTML = workers.map(w => `<tr data-id="${esc(w.id)}"><td>${esc(w.host)}</td><td>${esc(w.address)}</td>
-      <td>${w.kind === 'analyses' ? 'analyses (frames)' : 'pipeline datums'}</td><td>${n(w.slots)}</td><td>${n(w.running)}</td><td>${n(w.done)}</td><td>${n(w.failed)}</td>
+      <td>${w.kind ? 'datums' : '-'}</td><td>${n(w.slots)}</td><td>${n(w.running)}</td><td>${n(w.done)}</td><td>${n(w.failed)}</td>
       <td>${n(w.framesPerSecond)}</td><td>${n(w.millisecondsPerFrame)}</td><td>${new Date(w.seen).toLocaleTimeString()}</td>
       <td class="state state-${esc(w.status).replace(/ /g, '-')}">${esc(w.status)}</td>
       <td class="working">${(w.workingOn ?? []).map(esc).join('<br>') || '-'}</td></tr>`).join('');
