@@ -42,6 +42,7 @@ public sealed class SegmentScheduler<TState> : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> stopped the run.</exception>
     public void Run(IEnumerable<WorkTask<TState>> tasks, CancellationToken cancellationToken)
     {
+        var queued = tasks.ToList();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         lock (_gate)
         {
@@ -52,10 +53,7 @@ public sealed class SegmentScheduler<TState> : IDisposable
             _stop = stop;
             _firstError = null;
             _running = 0;
-            foreach (var task in tasks)
-            {
-                _queued.Enqueue(task);
-            }
+            queued.ForEach(_queued.Enqueue);
         }
         // A worker waiting for work must notice the stop.
         using var wake = stop.Token.Register(WakeAll);
