@@ -158,7 +158,7 @@ public class SegmentSchedulerTests
             }
         }
 
-        public void Ended(Segment segment, IReadOnlyList<SourceFrame> missing, Exception? error)
+        public void Ended(IReadOnlyList<SourceFrame> missing, Exception? error)
         {
             Ends++;
             Error = error;

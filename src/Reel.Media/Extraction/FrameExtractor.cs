@@ -190,7 +190,7 @@ public sealed class FrameExtractor
 
             public void Process(Worker<ImageWriter> worker, SourceFrame frame, FrameImage taken) => run.Encode(worker.State, job, frame, taken);
 
-            public void Ended(Segment segment, IReadOnlyList<SourceFrame> missing, Exception? error)
+            public void Ended(IReadOnlyList<SourceFrame> missing, Exception? error)
             {
                 if (error is not null)
                 {

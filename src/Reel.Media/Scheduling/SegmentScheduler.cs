@@ -110,7 +110,7 @@ public sealed class SegmentScheduler<TState> : IDisposable
                 {
                     if (!own.Step(worker))
                     {
-                        Ended(own);
+                        Done(own);
                         own = null;
                     }
                     continue;
@@ -124,7 +124,7 @@ public sealed class SegmentScheduler<TState> : IDisposable
                     case (_, { } join):
                         if (!join.Step(worker))
                         {
-                            Ended(join);
+                            Done(join);
                         }
                         break;
                     case (SharedSegment<TState> segment, _):
@@ -139,7 +139,7 @@ public sealed class SegmentScheduler<TState> : IDisposable
                         }
                         else
                         {
-                            Ended(segment);
+                            Done(segment);
                         }
                         break;
                     case (WholeTask<TState> whole, _):
@@ -149,7 +149,7 @@ public sealed class SegmentScheduler<TState> : IDisposable
                         }
                         finally
                         {
-                            Ended(null);
+                            Done(null);
                         }
                         break;
                 }
@@ -189,7 +189,7 @@ public sealed class SegmentScheduler<TState> : IDisposable
     }
 
     /// <summary>Counts a task as done: once its segment's frames are all handed out, or once it ran; wakes the waiting.</summary>
-    private void Ended(SharedSegment<TState>? segment)
+    private void Done(SharedSegment<TState>? segment)
     {
         lock (_gate)
         {

@@ -41,7 +41,7 @@ public interface ISegmentWork<TState, TFrame>
     /// Runs once per segment, when its last frame has been taken: with the selected frames it never produced, or with the
     /// error that ended it early (it could not be opened or decoded). Throw to fail the run.
     /// </summary>
-    void Ended(Segment segment, IReadOnlyList<SourceFrame> missing, Exception? error);
+    void Ended(IReadOnlyList<SourceFrame> missing, Exception? error);
 }
 
 internal sealed class WholeTask<TState>(Action<Worker<TState>, CancellationToken> run) : WorkTask<TState>
@@ -102,15 +102,11 @@ internal sealed class SharedSegment<TState, TFrame>(Segment segment, ISegmentWor
             {
                 return false;
             }
+            bool found;
             try
             {
-                if (!_decoder!.TryNext(out frame))
-                {
-                    End(_decoder.Missing, null);
-                    return false;
-                }
-                taken = work.Take(_decoder, frame);
-                Interlocked.Decrement(ref _left);
+                found = _decoder!.TryNext(out frame);
+                taken = found ? work.Take(_decoder, frame) : default!;
             }
             catch (MediaException e)
             {
@@ -118,6 +114,12 @@ internal sealed class SharedSegment<TState, TFrame>(Segment segment, ISegmentWor
                 End([], e);
                 return false;
             }
+            if (!found)
+            {
+                End(_decoder.Missing, null);
+                return false;
+            }
+            Interlocked.Decrement(ref _left);
         }
         work.Process(worker, frame, taken);
         return true;
@@ -127,6 +129,6 @@ internal sealed class SharedSegment<TState, TFrame>(Segment segment, ISegmentWor
     {
         _ended = true;
         Volatile.Write(ref _left, 0);
-        work.Ended(segment, missing, error);
+        work.Ended(missing, error);
     }
 }

@@ -1,5 +1,5 @@
-using System.Runtime.ExceptionServices;
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using OpenCvSharp;
 using Reel.Media;
 using Reel.Media.Decoding;
@@ -209,7 +209,7 @@ public sealed class VideoAnalyzer
             owner._progress?.FramesDone(source.Path, 1);
         }
 
-        public void Ended(Segment segment, IReadOnlyList<SourceFrame> missing, Exception? error)
+        public void Ended(IReadOnlyList<SourceFrame> missing, Exception? error)
         {
             // The video fails with the first error; the scheduler stops the other segments.
             if (error is not null)
