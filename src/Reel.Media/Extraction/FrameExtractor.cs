@@ -1,12 +1,13 @@
 using Reel.Media.Decoding;
 using Reel.Media.Imaging;
+using Reel.Media.Scheduling;
 
 namespace Reel.Media.Extraction;
 
 /// <summary>
 /// Writes the selected frames of many videos as images. Each video is cut into keyframe-aligned segments;
-/// a fixed set of worker threads pulls segments from all videos, decodes them and encodes the frames, so every
-/// core stays busy whatever the mix. A video's manifest is committed only when all its frames are on disk.
+/// the workers (<see cref="SegmentScheduler{TState}"/>) take segments from all videos, decode them and encode the frames,
+/// so every core stays busy whatever the mix. A video's manifest is committed only when all its frames are on disk.
 /// </summary>
 public sealed class FrameExtractor
 {
@@ -25,7 +26,7 @@ public sealed class FrameExtractor
     /// <summary>Extracts every input; one video's failure never stops the others.</summary>
     /// <returns>One result per input, in input order.</returns>
     public Task<IReadOnlyList<VideoResult>> RunAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default) =>
-        new ExtractionRun(this, inputs, cancellationToken).Start();
+        Task.Run(new ExtractionRun(this, inputs, cancellationToken).Run, CancellationToken.None);
 
     /// <summary>
     /// The merge of a video extracted in pieces (<see cref="ExtractOptions.Piece"/>): writes its <c>extract.json</c> and
@@ -64,18 +65,14 @@ public sealed class FrameExtractor
         private readonly FrameExtractor _owner;
         private readonly CancellationToken _cancellation;
         private readonly List<VideoJob> _jobs = [];
-        private readonly object _gate = new();
-        private readonly Queue<VideoJob> _toProbe = new();
-        private readonly List<(VideoJob Job, Segment Segment)> _segments = [];
-        private readonly Queue<(VideoJob Job, SourceFrame Frame, FrameImage Image)> _toEncode = new();
-        private readonly TaskCompletionSource<IReadOnlyList<VideoResult>> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _busy;
-        private int _runningWorkers;
+        private readonly List<VideoJob> _toPlan = [];
+        private readonly SegmentScheduler<ImageWriter> _scheduler;
 
         public ExtractionRun(FrameExtractor owner, IReadOnlyList<string> inputs, CancellationToken cancellation)
         {
             _owner = owner;
             _cancellation = cancellation;
+            _scheduler = new SegmentScheduler<ImageWriter>(owner._options.Workers, () => new ImageWriter(Options.Format, Options.Quality));
             var byFolder = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var input in inputs)
             {
@@ -83,7 +80,7 @@ public sealed class FrameExtractor
                 _jobs.Add(job);
                 if (byFolder.TryAdd(job.Folder.Path, input))
                 {
-                    _toProbe.Enqueue(job);
+                    _toPlan.Add(job);
                 }
                 else
                 {
@@ -96,104 +93,26 @@ public sealed class FrameExtractor
 
         private ExtractOptions Options => _owner._options;
 
-        public Task<IReadOnlyList<VideoResult>> Start()
+        public IReadOnlyList<VideoResult> Run()
         {
-            _runningWorkers = Options.Workers;
-            for (var i = 0; i < Options.Workers; i++)
+            using (_scheduler)
             {
-                new Thread(Work) { IsBackground = true, Name = $"reel-extract-{i}" }.Start();
-            }
-            return _completion.Task;
-        }
-
-        private void Work()
-        {
-            try
-            {
-                using var writer = new ImageWriter(Options.Format, Options.Quality);
-                using var decoder = new VideoDecoder();
-                WorkLoop(writer, decoder);
-            }
-            catch (Exception e)
-            {
-                _completion.TrySetException(e);
-            }
-            finally
-            {
-                if (Interlocked.Decrement(ref _runningWorkers) == 0)
+                try
                 {
-                    Finish();
+                    // Videos are planned on the workers, several at once; their segments run before the next video is planned.
+                    _scheduler.Run(_toPlan.Select(job => WorkTask<ImageWriter>.Whole((_, _) => Plan(job))), _cancellation);
+                }
+                catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+                {
+                    // Reported below, per video.
                 }
             }
-        }
-
-        private void WorkLoop(ImageWriter writer, VideoDecoder decoder)
-        {
-            (VideoJob Job, SegmentDecoder Decoder)? current = null;
-            while (!_cancellation.IsCancellationRequested)
+            foreach (var job in _jobs.Where(j => j.Result is null))
             {
-                // Encoding first keeps the queue, and so memory, short; a worker between segments helps the others.
-                (VideoJob Job, SourceFrame Frame, FrameImage Image) encode = default;
-                VideoJob? probe = null;
-                (VideoJob Job, Segment Segment) next = default;
-                lock (_gate)
-                {
-                    if (!_toEncode.TryDequeue(out encode) && current is null)
-                    {
-                        if (_segments.Count > 0)
-                        {
-                            next = _segments[0];
-                            _segments.RemoveAt(0);
-                            _busy++;
-                        }
-                        else if (_toProbe.TryDequeue(out probe))
-                        {
-                            _busy++;
-                        }
-                        else if (_busy == 0)
-                        {
-                            return;
-                        }
-                        else
-                        {
-                            Monitor.Wait(_gate, TimeSpan.FromMilliseconds(100));
-                            continue;
-                        }
-                    }
-                }
-
-                if (encode.Job is not null)
-                {
-                    Encode(writer, encode.Job, encode.Frame, encode.Image);
-                }
-                else if (probe is not null)
-                {
-                    Plan(probe);
-                    Idle();
-                }
-                else if (next.Job is not null)
-                {
-                    current = StartSegment(next.Job, next.Segment!, decoder);
-                    if (current is null)
-                    {
-                        Idle();
-                    }
-                }
-                else if (current is { } active && !Step(active.Job, active.Decoder))
-                {
-                    current = null;
-                    Idle();
-                }
+                job.Result = Result(job, VideoOutcome.Failed, job.Written, "interrupted before it finished");
+                _owner._observer?.VideoFinished(job.Result);
             }
-        }
-
-        private void Idle()
-        {
-            lock (_gate)
-            {
-                _busy--;
-                Monitor.PulseAll(_gate);
-            }
+            return _jobs.Select(j => j.Result!).ToList();
         }
 
         private void Plan(VideoJob job)
@@ -236,13 +155,13 @@ public sealed class FrameExtractor
                 var (width, height) = CodedSize(source);
                 job.Converter = new FrameConverter(Options.Format, width, height);
                 var segments = SegmentPlanner.Plan(source, selected, Options.Workers * 3);
-                job.DecoderThreads = segments.Count >= Options.Workers ? 1 : Math.Min(Options.Workers, 1 + (Options.Workers / Math.Max(1, segments.Count)));
+                // Too few segments to share the cores: the decoders use threads of their own instead.
+                var decoderThreads = segments.Count >= Options.Workers ? 1 : Math.Min(Options.Workers, 1 + (Options.Workers / Math.Max(1, segments.Count)));
                 job.Hold(segments.Count);
                 _owner._observer?.VideoStarted(job.Input, job.Planned.Count);
-                lock (_gate)
+                foreach (var segment in segments.OrderByDescending(s => s.DecodeCost))
                 {
-                    _segments.AddRange(segments.OrderByDescending(s => s.DecodeCost).Select(s => (job, s)));
-                    Monitor.PulseAll(_gate);
+                    _scheduler.Add(WorkTask<ImageWriter>.Frames(segment, new SegmentOfJob(this, job), decoderThreads));
                 }
             }
             catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException)
@@ -259,50 +178,30 @@ public sealed class FrameExtractor
             }
         }
 
-        private (VideoJob, SegmentDecoder)? StartSegment(VideoJob job, Segment segment, VideoDecoder decoder)
+        /// <summary>A segment's frames, decoded for their video's images.</summary>
+        private sealed class SegmentOfJob(ExtractionRun run, VideoJob job) : ISegmentWork<ImageWriter, FrameImage>
         {
-            try
+            public FrameImage Take(SegmentDecoder decoder, SourceFrame frame)
             {
-                return (job, decoder.Start(segment, job.DecoderThreads));
+                var image = decoder.Convert(job.Converter!);
+                job.Hold();
+                return image;
             }
-            catch (MediaException e)
+
+            public void Process(Worker<ImageWriter> worker, SourceFrame frame, FrameImage taken) => run.Encode(worker.State, job, frame, taken);
+
+            public void Ended(IReadOnlyList<SourceFrame> missing, Exception? error)
             {
-                job.Fail(e.Message);
+                if (error is not null)
+                {
+                    job.Fail(error.Message);
+                }
+                job.AddMissing(missing);
                 if (job.Release())
                 {
-                    Complete(job);
+                    run.Complete(job);
                 }
-                return null;
             }
-        }
-
-        /// <returns>False when the segment is finished.</returns>
-        private bool Step(VideoJob job, SegmentDecoder decoder)
-        {
-            try
-            {
-                if (decoder.TryNext(out var frame))
-                {
-                    var image = decoder.Convert(job.Converter!);
-                    job.Hold();
-                    lock (_gate)
-                    {
-                        _toEncode.Enqueue((job, frame, image));
-                        Monitor.PulseAll(_gate);
-                    }
-                    return true;
-                }
-                job.AddMissing(decoder.Missing);
-            }
-            catch (MediaException e)
-            {
-                job.Fail(e.Message);
-            }
-            if (job.Release())
-            {
-                Complete(job);
-            }
-            return false;
         }
 
         private void Encode(ImageWriter writer, VideoJob job, SourceFrame frame, FrameImage image)
@@ -357,23 +256,6 @@ public sealed class FrameExtractor
             }
             job.Result = Result(job, reason is null ? VideoOutcome.Completed : VideoOutcome.Failed, job.Written, reason);
             _owner._observer?.VideoFinished(job.Result);
-        }
-
-        private void Finish()
-        {
-            lock (_gate)
-            {
-                while (_toEncode.TryDequeue(out var left))
-                {
-                    left.Image.Dispose();
-                }
-            }
-            foreach (var job in _jobs.Where(j => j.Result is null))
-            {
-                job.Result = Result(job, VideoOutcome.Failed, job.Written, "interrupted before it finished");
-                _owner._observer?.VideoFinished(job.Result);
-            }
-            _completion.TrySetResult(_jobs.Select(j => j.Result!).ToList());
         }
 
         private VideoResult Result(VideoJob job, VideoOutcome outcome, int written, string? error) =>

@@ -24,8 +24,6 @@ internal sealed class VideoJob(string input, OutputFolder folder)
 
     public FrameConverter? Converter { get; set; }
 
-    public int DecoderThreads { get; set; } = 1;
-
     public int Written => Volatile.Read(ref _written);
 
     public VideoResult? Result { get; set; }

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using OpenCvSharp;
 using Reel.Media;
 using Reel.Media.Decoding;
 using Reel.Media.Extraction;
 using Reel.Media.Imaging;
+using Reel.Media.Scheduling;
 
 namespace Reel.Operators.Analysis;
 
@@ -35,6 +37,7 @@ public sealed class VideoAnalyzer
         // Models load once per run and worker, not once per video: a folder of short clips would spend most of its
         // time loading networks.
         using var models = new RunModels(_options);
+        using var scheduler = new SegmentScheduler<ModelSet>(_options.Workers, models.ForWorker);
         foreach (var input in inputs)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -42,13 +45,13 @@ public sealed class VideoAnalyzer
                 results.Add(Failed(input, _time.GetTimestamp(), "interrupted before it started"));
                 continue;
             }
-            results.Add(await Task.Run(() => AnalyzeOne(input, models, cancellationToken), CancellationToken.None).ConfigureAwait(false));
+            results.Add(await Task.Run(() => AnalyzeOne(input, models, scheduler, cancellationToken), CancellationToken.None).ConfigureAwait(false));
             _progress?.VideoFinished(results[^1]);
         }
         return results;
     }
 
-    private VideoResult AnalyzeOne(string input, RunModels models, CancellationToken cancellationToken)
+    private VideoResult AnalyzeOne(string input, RunModels models, SegmentScheduler<ModelSet> scheduler, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var output = new ResultsFolder(_options.OutputDirectory, input);
@@ -63,7 +66,7 @@ public sealed class VideoAnalyzer
             }
             var run = MediaInputs.IsImage(input) && File.Exists(input)
                 ? AnalyzeImage(input)
-                : AnalyzeVideo(input, models, cancellationToken);
+                : AnalyzeVideo(input, models, scheduler, cancellationToken);
             if (run.Error is not null)
             {
                 return Failed(input, started, run.Error, run.Results.Select(r => r.Frame).Distinct().Count(), run.Planned);
@@ -109,7 +112,7 @@ public sealed class VideoAnalyzer
         return new AnalysisRun(path, results, 1, 1, bgr.Width, bgr.Height, null);
     }
 
-    private AnalysisRun AnalyzeVideo(string path, RunModels models, CancellationToken cancellationToken)
+    private AnalysisRun AnalyzeVideo(string path, RunModels models, SegmentScheduler<ModelSet> scheduler, CancellationToken cancellationToken)
     {
         // The first set of networks loads while the file is probed (CenterNet's session takes longer than the probe);
         // a model that cannot load still fails below, where the set is asked for.
@@ -126,66 +129,18 @@ public sealed class VideoAnalyzer
 
         var (codedWidth, codedHeight, toSource) = Geometry(source, _options.AnalysisSize);
 
-        var results = new ConcurrentBag<FrameResult>();
-        var descriptions = new ConcurrentDictionary<(int Model, int Frame), object>();
-        var missing = new ConcurrentBag<SourceFrame>();
-        var errors = new ConcurrentQueue<string>();
-        var workerModels = models.PerWorker;
-        using var decoders = new ThreadLocal<VideoDecoder>(() => new VideoDecoder(), trackAllValues: true);
+        var frames = new FrameWork(this, source, codedWidth, codedHeight, toSource);
+        string? error = null;
         try
         {
-            // Workers take frames, not whole segments, so they finish together (see SegmentFeed).
-            var feed = new SegmentFeed(segments.OrderByDescending(s => s.DecodeCost));
-            Parallel.For(
-                0,
-                _options.Workers,
-                new ParallelOptions { MaxDegreeOfParallelism = _options.Workers, CancellationToken = cancellationToken },
-                _ =>
-                {
-                    var decoder = decoders.Value!;
-                    while (true)
-                    {
-                        try
-                        {
-                            if (feed.Next(decoder) is not { } segment)
-                            {
-                                return;
-                            }
-                            while (segment.TryNext((d, f) => Decode(d, source, codedWidth, codedHeight, f), missing, out var frame, out var decoded))
-                            {
-                                using var picture = decoded!;
-                                cancellationToken.ThrowIfCancellationRequested();
-                                // Loaded on a worker's first frame, so a worker with nothing to do loads no networks.
-                                var worker = workerModels.Value!;
-                                worker.Faces?.Reset();
-                                var frameResults = new FrameResult[worker.FrameAnalyzers.Count];
-                                for (var a = 0; a < frameResults.Length; a++)
-                                {
-                                    frameResults[a] = Scaled(worker.FrameAnalyzers[a].Analyze(picture), toSource, source.UprightWidth, source.UprightHeight);
-                                    results.Add(frameResults[a]);
-                                }
-                                (_progress as IFrameObserver)?.FrameAnalyzed(path, picture, toSource, frameResults);
-                                for (var m = 0; m < worker.SequenceAnalyzers.Count; m++)
-                                {
-                                    descriptions[(m, frame.Index)] = worker.SequenceAnalyzers[m].Describe(picture);
-                                }
-                                _progress?.FramesDone(path, 1);
-                            }
-                        }
-                        catch (Exception e) when (e is MediaException or OpenCVException or InvalidOperationException)
-                        {
-                            errors.Enqueue(e.Message);
-                        }
-                    }
-                });
+            // Workers take frames, not whole segments, so they finish together.
+            scheduler.Run(segments.OrderByDescending(s => s.DecodeCost).Select(s => WorkTask<ModelSet>.Frames(s, frames)), cancellationToken);
         }
-        finally
+        catch (Exception e) when (e is MediaException or OpenCVException or InvalidOperationException)
         {
-            foreach (var decoder in decoders.Values)
-            {
-                decoder.Dispose();
-            }
+            error = e.Message;
         }
+        var (results, descriptions, missing) = (frames.Results, frames.Descriptions, frames.Missing);
 
         // A piece keeps its descriptions, in frame order, for the merge to compare across the pieces' boundaries.
         List<IReadOnlyList<(int Frame, object Description)>>? kept = _options.Piece is null ? null : [];
@@ -210,7 +165,6 @@ public sealed class VideoAnalyzer
             }
         }
 
-        string? error = errors.TryPeek(out var first) ? first : null;
         if (error is null && source.Damage is not null)
         {
             error = $"{source.Damage}; analyzed up to frame {selected.LastOrDefault()}";
@@ -221,6 +175,52 @@ public sealed class VideoAnalyzer
             error = $"cannot decode frame {earliest.Index} ({source.Seconds(earliest.Pts):0.###}s) and {missing.Count - 1} more";
         }
         return new AnalysisRun(path, [.. results], selected.Count, source.FrameRate.Value, source.UprightWidth, source.UprightHeight, error, kept);
+    }
+
+    /// <summary>One video's frames on the workers: decoded to the analysis size, then through every model of the worker.</summary>
+    private sealed class FrameWork(VideoAnalyzer owner, VideoSource source, int codedWidth, int codedHeight, double toSource)
+        : ISegmentWork<ModelSet, AnalysisFrame>
+    {
+        public ConcurrentBag<FrameResult> Results { get; } = [];
+
+        public ConcurrentDictionary<(int Model, int Frame), object> Descriptions { get; } = new();
+
+        public ConcurrentBag<SourceFrame> Missing { get; } = [];
+
+        public AnalysisFrame Take(SegmentDecoder decoder, SourceFrame frame) => Decode(decoder, source, codedWidth, codedHeight, frame);
+
+        public void Process(Worker<ModelSet> worker, SourceFrame frame, AnalysisFrame taken)
+        {
+            using var picture = taken;
+            // Loaded on a worker's first frame, so a worker with nothing to do loads no networks.
+            var models = worker.State;
+            models.Faces?.Reset();
+            var frameResults = new FrameResult[models.FrameAnalyzers.Count];
+            for (var a = 0; a < frameResults.Length; a++)
+            {
+                frameResults[a] = Scaled(models.FrameAnalyzers[a].Analyze(picture), toSource, source.UprightWidth, source.UprightHeight);
+                Results.Add(frameResults[a]);
+            }
+            (owner._progress as IFrameObserver)?.FrameAnalyzed(source.Path, picture, toSource, frameResults);
+            for (var m = 0; m < models.SequenceAnalyzers.Count; m++)
+            {
+                Descriptions[(m, frame.Index)] = models.SequenceAnalyzers[m].Describe(picture);
+            }
+            owner._progress?.FramesDone(source.Path, 1);
+        }
+
+        public void Ended(IReadOnlyList<SourceFrame> missing, Exception? error)
+        {
+            // The video fails with the first error; the scheduler stops the other segments.
+            if (error is not null)
+            {
+                ExceptionDispatchInfo.Throw(error);
+            }
+            foreach (var lost in missing)
+            {
+                Missing.Add(lost);
+            }
+        }
     }
 
     /// <summary>
@@ -329,40 +329,28 @@ public sealed class VideoAnalyzer
 }
 
 /// <summary>
-/// The models of one run: a set for in-order comparisons, and one set per worker thread, each loaded on first use.
-/// The comparisons' set also serves the first worker (comparisons run only once the workers are done), so a run
-/// loads one set of networks fewer.
+/// The models of one run: a set for in-order comparisons, and one set per worker, each loaded on first use. The
+/// comparisons' set also serves the first worker (comparisons run only once the workers are done), so a run loads one
+/// set of networks fewer.
 /// </summary>
-internal sealed class RunModels : IDisposable
+internal sealed class RunModels(AnalyzeOptions options) : IDisposable
 {
-    private readonly Lazy<ModelSet> _comparer;
+    private readonly Lazy<ModelSet> _comparer = new(() => new ModelSet(options, stillImage: false));
     private int _comparerLent;
-
-    public RunModels(AnalyzeOptions options)
-    {
-        _comparer = new(() => new ModelSet(options, stillImage: false));
-        PerWorker = new(
-            () => _comparer.IsValueCreated && Interlocked.Exchange(ref _comparerLent, 1) == 0 ? _comparer.Value : new ModelSet(options, stillImage: false),
-            trackAllValues: true);
-    }
 
     /// <summary>Loaded before any decoding, so a bad model file is one clear error.</summary>
     public ModelSet Comparer => _comparer.Value;
 
-    public ThreadLocal<ModelSet> PerWorker { get; }
+    /// <summary>A worker's set; the worker's owner disposes it.</summary>
+    public ModelSet ForWorker() =>
+        _comparer.IsValueCreated && Interlocked.Exchange(ref _comparerLent, 1) == 0 ? _comparer.Value : new ModelSet(options, stillImage: false);
 
     public void Dispose()
     {
-        var sets = PerWorker.Values;
-        if (_comparer.IsValueCreated)
+        if (_comparer.IsValueCreated && Volatile.Read(ref _comparerLent) == 0)
         {
-            sets.Add(_comparer.Value);
+            _comparer.Value.Dispose();
         }
-        foreach (var models in sets.Distinct())
-        {
-            models.Dispose();
-        }
-        PerWorker.Dispose();
     }
 }
 

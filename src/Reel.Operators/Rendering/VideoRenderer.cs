@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using OpenCvSharp;
@@ -7,6 +6,7 @@ using Reel.Media.Decoding;
 using Reel.Media.Encoding;
 using Reel.Media.Extraction;
 using Reel.Media.Imaging;
+using Reel.Media.Scheduling;
 using Reel.Operators.Faces;
 
 namespace Reel.Operators.Rendering;
@@ -177,10 +177,6 @@ public sealed class VideoRenderer
         {
             return Failed(input, output, started, "interrupted before it finished", planned());
         }
-        catch (AggregateException e) when (e.InnerExceptions.All(x => x is OperationCanceledException))
-        {
-            return Failed(input, output, started, "interrupted before it finished", planned());
-        }
         catch (Exception e) when (e is MediaException or IOException or UnauthorizedAccessException or OpenCVException or InvalidOperationException)
         {
             return Failed(input, output, started, e.Message, planned());
@@ -206,45 +202,13 @@ public sealed class VideoRenderer
     private void RenderSegments(VideoSource source, List<(Segment Segment, string Path)> pieces, CancellationToken cancellationToken)
     {
         var needsFaces = _options.Filters.Any(f => f.NeedsFaces);
-        var errors = new ConcurrentQueue<string>();
-        using var decoders = new ThreadLocal<VideoDecoder>(() => new VideoDecoder(), trackAllValues: true);
-        using var detectors = new ThreadLocal<IFaceDetector?>(
-            () => needsFaces ? FaceDetectors.Create(_options.FaceModel, FaceTiling.Squares) : null,
-            trackAllValues: true);
-        try
-        {
-            Parallel.ForEach(
-                pieces.OrderByDescending(p => p.Segment.DecodeCost),
-                new ParallelOptions { MaxDegreeOfParallelism = _options.Workers, CancellationToken = cancellationToken },
-                (piece, state) =>
-                {
-                    try
-                    {
-                        RenderSegment(source, piece.Segment, piece.Path, decoders.Value!, detectors.Value, cancellationToken);
-                    }
-                    catch (Exception e) when (e is MediaException or OpenCVException or InvalidOperationException or IOException)
-                    {
-                        errors.Enqueue(e.Message);
-                        state.Stop();
-                    }
-                });
-        }
-        finally
-        {
-            foreach (var decoder in decoders.Values)
-            {
-                decoder.Dispose();
-            }
-            foreach (var detector in detectors.Values)
-            {
-                detector?.Dispose();
-            }
-        }
-        cancellationToken.ThrowIfCancellationRequested();
-        if (errors.TryPeek(out var first))
-        {
-            throw new InvalidOperationException(first);
-        }
+        using var scheduler = new SegmentScheduler<IFaceDetector?>(
+            _options.Workers, () => needsFaces ? FaceDetectors.Create(_options.FaceModel, FaceTiling.Squares) : null);
+        // A segment's frames go in order into its own encoder, so one worker renders it whole.
+        scheduler.Run(
+            pieces.OrderByDescending(p => p.Segment.DecodeCost).Select(p => WorkTask<IFaceDetector?>.Whole(
+                (worker, stop) => RenderSegment(source, p.Segment, p.Path, worker.Decoder, worker.State, stop))),
+            cancellationToken);
     }
 
     // Fully optimised from the first call: .NET 10's on-stack replacement of this loop hung the JIT (a tier-up
