@@ -18,7 +18,8 @@
 # it splits; it is cached in bench/.cache/. Figures are medians over RUNS; everything made is removed on exit.
 #
 # Environment: DURATION (132), NODES ("1 2 4"), CEILING ("1 4"), NODE_CPU (0.4), SLOTS (1 per node), RUNS (1),
-# WORKLOADS ("extract faces"), JOB_TIMEOUT (seconds a job may take, 1800), KEEP_LOGS (a folder to copy node logs to).
+# WORKLOADS ("extract faces"), JOB_TIMEOUT (seconds a job may take, 1800), KEEP_LOGS (a folder to copy node logs to),
+# WARMUP (1: warm each fresh cluster up with an untimed job per workload first, see warm_up; 0: time cold nodes).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -31,6 +32,7 @@ SLOTS="${SLOTS:-1}"
 RUNS="${RUNS:-1}"
 WORKLOADS="${WORKLOADS:-extract faces}"
 JOB_TIMEOUT="${JOB_TIMEOUT:-1800}"
+WARMUP="${WARMUP:-1}"
 CG_ROOT=/sys/fs/cgroup/cpu
 
 fail() { echo "scale.sh: $*" >&2; exit 2; }
@@ -40,6 +42,7 @@ PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [[ -x "$PGBIN/initdb" ]] || fail "needs Debian's postgresql (apt-get install -y postgresql)"
 [[ -f "$REPO_ROOT/node_modules/s3rver/package.json" ]] || fail "run 'npm ci' first (s3rver)"
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 20 ]] || fail "DURATION=$DURATION: want whole seconds, at least 20"
+[[ "$WARMUP" == 0 || "$WARMUP" == 1 ]] || fail "WARMUP=$WARMUP: want 0 or 1"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || fail "RUNS=$RUNS: want a positive whole number"
 [[ "$SLOTS" =~ ^[1-9][0-9]*$ ]] || fail "SLOTS=$SLOTS: want a positive whole number"
 awk -v c="$NODE_CPU" 'BEGIN { exit !(c + 0 > 0) }' || fail "NODE_CPU=$NODE_CPU: want a positive number of cores"
@@ -112,12 +115,32 @@ cpu_s() {
 cpu_line() { echo "$(cpu_s "${nodes[@]}") $(cpu_s "$S3PID") $(cpu_s $(pgrep -u postgres -x postgres))"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-spec() {  # $1: workload
+spec() {  # $1: workload, $2: pipeline name (the workload's), $3: input repo (videos)
+    local name="${2:-$1}" repo="${3:-videos}"
     if [[ $1 == extract ]]; then
-        printf 'pipeline: {name: extract}\ninput: {pfs: {repo: videos, glob: "/*"}}\ntransform: {steps: [{extract: {}}]}\n'
+        printf 'pipeline: {name: %s}\ninput: {pfs: {repo: %s, glob: "/*"}}\ntransform: {steps: [{extract: {}}]}\n' "$name" "$repo"
     else
-        printf 'pipeline: {name: faces}\ninput: {pfs: {repo: videos, glob: "/*"}}\ntransform: {steps: [{analyze: {models: [faces]}}]}\n'
+        printf 'pipeline: {name: %s}\ninput: {pfs: {repo: %s, glob: "/*"}}\ntransform: {steps: [{analyze: {models: [faces]}}]}\n' "$name" "$repo"
     fi
+}
+
+# A fresh node's first jobs compile most of the code they run (.NET's JIT: some 12,000 compilations for an extract over
+# S3, several CPU-seconds, so tens of seconds at 0.4 core), a cost a long-running node pays once. With WARMUP=1 every
+# fresh cluster first runs each workload on the first 20 x N + 1 seconds of the video, which splits into one piece per
+# node, untimed; WARMUP=0 times the first jobs of fresh nodes.
+warm_up() {  # $1: node count
+    local n=$1 w clip="$TMP/warmup.mp4"
+    ffmpeg -v error -y -i "$VIDEO" -t $((20 * n + 1)) -c copy "$clip"
+    "$REEL" repo create warmup >/dev/null
+    "$REEL" put warmup@master:/ -f "$clip" >/dev/null
+    for w in $WORKLOADS; do
+        spec "$w" "warmup-$w" warmup > "$TMP/warmup-$w.yaml"
+        "$REEL" pipeline create -f "$TMP/warmup-$w.yaml" >/dev/null 2>"$TMP/pipeline.log" \
+            || fail "reel pipeline create warmup-$w on $n nodes failed: $(tail -1 "$TMP/pipeline.log")"
+        timeout "$JOB_TIMEOUT" "$REEL" job wait --pipeline "warmup-$w" >/dev/null 2>&1 || true
+        [[ "$(job_seconds "warmup-$w")" == FAILED* ]] && fail "warm-up $w on $n nodes failed (node logs: $TMP/node-$n-*.log)"
+        echo "  $n node(s) warmed up with $w on $((20 * n + 1)) s of the video"
+    done
 }
 
 # The last job of pipeline $1: "seconds state pieces-line" from its recorded start and finish.
@@ -131,7 +154,7 @@ print("%.2f" % (p(j["finished"]) - p(j["started"])).total_seconds() if ok else "
 }
 
 run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/cluster-$1
-    local n=$1 nodes=() i r w t verb job before after
+    local n=$1 nodes=() before_nodes=() i r w t verb job before after pid
     export REEL_CLUSTER="$TMP/cluster-$n.json"
     lab_cluster "scale_$n" "$REEL_CLUSTER"
     for ((i = 0; i < n; i++)); do
@@ -149,6 +172,7 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
     ((t < 180)) || fail "$n nodes did not all become active within 180 s (logs: $TMP/node-$n-*.log)"
     # Splitting counts the slots of nodes that reported in the last 15 s: let every node report first.
     sleep 5
+    [[ "$WARMUP" == 1 ]] && warm_up "$n"
     "$REEL" repo create videos >/dev/null
     "$REEL" put videos@master:/ -f "$VIDEO" >/dev/null
     for w in $WORKLOADS; do
@@ -159,6 +183,7 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
             "$REEL" pipeline "$verb" -f "$TMP/$w.yaml" >/dev/null 2>"$TMP/pipeline.log" \
                 || fail "reel pipeline $verb $w on $n nodes failed: $(tail -1 "$TMP/pipeline.log")"
             before="$(cpu_line)"
+            before_nodes=(); for pid in "${nodes[@]}"; do before_nodes+=("$(cpu_s "$pid")"); done
             timeout "$JOB_TIMEOUT" "$REEL" job wait --pipeline "$w" >/dev/null 2>&1 || true
             after="$(cpu_line)"
             t="$(job_seconds "$w")"
@@ -167,6 +192,8 @@ run_cluster() {  # $1: node count; appends "workload seconds" lines to $TMP/clus
             echo "  $n node(s) $w run $r: $t s"
             awk -v b="$before" -v a="$after" 'BEGIN { split(b, x, " "); split(a, y, " ")
                 printf "    CPU while it ran: nodes %.1f s, s3rver %.1f s, PostgreSQL %.1f s\n", y[1] - x[1], y[2] - x[2], y[3] - x[3] }'
+            echo "    CPU of each node: $(for ((i = 0; i < n; i++)); do
+                awk -v b="${before_nodes[i]}" -v a="$(cpu_s "${nodes[i]}")" 'BEGIN { printf "%.1f s ", a - b }'; done)"
             # Which nodes ran this job's pieces: the job grain's log lines name each piece and its worker.
             job="$("$REEL" job list --pipeline "$w" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
             grep -rhoa --include='*.log*' "job $job: datum [0-9a-f]* piece [0-9]* of [0-9]*.*done on [0-9.:]*" "$TMP"/node-$n-* 2>/dev/null \
@@ -209,7 +236,7 @@ run_ceiling() {  # $1: N; one plain process with N x NODE_CPU cores; appends "wo
     cg_kill "rlsc$ID-ceiling"
 }
 
-echo "video: $(basename "$VIDEO"), $FRAMES frames; NODE_CPU=$NODE_CPU, SLOTS=$SLOTS per node, RUNS=$RUNS; load now: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "video: $(basename "$VIDEO"), $FRAMES frames; NODE_CPU=$NODE_CPU, SLOTS=$SLOTS per node, RUNS=$RUNS, WARMUP=$WARMUP; load now: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $NODES; do echo "cluster, $n node(s):"; run_cluster "$n"; done
 for n in $CEILING; do echo "ceiling, one process:"; run_ceiling "$n"; done
 
