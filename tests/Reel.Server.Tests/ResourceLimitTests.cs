@@ -18,7 +18,7 @@ public sealed class ResourceLimitTests
         var before = await SecurityTests.SnapshotAsync(server);
         var big = new byte[(1 << 20) + 1];
 
-        using (var put = await server.Client.PutAsync("/api/v1/repos/videos/branches/master/files/big.bin", Octets(big)))
+        using (var put = await SendExpectingContinueAsync(server, HttpMethod.Put, "/api/v1/repos/videos/branches/master/files/big.bin", Octets(big)))
         {
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, put.StatusCode);
             Assert.Contains("over the 1048576-byte limit", (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
@@ -31,7 +31,7 @@ public sealed class ResourceLimitTests
         {
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, chunked.StatusCode);
         }
-        using (var upload = await server.Client.PostAsync("/api/v1/analyses?models=color_detection&videoName=big.mp4", Octets(big)))
+        using (var upload = await SendExpectingContinueAsync(server, HttpMethod.Post, "/api/v1/analyses?models=color_detection&videoName=big.mp4", Octets(big)))
         {
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, upload.StatusCode);
         }
@@ -159,6 +159,18 @@ public sealed class ResourceLimitTests
         }
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "analyses", failed.GetProperty("video_id").GetString()!), "source.*"));
         Assert.Empty(await server.Client.GetFromJsonAsync<JsonElement[]>("/analysis/videos") ?? []);
+    }
+
+    /// <summary>
+    /// Sends with <c>Expect: 100-continue</c>, as curl does for large bodies: the server refuses a length over the limit
+    /// before the body is sent. Without it the client may still be writing the body when the server answers 413 and
+    /// closes, and the client sees a broken pipe instead of the answer (a race the server cannot prevent).
+    /// </summary>
+    private static Task<HttpResponseMessage> SendExpectingContinueAsync(TestServer server, HttpMethod method, string path, HttpContent content)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.ExpectContinue = true;
+        return server.Client.SendAsync(request);
     }
 
     private static ByteArrayContent Octets(byte[] bytes) => new(bytes) { Headers = { ContentType = new("application/octet-stream") } };
