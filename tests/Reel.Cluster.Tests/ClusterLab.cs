@@ -118,9 +118,18 @@ internal sealed class ClusterLab : IAsyncDisposable
         await Eventually.WaitAsync(async () => JsonDocument.Parse(await OkAsync("node", "list", "--json")).RootElement,
             n => n.EnumerateArray().Count(x => x.GetProperty("status").GetString() == "active") == active, TimeSpan.FromSeconds(90), $"{active} nodes active");
 
-    /// <summary>Waits until the job has ended; returns its inspect JSON.</summary>
-    public async Task<JsonElement> WaitForJobAsync(string job, TimeSpan limit) =>
-        await Eventually.WaitAsync(() => JobAsync(job), j => j.GetProperty("state").GetString() is not ("Starting" or "Running"), limit, "the job finished");
+    /// <summary>Waits until the job has ended; returns its inspect JSON. A job that never ends fails with the nodes' logs.</summary>
+    public async Task<JsonElement> WaitForJobAsync(string job, TimeSpan limit)
+    {
+        try
+        {
+            return await Eventually.WaitAsync(() => JobAsync(job), j => j.GetProperty("state").GetString() is not ("Starting" or "Running"), limit, "the job finished");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\n{Logs()}", e);
+        }
+    }
 
     /// <summary>How many datums have succeeded so far.</summary>
     public async Task<int> SucceededAsync(string job) => (await JobAsync(job)).GetProperty("datums").GetProperty("success").GetInt32();
