@@ -1,11 +1,9 @@
-using Microsoft.Extensions.Logging;
-
 namespace Reel.Cluster;
 
 /// <summary>
 /// Coordinates one job: lists its datums, leases them to workers that ask, takes their reports in batches,
 /// requeues datums whose lease lapsed, and commits the output when every datum has ended.
-/// Calls are short; the work itself runs on the workers' pools.
+/// Calls are short; the work itself runs on the workers' pools, which find the jobs to ask in the database.
 /// </summary>
 [Alias("reel.job")]
 public interface IJobGrain : IGrainWithStringKey
@@ -31,54 +29,4 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>A stopping worker gives datums back: they run again at once elsewhere, and it is none of their tries.</summary>
     [Alias("release")]
     Task ReleaseAsync(string worker, IReadOnlyList<string> datumIds);
-}
-
-/// <summary>The jobs workers may lease from (one board per cluster, key 0).</summary>
-[Alias("reel.board")]
-public interface IJobBoardGrain : IGrainWithIntegerKey
-{
-    [Alias("active")]
-    Task<IReadOnlyList<string>> ActiveJobsAsync();
-
-    [Alias("add")]
-    Task AddAsync(string jobId);
-
-    [Alias("remove")]
-    Task RemoveAsync(string jobId);
-}
-
-internal sealed class JobBoardGrain(ILogger<JobBoardGrain> logger) : Grain, IJobBoardGrain
-{
-    private readonly List<string> _jobs = [];
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        // Empty when it starts: the scheduler's next round lists every unfinished job on it again.
-        logger.LogInformation("work board active on this node");
-        return Task.CompletedTask;
-    }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        // With the activation line, says where the board lives now: a membership change can move it between nodes.
-        logger.LogInformation("work board left this node: {Reason}", reason);
-        return Task.CompletedTask;
-    }
-
-    public Task<IReadOnlyList<string>> ActiveJobsAsync() => Task.FromResult<IReadOnlyList<string>>([.. _jobs]);
-
-    public Task AddAsync(string jobId)
-    {
-        if (!_jobs.Contains(jobId))
-        {
-            _jobs.Add(jobId);
-        }
-        return Task.CompletedTask;
-    }
-
-    public Task RemoveAsync(string jobId)
-    {
-        _jobs.Remove(jobId);
-        return Task.CompletedTask;
-    }
 }

@@ -39,11 +39,6 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     {
         if (_job is not null)
         {
-            // The board may have been rebuilt on another node since: asking again puts the job back on it.
-            if (!_finished)
-            {
-                await GrainFactory.GetGrain<IJobBoardGrain>(0).AddAsync(JobId);
-            }
             return;
         }
         var job = await database.UseAsync(s => s.GetJobAsync(JobId, CancellationToken.None));
@@ -82,7 +77,6 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
             JobId, job.Pipeline, _queue.Count, _job.Counts.Total, clock.Elapsed.TotalMilliseconds);
         Metrics.TrackQueue(JobId, () => _queue.Count + _again.Count);
         this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.TickInterval, options.TickInterval) { KeepAlive = true });
-        await GrainFactory.GetGrain<IJobBoardGrain>(0).AddAsync(JobId);
         await FinishIfDoneAsync();
     }
 
@@ -99,6 +93,8 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
     public Task<IReadOnlyList<DatumTask>> LeaseAsync(string worker, int max)
     {
         var leased = new List<DatumTask>();
+        // No job until the scheduler starts it: workers ask every unfinished job they read in the database. (An ask just
+        // after the job ended leaves an idle activation, which Orleans collects.)
         if (_job is null || _finished || _stale || _stopReason is not null)
         {
             return Task.FromResult<IReadOnlyList<DatumTask>>(leased);
@@ -436,18 +432,16 @@ internal sealed class JobGrain(EngineDatabase database, EngineOptions options, I
                     : await s.FinishJobAsync(JobId, JobState.Success, null, _epoch, CancellationToken.None);
             });
             logger.LogInformation("job {Job} of {Pipeline}: {State} (committed in {Ms:0} ms)", JobId, final.Pipeline, final.State, clock.Elapsed.TotalMilliseconds);
-            await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
         }
         catch (StaleJobException e)
         {
-            // Another activation owns the job now (and the board entry, which has the same name): leave both to it.
+            // Another activation owns the job now: leave it to that one.
             logger.LogWarning("job {Job}: {Message}", JobId, e.Message);
         }
         catch (Exception e)
         {
             // The scheduler starts the job again from what the database recorded; unrecorded datums run again.
             logger.LogError(e, "job {Job}: could not record or commit its results; it resumes from its recorded state", JobId);
-            await GrainFactory.GetGrain<IJobBoardGrain>(0).RemoveAsync(JobId);
         }
         DeactivateOnIdle();
     }

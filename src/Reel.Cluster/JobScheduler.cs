@@ -22,6 +22,19 @@ internal sealed class SchedulerGrain(EngineDatabase database, EngineOptions opti
     private long _lastRound;
     private bool _busy;
 
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        logger.LogInformation("scheduler active on this node");
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // With the activation line, says where the scheduler runs now: a membership change can move it between nodes.
+        logger.LogInformation("scheduler left this node: {Reason}", reason);
+        return Task.CompletedTask;
+    }
+
     public async Task<bool> RoundAsync()
     {
         if (_lastRound != 0 && Stopwatch.GetElapsedTime(_lastRound) < options.PollInterval)
@@ -39,7 +52,7 @@ internal sealed class SchedulerGrain(EngineDatabase database, EngineOptions opti
         });
         _busy = unfinished.Count > 0;
         // One job per pipeline at a time, oldest first, so outputs commit in input order. Starting is idempotent:
-        // asking every round also revives a job whose grain gave up or whose node died, and re-lists it on the board.
+        // asking every round also revives a job whose grain gave up or whose node died.
         foreach (var job in unfinished.GroupBy(j => j.Pipeline).Select(g => g.First()))
         {
             await GrainFactory.GetGrain<IJobGrain>(job.Id).StartAsync();

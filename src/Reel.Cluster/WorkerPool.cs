@@ -44,6 +44,9 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
     private readonly string _scratch = Path.Combine(options.DataDirectory, "scratch");
 
     private readonly ConcurrentQueue<DatumTask> _givenBack = new();
+    private IReadOnlyList<string> _jobs = [];
+    private long _jobsRead;
+    private bool _jobsUnreadable;
     private CancellationToken _stopping;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -131,7 +134,7 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
         }
         var leased = 0;
         var free = options.Slots - _running.Count;
-        var jobs = free > 0 ? await grains.GetGrain<IJobBoardGrain>(0).ActiveJobsAsync() : [];
+        var jobs = free > 0 ? await UnfinishedJobsAsync() : [];
         if (free > 0)
         {
             foreach (var job in jobs)
@@ -154,6 +157,34 @@ internal sealed class WorkerPool(IGrainFactory grains, EngineDatabase database, 
             var wait = free > 0 && jobs.Count == 0 && _running.IsEmpty ? NoJobsWait : IdleWait;
             await _wake.WaitAsync(wait, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>
+    /// The jobs to ask for datums: the unfinished ones in the database, read at most once a poll interval. The database
+    /// is the one record every node shares, so no node's death can hide a job from the others. While it cannot be read
+    /// (a restart, a failover), the pool goes on asking the jobs it read last.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> UnfinishedJobsAsync()
+    {
+        if (_jobsRead != 0 && Stopwatch.GetElapsedTime(_jobsRead) < options.PollInterval)
+        {
+            return _jobs;
+        }
+        _jobsRead = Stopwatch.GetTimestamp();
+        try
+        {
+            _jobs = await database.UseAsync(s => s.ListUnfinishedJobIdsAsync(CancellationToken.None));
+            _jobsUnreadable = false;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (!_jobsUnreadable)
+            {
+                logger.LogWarning("cannot read the unfinished jobs ({Message}); asking the {Count} read before until the database answers", e.Message, _jobs.Count);
+                _jobsUnreadable = true;
+            }
+        }
+        return _jobs;
     }
 
     private async Task StartAsync(DatumTask task, CancellationToken stoppingToken)

@@ -17,9 +17,9 @@ public sealed class ClusterFailureTests
         await lab.WaitForNodesAsync(3);
         var job = await lab.StartJobAsync();
         await Eventually.WaitAsync(() => lab.SucceededAsync(job), n => n >= ClusterLab.Datums / 3, JobLimit, "a third of the datums done");
-        // A worker only: not the node holding the job's grain or the work board (their loss is the next class's case).
+        // A worker only: not the node holding the job's grain or the scheduler (their loss is the next class's case).
         var victim = nodes.First(n => !n.Log().Contains("datums to run of", StringComparison.Ordinal)
-            && !n.Log().Contains("work board active", StringComparison.Ordinal));
+            && !n.Log().Contains("scheduler active", StringComparison.Ordinal));
         victim.Kill9();
 
         var final = await lab.WaitForJobAsync(job, JobLimit);
@@ -121,7 +121,7 @@ public sealed class ClusterFailureTests
             : null;
 }
 
-/// <summary>Losing the node that holds the job's grain or the work board, PostgreSQL going away, and a partition.</summary>
+/// <summary>Losing the node that holds the job's grain or the scheduler, PostgreSQL going away, and a partition.</summary>
 [Collection(nameof(ClusterFailureTests))]
 public sealed class ClusterCoordinatorFailureTests
 {
@@ -129,7 +129,7 @@ public sealed class ClusterCoordinatorFailureTests
 
     [Theory]
     [InlineData("datums to run of", "grain left this node")]
-    [InlineData("work board active on this node", "work board left this node")]
+    [InlineData("scheduler active on this node", "scheduler left this node")]
     public async Task KillNine_NodeHoldingCoordinator_JobCompletesWithOneOutputCommit(string activatedLine, string deactivatedLine)
     {
         await using var lab = await ClusterLab.StartAsync();

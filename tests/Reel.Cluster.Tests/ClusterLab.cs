@@ -127,9 +127,19 @@ internal sealed class ClusterLab : IAsyncDisposable
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException($"{e.Message}\n{Logs()}", e);
+            // CI keeps a failure's first lines: one line per node first, then the job and the logs' tails.
+            throw new TimeoutException($"the job did not end within {limit.TotalSeconds:0} s\n{NodeSummary()}\n{e.Message}\n{Logs()}", e);
         }
     }
+
+    /// <summary>A line per node: whether it runs, how many errors it logged, and its last line from Reel.</summary>
+    private string NodeSummary() => string.Join("\n", _nodes.Select(n =>
+    {
+        var lines = n.Log().Split('\n');
+        var last = lines.LastOrDefault(l => l.Contains(": Reel.", StringComparison.Ordinal)) ?? "(no line from Reel)";
+        var state = n.HasExited ? $"exited ({n.ExitCode})" : "running";
+        return $"node {n.Address}: {state}, {lines.Count(l => l.Contains(" fail: ", StringComparison.Ordinal))} errors; last: {last[..Math.Min(last.Length, 200)]}";
+    }));
 
     /// <summary>How many datums have succeeded so far.</summary>
     public async Task<int> SucceededAsync(string job) => (await JobAsync(job)).GetProperty("datums").GetProperty("success").GetInt32();

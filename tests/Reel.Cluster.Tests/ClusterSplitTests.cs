@@ -122,10 +122,10 @@ public sealed partial class ClusterSplitTests
         var nodes = Enumerable.Range(0, 3).Select(_ => lab.AddNode(slots: 1)).ToList();
         await lab.WaitForNodesAsync(3);
         var job = await PutVideoAsync(lab);
-        // A worker only (not the job's grain or the work board), caught while its piece is writing frames.
+        // A worker only (not the job's grain or the scheduler), caught while its piece is writing frames.
         var victim = await Eventually.WaitAsync(
             () => Task.FromResult(nodes.FirstOrDefault(n => !n.Log().Contains("datums to run of", StringComparison.Ordinal)
-                && !n.Log().Contains("work board active", StringComparison.Ordinal)
+                && !n.Log().Contains("scheduler active", StringComparison.Ordinal)
                 && Directory.Exists(Path.Combine(lab.Directory, "node-" + n.Address, "scratch"))
                 && Directory.EnumerateFiles(Path.Combine(lab.Directory, "node-" + n.Address, "scratch"), "*.jpg", SearchOption.AllDirectories).Any())),
             n => n is not null, JobLimit, "a worker node writing a piece's frames");
