@@ -111,13 +111,13 @@ SPEC
         : > "$starts"
         for ((d = 0; d < KILL_DATUMS; d++)); do echo "$r $d" > "$TMP/kin/k$d"; done
         "$REEL" put kinbox@master:/ -f "$TMP/kin" -r >/dev/null 2>&1
-        # Every slot busy, datums still queued: then kill a worker that holds neither the job's grain nor the work board,
+        # Every slot busy, datums still queued: then kill a worker that holds neither the job's grain nor the scheduler,
         # at a moment it runs datums.
         until (( $(awk '/^start/ { n++ } END { print n + 0 }' "$starts") >= 3 * SLOTS )); do sleep 0.2; done
         local job victim="" workers=() tries
         job="$("$REEL" job list --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
         for i in 0 1 2; do
-            grep -q -e "job $job of slow" -e "work board active" "${dirs[i]}.log" || workers+=("$i")
+            grep -q -e "job $job of slow" -e "scheduler active" "${dirs[i]}.log" || workers+=("$i")
         done
         for ((tries = 0; tries < 300 && ${#workers[@]} > 0; tries++)); do
             for i in "${workers[@]}"; do
