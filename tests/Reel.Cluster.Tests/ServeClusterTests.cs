@@ -58,8 +58,7 @@ public sealed class ServeClusterTests : IAsyncLifetime
         string Logs() => $"--- node ---\n{node.Log()}\n--- server ---\n{server.Log()}";
 
         // Both nodes are members, and the server lists them with their state.
-        await Eventually.WaitAsync(() => WorkersAsync(http), w => Status(w, nodeWorker) == "active" && Status(w, serverWorker) == "active",
-            TimeSpan.FromSeconds(45), "both nodes active in /api/v1/workers");
+        await BothActiveAsync(http, (nodeWorker, node), (serverWorker, server));
         // ... and so does the dashboard, in a real browser.
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (test.sh does)");
         using var playwright = await Playwright.CreateAsync();
@@ -152,8 +151,7 @@ public sealed class ServeClusterTests : IAsyncLifetime
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
         var (nodeWorker, serverWorker) = ("127.0.0.1:" + nodePort, "127.0.0.1:" + serverPort);
         string Logs() => $"--- node ---\n{node.Log()}\n--- server ---\n{server.Log()}";
-        await Eventually.WaitAsync(() => WorkersAsync(http), w => Status(w, nodeWorker) == "active" && Status(w, serverWorker) == "active",
-            TimeSpan.FromSeconds(45), "both nodes active in /api/v1/workers");
+        await BothActiveAsync(http, (nodeWorker, node), (serverWorker, server));
 
         // Two minutes of video uploaded for an analysis: with 4 free slots, its datum splits into pieces over both nodes.
         const int Frames = 120 * 25;
@@ -240,6 +238,27 @@ public sealed class ServeClusterTests : IAsyncLifetime
         var (code, stdout, stderr) = await ReelCli.RunAsync(arguments);
         Assert.True(code == 0, $"reel {string.Join(' ', arguments)} failed ({code}): {stderr}");
         return stdout;
+    }
+
+    /// <summary>
+    /// Waits until /api/v1/workers shows both processes active. Both start beside the other test classes' nodes on a
+    /// 2-core machine, so the wait is as long as <see cref="ClusterLab.WaitForNodesAsync"/>'s; a process that never
+    /// showed fails the test with a line per process first, then their logs.
+    /// </summary>
+    private static async Task BothActiveAsync(HttpClient http, (string Worker, NodeProcess Process) a, (string Worker, NodeProcess Process) b)
+    {
+        try
+        {
+            await Eventually.WaitAsync(() => WorkersAsync(http), w => Status(w, a.Worker) == "active" && Status(w, b.Worker) == "active",
+                TimeSpan.FromSeconds(90), "both nodes active in /api/v1/workers");
+        }
+        catch (TimeoutException e)
+        {
+            string Line((string Worker, NodeProcess Process) p) =>
+                $"{p.Worker}: {(p.Process.HasExited ? $"exited ({p.Process.ExitCode})" : "running")}; last line: " +
+                (p.Process.Log().Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "(none)");
+            throw new TimeoutException($"{Line(a)}\n{Line(b)}\n{e.Message}\n--- {a.Worker} ---\n{a.Process.Log()}\n--- {b.Worker} ---\n{b.Process.Log()}", e);
+        }
     }
 
     private static async Task<JsonElement> WorkersAsync(HttpClient http)
